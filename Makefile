@@ -1,0 +1,136 @@
+# horloge build. Sources are found by glob, so adding a module needs no edit here:
+#   src/core/*.c   -> $(B)/libhorloge_core.a   (pure: checked by tools/check-core-purity.sh)
+#   src/io/*.c     -> $(B)/libhorloge_io.a     (main.c excluded; it is horloged's entry)
+#   src/cli/*.c    -> $(B)/horloge
+#   tests/unit/test_*.c  -> one cmocka program each, linked with both libraries
+#   tests/sim/*.c        -> simulation harness library; tests/sim/test_*.c -> cmocka programs
+#   tests/fuzz/fuzz_*.c  -> libFuzzer targets (clang), corpora in tests/fuzz/corpus/NAME/
+# SAN=1 builds everything with ASan+UBSan into build-san/.
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+SAN ?= 0
+CONFIG ?= etc/horloge.conf
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+       -Wformat=2 -Wundef -Wvla
+CFLAGS ?= -O2 -g
+ifeq ($(SAN),1)
+B ?= build-san
+CFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+B ?= build
+endif
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) -MMD -MP
+LIBS = -lssl -lcrypto -lpthread -lm
+
+CORE_SRC := $(wildcard src/core/*.c)
+IO_SRC := $(filter-out src/io/main.c,$(wildcard src/io/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+SIMLIB_SRC := $(filter-out tests/sim/test_%.c,$(wildcard tests/sim/*.c))
+SIMTEST_SRC := $(wildcard tests/sim/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+CORE_LIB := $(B)/libhorloge_core.a
+IO_LIB := $(B)/libhorloge_io.a
+SIM_LIB := $(B)/libhorloge_sim.a
+DAEMON := $(B)/horloged
+CLI := $(B)/horloge
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+SIM_BINS := $(patsubst tests/sim/%.c,$(B)/tests/%,$(SIMTEST_SRC))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+TOOLS := $(B)/ntpload $(B)/udpecho
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+.SECONDARY:
+.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity
+all: $(DAEMON) $(CLI)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(call obj,$(CORE_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(IO_LIB): $(call obj,$(IO_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SIM_LIB): $(call obj,$(SIMLIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^ $(if $^,,)
+
+$(DAEMON): $(call obj,src/io/main.c) $(IO_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(CLI): $(call obj,$(CLI_SRC)) $(IO_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(IO_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(B)/tests/test_sim_%: $(B)/obj/tests/sim/test_sim_%.o $(SIM_LIB) $(IO_LIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+# The shared load generator and echo floor, built from ../shared (never copied here).
+SHARED ?= $(firstword $(wildcard ../shared/bench /work/shared/bench))
+$(B)/ntpload: $(SHARED)/ntpload.c
+	$(CC) -O2 -o $@ $<
+$(B)/udpecho: $(SHARED)/udpecho.c
+	$(CC) -O2 -o $@ $<
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined $< $(CORE_SRC) $(IO_SRC) -o $@ $(LIBS)
+
+deps:
+	@sh tools/deps.sh
+
+purity: $(CORE_LIB)
+	sh tools/check-core-purity.sh $(CORE_LIB)
+
+unit: $(UNIT_BINS)
+	@sh tools/run-tests.sh $(UNIT_BINS)
+
+sim: $(SIM_BINS)
+	@sh tools/run-tests.sh $(SIM_BINS)
+
+integration: all $(TOOLS)
+	@sh tests/integration/run.sh $(B)
+
+fuzz-regress: $(FUZZ_BINS)
+	@sh tools/fuzz.sh regress $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@sh tools/fuzz.sh run $(FUZZ_BINS)
+
+# Everything, then the unit, simulation and integration tests again under ASan+UBSan.
+check test: deps
+	$(MAKE) all purity unit sim fuzz-regress integration
+	$(MAKE) SAN=1 all unit sim integration
+	@echo "all test suites passed"
+
+run: deps all
+	$(DAEMON) -d -f $(CONFIG)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/horloge
+	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/horloged
+	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/horloge
+	test -e $(DESTDIR)/etc/horloge/horloge.conf || install -m 0644 etc/horloge.conf $(DESTDIR)/etc/horloge/horloge.conf
+
+bench: all $(TOOLS)
+	sh bench/serve.sh $(B)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

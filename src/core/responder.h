@@ -1,0 +1,68 @@
+/*
+ * responder: the server side of NTP, one request at a time (RFC 5905 §8-9).
+ *
+ * Owns: deciding whether a request gets a reply and building it into a
+ * caller-owned buffer: mode 3 -> 4, mode 1 (w32time's symmetric active) -> 2,
+ * NTPv1 mode 0 -> 4, each in the request's version; Kiss-o'-Death replies.
+ * Knows no sockets, clocks or clients: access control and rate limiting are
+ * decided before (acl, ratelimit), the transmit timestamp is written after
+ * (pkt_set_transmit), by the shell.
+ */
+#ifndef HORLOGE_RESPONDER_H
+#define HORLOGE_RESPONDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ntptime.h"
+
+#define NTP_STRATUM_UNSYNC 16
+#define NTP_MINPOLL 4
+#define NTP_MAXPOLL 17
+/* RFC 5905 PHI: how fast the dispersion of an idle reference grows. */
+#define NTP_PHI 15e-6
+
+/* What the server says about itself; the shell publishes a new one on every change. */
+struct resp_state {
+    uint8_t leap;             /* NTP_LEAP_* */
+    uint8_t stratum;          /* 1..15 synchronised, NTP_STRATUM_UNSYNC otherwise */
+    int8_t precision;         /* log2 seconds, measured at start */
+    uint32_t refid;
+    ntp_ts reference_time;    /* when the clock was last set or corrected */
+    double root_delay;        /* seconds */
+    double root_dispersion;   /* seconds, as of reference_time */
+};
+
+enum resp_kod {
+    RESP_KOD_NONE = 0,
+    RESP_KOD_RATE,
+    RESP_KOD_DENY,
+    RESP_KOD_RSTR,
+};
+
+/* Why a request got what it got; the shell counts these. */
+enum resp_outcome {
+    RESP_REPLIED = 0,
+    RESP_KOD_SENT,
+    RESP_DROP_MALFORMED,   /* too short, bad version, bad extension fields or trailer */
+    RESP_DROP_MODE,        /* modes 0 (v2+), 2, 4, 5 */
+    RESP_DROP_CONTROL,     /* modes 6 and 7 (ntpq/ntpdc): never answered, they amplify */
+    RESP_DROP_NO_ROOM,     /* the reply would be larger than the request or the buffer */
+    RESP_OUTCOME_COUNT
+};
+
+const char *resp_outcome_name(enum resp_outcome outcome);
+
+/*
+ * Builds the reply to `req` received at `rx_ts` into `out` and returns its
+ * length, or 0 for no reply. `kod` asks for a Kiss-o'-Death instead of time.
+ * The transmit timestamp is set to rx_ts; the shell overwrites it just before
+ * sending. The reply is never longer than the request.
+ */
+size_t resp_build(const struct resp_state *state, const uint8_t *req, size_t req_len, ntp_ts rx_ts,
+                  enum resp_kod kod, uint8_t *out, size_t out_cap, enum resp_outcome *outcome);
+
+/* Root dispersion to announce at `now`: the stored value grown by PHI since the reference time. */
+double resp_root_dispersion_at(const struct resp_state *state, ntp_ts now);
+
+#endif

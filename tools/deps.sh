@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing horloge need, only when missing.
+set -e
+need=""
+want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }
+for p in make gcc clang libssl-dev libcmocka-dev chrony ntpsec-ntpdig tshark iproute2 python3 \
+         util-linux procps openssl; do
+    want "$p"
+done
+# chrony's own service must not run: tests start chronyd instances of their own.
+if [ -n "$need" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps: missing packages:$need (run as root to install them)" >&2
+        exit 1
+    fi
+    echo "deps: installing$need"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi

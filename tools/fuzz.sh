@@ -1,0 +1,16 @@
+#!/bin/sh
+# tools/fuzz.sh regress BIN...  replays each target's corpus (CI; seconds)
+# tools/fuzz.sh run BIN...      fuzzes each target for FUZZ_SECONDS (default 60), growing its corpus
+set -e
+mode="$1"; shift
+for bin in "$@"; do
+    name=$(basename "$bin" | sed 's/^fuzz_//')
+    corpus="tests/fuzz/corpus/$name"
+    mkdir -p "$corpus"
+    if [ "$mode" = regress ]; then
+        "$bin" -runs=0 "$corpus" >/tmp/fuzz-$name.log 2>&1 || { cat /tmp/fuzz-$name.log; exit 1; }
+        echo "fuzz regress $name: $(ls "$corpus" | wc -l) inputs ok"
+    else
+        "$bin" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=1500 "$corpus"
+    fi
+done
