@@ -1,0 +1,107 @@
+/*
+ * config: horloge.conf parsed into a `struct config` value (no globals).
+ *
+ * Syntax (chrony's idiom): one directive per line, words separated by blanks,
+ * `#` starts a comment. Every error is reported as `file:line: what is wrong`
+ * and a config with any error is refused whole. See README "Configuration".
+ *
+ * Directives:
+ *   port N                      UDP port to serve on (default 123; 0 = do not serve)
+ *   listen ADDRESS              address to bind (repeatable; default: 0.0.0.0 and ::)
+ *   allow [all|ADDR[/BITS]]     access list (see core/acl.h); `allow` alone = all
+ *   deny  [all|ADDR[/BITS]]
+ *   denyaction drop|kod         what a denied client gets (default drop; kod = DENY KoD)
+ *   ratelimit [interval I] [burst B] [leak L]   enable per-client limiting
+ *                               (defaults 3, 8, 2 as chrony's)
+ *   clientlogsize N             entries in each worker's client table (power of 2, default 65536)
+ *   threads N                   serving threads (1..64, default 1)
+ *   local stratum N [distance D]   reliable local reference: serve own clock at stratum N
+ *                               (1..15) when no source is selected; D root distance (s, default 0)
+ *   controlsocket PATH          (default /run/horloge/horloged.sock; `controlsocket none` disables)
+ *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
+ *   user NAME                   drop privileges to this user after binding (default: stay)
+ *   log stderr|syslog           where logs go in daemon mode (default syslog)
+ *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer]
+ *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N]
+ *   minsources N                (default 1)
+ *   maxdistance SECONDS         (default 3)
+ *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
+ *                               (LIMIT -1 = always); default: never step
+ *   driftfile PATH
+ *   leapseclist PATH
+ */
+#ifndef HORLOGE_CONFIG_H
+#define HORLOGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/acl.h"
+#include "core/netaddr.h"
+#include "core/ratelimit.h"
+
+#define CFG_MAX_LISTEN 16
+#define CFG_MAX_SOURCES 32
+#define CFG_PATH_MAX 256
+#define CFG_HOST_MAX 256
+#define CFG_DEFAULT_PATH "/etc/horloge/horloge.conf"
+#define CFG_DEFAULT_CONTROLSOCKET "/run/horloge/horloged.sock"
+#define CFG_DEFAULT_PIDFILE "/run/horloge/horloged.pid"
+
+struct cfg_source {
+    char host[CFG_HOST_MAX];
+    uint16_t port;       /* default 123 */
+    bool is_pool;
+    bool iburst;
+    bool prefer;
+    int minpoll;         /* default 6 */
+    int maxpoll;         /* default 10 */
+    unsigned maxsources; /* pools only, default 4 */
+};
+
+enum cfg_log { CFG_LOG_SYSLOG = 0, CFG_LOG_STDERR };
+
+struct config {
+    uint16_t port;
+    unsigned n_listen;
+    struct net_addr listen[CFG_MAX_LISTEN];
+    struct acl acl;
+    bool deny_kod;
+    struct rl_params ratelimit;
+    unsigned clientlog_size;
+    unsigned threads;
+    bool local_enabled;
+    int local_stratum;
+    double local_distance;
+    char controlsocket[CFG_PATH_MAX]; /* empty = none */
+    char pidfile[CFG_PATH_MAX];       /* empty = none */
+    char user[64];                    /* empty = keep the starting user */
+    enum cfg_log log;
+    unsigned n_sources;
+    struct cfg_source sources[CFG_MAX_SOURCES];
+    unsigned minsources;
+    double maxdistance;
+    bool makestep_enabled;
+    double makestep_threshold;
+    int makestep_limit;
+    char driftfile[CFG_PATH_MAX];     /* empty = none */
+    char leapseclist[CFG_PATH_MAX];   /* empty = none */
+};
+
+/* Collected `file:line: message` lines, newline-separated, truncated safely when long. */
+struct cfg_errors {
+    unsigned count;
+    char text[4096];
+};
+
+void cfg_defaults(struct config *cfg);
+/* Parses `text` as if read from `name`. Returns 0, or -1 with errors in `errs` (cfg is then unspecified). */
+int cfg_parse_text(const char *text, size_t len, const char *name, struct config *cfg,
+                   struct cfg_errors *errs);
+/* Reads and parses a file; a missing or unreadable file is one error too. */
+int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs);
+/* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6); returns false on anything else. */
+bool cfg_parse_prefix(const char *text, struct net_addr *addr, unsigned *prefix_bits);
+
+#endif
