@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/kvdoc.h"
+#include "io/kvdoc.h"
 #include "cli/query.h"
 #include "cli/render.h"
 #include "io/config.h"

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/kvdoc.h"
+#include "io/kvdoc.h"
 #include "core/packet.h"
 #include "core/responder.h"
 

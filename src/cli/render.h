@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "cli/kvdoc.h"
+#include "io/kvdoc.h"
 
 struct report_renderer {
     const char *command;

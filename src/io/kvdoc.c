@@ -1,5 +1,5 @@
 /* kvdoc: parsing control answers and printing them as JSON; see kvdoc.h. */
-#include "cli/kvdoc.h"
+#include "io/kvdoc.h"
 
 #include <stdlib.h>
 #include <string.h>
