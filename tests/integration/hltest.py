@@ -259,8 +259,9 @@ class Server:
     """The NTP server under test, configured in horloged's syntax (translated for chronyd)."""
 
     def __init__(self, ctx, conf_lines, name="srv", port=None, listen=("127.0.0.1",),
-                 netns=None, probe_src=None):
+                 netns=None, probe_src=None, kind=None):
         self.ctx = ctx
+        self.kind = kind or ctx.target
         self.name = name
         self.listen = list(listen)
         self.port = port if port is not None else free_port(self.listen)
@@ -281,13 +282,13 @@ class Server:
 
     def write_conf(self, conf_lines, raw=False):
         lines = list(conf_lines) if raw else self.base_lines() + list(conf_lines)
-        if not self.ctx.is_horloged():
+        if self.kind != "horloged":
             lines = chrony_translate(lines)
         with open(self.conf_path, "w") as f:
             f.write("\n".join(lines) + "\n")
 
     def argv(self):
-        if self.ctx.is_horloged():
+        if self.kind == "horloged":
             cmd = NOCLOCK + [self.ctx.horloged, "-x", "-d", "-f", self.conf_path]
         else:
             cmd = NOCLOCK + ["chronyd", "-x", "-d", "-f", self.conf_path]
