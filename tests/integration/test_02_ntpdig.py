@@ -25,20 +25,21 @@ def test(ctx):
                        capture_output=True, text=True)
     check(r.returncode == 0, "cannot bring lo up in %s: %s" % (ns, r.stderr))
 
-    srv = Server(ctx, ["local stratum %d" % STRATUM], port=123, netns=ns).start()
+    srv = Server(ctx, ["local stratum %d" % STRATUM], port=123, netns=ns,
+                 listen=("127.0.0.1", "::1")).start()
     check(srv.alive(), "server not running")
 
-    # ntpdig sends LI=3 VN=4 mode 3 (0xe3); one sample, then three in a row.
-    for samples in ("1", "3"):
+    # ntpdig sends LI=3 VN=4 mode 3 (0xe3); one sample, three in a row, then over IPv6.
+    for samples, host in (("1", "127.0.0.1"), ("3", "127.0.0.1"), ("1", "::1")):
         argv = ["ip", "netns", "exec", ns, "ntpdig", "-j", "-t", str(int(2 * ctx.slow)),
-                "-p", samples, "127.0.0.1"]
+                "-p", samples, host]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30 * ctx.slow)
         check(r.returncode == 0, "ntpdig -p %s failed (exit %d): %s %s"
               % (samples, r.returncode, r.stdout, r.stderr))
         line = [l for l in r.stdout.splitlines() if l.startswith("{")]
         check(line, "ntpdig printed no JSON: %r" % r.stdout)
         j = json.loads(line[-1])
-        note("ntpdig -p %s: %s" % (samples, line[-1]))
+        note("ntpdig -p %s %s: %s" % (samples, host, line[-1]))
         check(j.get("stratum") == STRATUM, "ntpdig saw stratum %r, expected %d"
               % (j.get("stratum"), STRATUM))
         check(abs(float(j["offset"])) < 0.01, "ntpdig offset %r on the same clock" % j["offset"])

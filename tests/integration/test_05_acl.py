@@ -55,6 +55,7 @@ def test(ctx):
         check(rep.stratum == 0 and rep.refid == b"DENY",
               "expected a DENY KoD (stratum 0, refid DENY), got %r" % rep)
         check(rep.vn == vn and rep.mode == want_mode, "DENY KoD version/mode: %r" % rep)
+        check(rep.li == 3, "DENY KoD leap indicator %d, expected 3 (alarm)" % rep.li)
         check(rep.org == int.from_bytes(req[40:48], "big"), "DENY KoD origin != request transmit")
         note("denyaction kod, v%d mode %d from 127.0.0.2 -> %r" % (vn, mode, rep))
     served(ctx, srv.port, "127.0.0.1", "denyaction kod, after the KoDs")

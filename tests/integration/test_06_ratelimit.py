@@ -26,7 +26,7 @@ def test(ctx):
         elif rep.stratum == 0:
             check(rep.refid == b"RATE", "limited reply is a KoD with refid %r" % rep.refid)
             check(rep.org == int.from_bytes(req[40:48], "big"), "RATE KoD origin != transmit")
-            check(rep.mode == 4 and rep.length == 48, "RATE KoD: %r" % rep)
+            check(rep.mode == 4 and rep.length == 48 and rep.li == 3, "RATE KoD: %r" % rep)
             kod += 1
         else:
             check_server_reply(rep, req, t0, t1, tol=0.05 * ctx.slow)

@@ -8,7 +8,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import check, free_port, note, port_is_free, query, run
+from hltest import SAN_PATTERNS, check, free_port, note, port_is_free, query, run
+
+
+def no_sanitizer_report(text, what):
+    hits = [p for p in SAN_PATTERNS if p in text]
+    check(not hits, "sanitizer report from %s:\n%s" % (what, text[-3000:]))
 
 # (file name, content, bad line numbers)
 BAD = [
@@ -52,6 +57,7 @@ def test(ctx):
             f.write(text)
         r = subprocess.run([ctx.horloged, "-t", "-f", path], capture_output=True, text=True,
                            timeout=20 * ctx.slow)
+        no_sanitizer_report(r.stderr, "horloged -t -f " + name)
         if r.returncode == 0:
             problems.append("%s: -t exits 0" % name)
             continue
@@ -85,6 +91,7 @@ def test(ctx):
         rc = None
     check(rc is not None, "horloged with a bad config is still running")
     check(rc != 0, "horloged with a bad config exited 0")
+    no_sanitizer_report(ctx.read("start.log"), "horloged with a bad config")
     check("%s:6: " % bad in ctx.read("start.log"), "start log lacks the error line: %r"
           % ctx.read("start.log"))
     check(port_is_free(port), "port %d still bound" % port)
