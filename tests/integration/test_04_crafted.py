@@ -2,6 +2,7 @@
 """Crafted requests as each kind of client sends them, every reply checked field by field;
 requests that must get no reply get none."""
 import os
+import random
 import struct
 import sys
 import time
@@ -100,6 +101,56 @@ def check_reply(ctx, name, rep, req, t0, t1, vn, mode, length):
               "%s: crypto-NAK trailer %s, expected zeros" % (name, rep.raw[48:].hex()))
 
 
+def sweep(ctx, port):
+    """Every length from 48 to 160 and some large ones, zero and random trailers, all versions:
+    whatever gets a reply gets one no longer than the request, echoing its transmit."""
+    lengths = list(range(48, 161)) + [200, 500, 1000, 1276, 1280, 1284, 1400, 1472, 2000, 4000]
+    rng = random.Random(4)
+    pending = []
+    for n in lengths:
+        for trailer in ("zero", "random"):
+            vn = rng.choice((1, 2, 3, 4))
+            mode = rng.choice((0, 1, 3)) if vn == 1 else rng.choice((1, 3))
+            req = build_header(vn=vn, mode=mode)
+            req += bytes(n - 48) if trailer == "zero" else bytes(rng.getrandbits(8)
+                                                                 for _ in range(n - 48))
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.setblocking(False)
+            s.sendto(req, ("127.0.0.1", port))
+            pending.append((req, s))
+        if len(pending) >= 64:
+            sweep_collect(ctx, pending)
+            pending = []
+    replies, total = sweep_collect(ctx, pending)
+    note("length sweep: %d of %d requests of 48..4000 bytes answered, each reply <= its request"
+         % (replies, total))
+
+
+_sweep_stats = [0, 0]
+
+
+def sweep_collect(ctx, pending):
+    time.sleep(0.3 * ctx.slow)
+    for req, s in pending:
+        try:
+            data = s.recv(8192)
+        except BlockingIOError:
+            data = None
+        s.close()
+        _sweep_stats[1] += 1
+        if data is None:
+            continue
+        _sweep_stats[0] += 1
+        check(len(data) <= len(req), "%d-byte reply to a %d-byte request" % (len(data), len(req)))
+        rep = Reply(data)
+        check(rep.org == struct.unpack("!Q", req[40:48])[0],
+              "reply to a %d-byte request does not echo its transmit" % len(req))
+        check(rep.vn == (req[0] >> 3) & 7, "reply version %d to a version %d request"
+              % (rep.vn, (req[0] >> 3) & 7))
+    return tuple(_sweep_stats)
+
+
 def test(ctx):
     srv = Server(ctx, ["local stratum %d" % STRATUM]).start()
     port = srv.port
@@ -135,6 +186,8 @@ def test(ctx):
         s.close()
     check(not bad, "; ".join(bad))
     check(srv.alive(), "server died on the silent requests")
+
+    sweep(ctx, port)
 
     # Root dispersion of an idle local reference must not shrink a second later.
     req = build_header()
