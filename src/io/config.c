@@ -699,9 +699,10 @@ void cfg_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->port = 123;
+    /* 0.0.0.0 and ::, until the first `listen` directive replaces them. */
     cfg->n_listen = 2;
-    cfg->listen[0].family = NET_IPV4; /* 0.0.0.0 */
-    cfg->listen[1].family = NET_IPV6; /* :: */
+    cfg->listen[0].family = NET_IPV4;
+    cfg->listen[1].family = NET_IPV6;
     acl_init(&cfg->acl);
     cfg->deny_kod = false;
     cfg->ratelimit = (struct rl_params){.enabled = false, .interval_log2 = 3, .burst = 8, .leak_log2 = 2};
