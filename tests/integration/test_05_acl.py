@@ -3,7 +3,6 @@
 (or a DENY Kiss-o'-Death with `denyaction kod`), 127.0.0.1 is served."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltest import Server, check, check_server_reply, note, query, run
