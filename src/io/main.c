@@ -42,6 +42,7 @@ struct horloged {
     struct process_signals signals;
     int8_t precision;
     struct resp_state state;
+    struct time_correction correction;
     double start_mono;
 };
 
@@ -238,7 +239,7 @@ static void reload_config(struct horloged *d)
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
     compute_state(d);
-    server_publish_state(d->srv, &d->state);
+    server_publish_state(d->srv, &d->state, &d->correction);
     log_info("reloaded %s", d->config_path);
 }
 
@@ -247,7 +248,7 @@ static void reload_config(struct horloged *d)
 static void tick(struct horloged *d)
 {
     compute_state(d);
-    server_publish_state(d->srv, &d->state);
+    server_publish_state(d->srv, &d->state, &d->correction);
 }
 
 static void run_loop(struct horloged *d)
