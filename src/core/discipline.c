@@ -156,6 +156,7 @@ static void steer(struct disc *d, double now, bool may_step, struct disc_cmd *cm
     cmd->freq_ppm = ppm;
     cmd->timer_in = slew_time;
     d->slewing = slew_time > 0.0;
+    d->slew_end = now + slew_time;
 }
 
 enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas *m,
@@ -165,8 +166,11 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
     double f_before = d->kf.s.x1;
     bool had_state = d->kf.started;
     enum filt_verdict v = filt_kalman_update(&d->kf, &d->params.filt, m->time, m->offset, m->var);
-    if (v != FILT_ACCEPTED && v != FILT_FORCED)
+    if (v != FILT_ACCEPTED && v != FILT_FORCED) {
+        if (d->slewing && d->slew_end > now)
+            cmd->timer_in = d->slew_end - now;
         return v;
+    }
     d->n_updates++;
     d->residual_ppm = had_state ? (d->kf.s.x1 - f_before) * 1e6 : 0.0;
     if (isfinite(d->last_update) && now > d->last_update) {

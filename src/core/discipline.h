@@ -40,13 +40,17 @@ struct disc_params {
 
 void disc_default_params(struct disc_params *p);
 
-/* What the shell applies, in this order, right away (at the `now` it passed). */
+/*
+ * What the shell applies, in this order, right away (at the `now` it passed).
+ * Every command returned is complete and safe to apply as it is.
+ */
 struct disc_cmd {
     bool step;
     double step_by;         /* clock_driver.step(step_by) */
     bool set_freq;
     double freq_ppm;        /* clock_driver.set_frequency(freq_ppm) */
-    double timer_in;        /* > 0: call disc_timer() this many seconds later; 0: cancel the timer */
+    double timer_in;        /* > 0: (re)arm the timer to call disc_timer() this many seconds
+                               after now (+ step_by); 0: no timer needed (cancel it) */
 };
 
 struct disc_segment {
@@ -66,6 +70,7 @@ struct disc {
     unsigned n_steps;
     double total_stepped;
     bool slewing;
+    double slew_end;        /* system time the current slew ends */
     double last_update;     /* system time of the last accepted update */
     double update_interval; /* running mean */
     double last_offset;     /* offset corrected at the last update (NTP - system) */
@@ -90,7 +95,8 @@ bool disc_sample_to_raw(const struct disc *d, const struct ntp_sample *s, struct
 
 /*
  * An accepted measurement (filt_source_add's output) of a combined source.
- * Returns the system filter's verdict; `cmd` is empty unless it was used.
+ * Returns the system filter's verdict; when it is not used, `cmd` changes
+ * nothing but keeps the running slew's timer.
  */
 enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas *m,
                               struct disc_cmd *cmd);

@@ -10,7 +10,9 @@
 #define FILT_MINDISP 0.001
 /* NIS above which a source counts as disturbed (poll drops to minpoll). */
 #define FILT_NIS_DISTURBED 9.0
+/* Poll policy: E(p) may be 1.2 x E(minpoll), or this fraction of the minimum delay. */
 #define FILT_POLL_FACTOR 1.2
+#define FILT_POLL_ASYM_FRACTION 0.02
 /* Wander alternatives: A / FILT_WANDER_RATIO and A * FILT_WANDER_RATIO. */
 #define FILT_WANDER_RATIO 2.0
 /* Samples scored before A may move, and after which the comparison restarts. */
@@ -406,6 +408,10 @@ int filt_recommend_poll(const struct filt_source *f, double wander, int minpoll,
         return minpoll;
     double r = filt_source_typical_var(f);
     double limit = FILT_POLL_FACTOR * filt_poll_error(wander, r, minpoll);
+    /* Accuracy far below what the path's possible asymmetry hides is not worth more packets. */
+    double dmin = delays_min(f, f->last.local_time);
+    if (isfinite(dmin))
+        limit = fmax(limit, FILT_POLL_ASYM_FRACTION * dmin);
     int best = minpoll;
     for (int p = minpoll + 1; p <= maxpoll; p++) {
         if (filt_poll_error(wander, r, p) > limit)

@@ -143,8 +143,10 @@ double filt_source_typical_var(const struct filt_source *f);
 
 /*
  * Poll policy (docs/discipline.md): the largest poll p in [minpoll, maxpoll]
- * whose predicted steady-state RMS error E(p) is within 1.2 x E(minpoll), for
- * wander A and measurement variance r; minpoll while the source is disturbed.
+ * whose predicted steady-state RMS error E(p) (for wander A and the source's
+ * typical measurement variance) is within 1.2 x E(minpoll) or below 2 % of
+ * the minimum delay (the bound of the unobservable asymmetry error);
+ * minpoll while the source is disturbed (a forced sample, NIS > 9, a gap).
  */
 int filt_recommend_poll(const struct filt_source *f, double wander, int minpoll, int maxpoll);
 /* E(p) itself, RMS seconds averaged over the poll interval 2^poll. */

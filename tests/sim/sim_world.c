@@ -233,6 +233,7 @@ static void finish(struct world *w, const struct stats *st, struct sim_result *r
         res->src[i] = ws->fig;
         res->src[i].samples_used = w->node.src[i].n_used;
         res->src[i].last_verdict = w->node.src[i].verdict;
+        res->src[i].final_poll = w->node.src[i].poll;
         if (st->n > 0) {
             res->src[i].frac_falseticker = (double)ws->obs_false / st->n;
             res->src[i].frac_combined = (double)ws->obs_comb / st->n;

@@ -68,6 +68,7 @@ void sim_server_defaults(struct sim_server *s);
 
 struct sim_source_figures {
     unsigned polls, replies, samples_used;
+    int final_poll;
     double frac_falseticker;  /* of observations after warm-up */
     double frac_combined;     /* selected or candidate */
     double frac_selected;

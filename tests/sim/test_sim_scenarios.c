@@ -163,6 +163,26 @@ static void test_poll_policy(void **state)
     assert_int_equal(f.last.src[0].polls > 2000, 1);
 }
 
+/* On a 20 ms path the unobservable asymmetry dwarfs the gain of fast polling: back off. */
+static void test_poll_policy_internet(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "internet-10ms-1ms-jitter-poll6..10");
+    sc.servers[0].path.delay = 10 * MS;
+    sc.servers[0].path.jitter = 1 * MS;
+    sc.servers[0].maxpoll = 10;
+    struct figures f;
+    run_seeds(&sc, &f, NULL, NULL);
+    print_figures(&sc, &f, -1, -1);
+    printf("SIM scenario=%s polls=%u final_poll=%d\n", sc.name, f.last.src[0].polls,
+           f.last.src[0].final_poll);
+    assert_true(f.last.src[0].final_poll >= 9);
+    assert_true(f.last.src[0].polls < 400);
+    assert_below(f.rms, 400 * US, "rms offset");
+    assert_below(f.max, 2 * MS, "max offset");
+}
+
 static void add_servers(struct sim_scenario *sc, unsigned n)
 {
     sc->n_servers = n;
@@ -477,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_one_server_1ms_jitter),
         cmocka_unit_test(test_one_server_poll16),
         cmocka_unit_test(test_poll_policy),
+        cmocka_unit_test(test_poll_policy_internet),
         cmocka_unit_test(test_falseticker),
         cmocka_unit_test(test_two_falsetickers),
         cmocka_unit_test(test_packet_loss),
