@@ -88,10 +88,11 @@ static void sort_endpoints(struct endpoint *e, unsigned n)
  * RFC 5905 §11.2.1: for f = 0, 1, ... while n - f is a majority, the lowest
  * point covered by n - f intervals and the highest; done when low <= high.
  */
-static bool intersect(const struct endpoint *e, unsigned n_src, double *low, double *high)
+static bool intersect(const struct endpoint *e, unsigned n_src, unsigned n_pending, double *low,
+                      double *high)
 {
     unsigned n_ep = 2 * n_src;
-    for (unsigned f = 0; 2 * f < n_src; f++) {
+    for (unsigned f = 0; 2 * (n_src - f) > n_src + n_pending; f++) {
         int need = (int)(n_src - f), count = 0;
         double l = INFINITY, u = -INFINITY;
         for (unsigned i = 0; i < n_ep; i++) {
@@ -225,9 +226,10 @@ int sel_run(const struct sel_params *p, const struct sel_input *in, unsigned n, 
     if (n > SEL_MAX_SOURCES)
         return -1;
     struct endpoint ep[2 * SEL_MAX_SOURCES];
-    unsigned n_cand = 0;
+    unsigned n_cand = 0, n_pending = 0;
     for (unsigned i = 0; i < n; i++) {
         verdicts[i] = fitness(p, &in[i]);
+        n_pending += verdicts[i] == SEL_UNREACHABLE && in[i].pending;
         if (verdicts[i] != SEL_CANDIDATE)
             continue;
         double h = sel_interval_halfwidth(&in[i]);
@@ -238,7 +240,7 @@ int sel_run(const struct sel_params *p, const struct sel_input *in, unsigned n, 
     if (n_cand == 0)
         return 0;
     sort_endpoints(ep, 2 * n_cand);
-    if (!intersect(ep, n_cand, &out->low, &out->high)) {
+    if (!intersect(ep, n_cand, n_pending, &out->low, &out->high)) {
         mark_all(verdicts, n, SEL_CANDIDATE, SEL_NOT_ENOUGH);
         return 0;
     }

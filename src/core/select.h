@@ -3,8 +3,9 @@
  *
  * Owns: the fitness checks (reachable, synchronised upstream, root distance
  * within `maxdistance`), the intersection algorithm (Marzullo, as RFC 5905
- * §11.2.1: the smallest number of falsetickers f < n/2 such that n - f
- * correctness intervals share a point) that marks falsetickers, the
+ * §11.2.1: the smallest number of falsetickers f such that n - f correctness
+ * intervals share a point and n - f is a majority of the candidates and the
+ * pending sources) that marks falsetickers, the
  * `minsources` rule, clustering (RFC 5905 §11.2.2, pruning the outlier with
  * the largest selection jitter while it exceeds the smallest source jitter),
  * the choice of the system peer (`prefer` first, then the smallest root
@@ -38,6 +39,12 @@ char sel_verdict_mark(enum sel_verdict v);
 
 struct sel_input {
     bool reachable;
+    /*
+     * Not reachable yet but still expected to answer (a new source within its
+     * first polls): counted in the majority, never selected, so that the first
+     * source to answer cannot win alone.
+     */
+    bool pending;
     bool prefer;
     double offset;          /* estimate at a common time, common frame (seconds) */
     double error;           /* std of offset */

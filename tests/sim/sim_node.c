@@ -5,6 +5,9 @@
 
 #include "core/ntptime.h"
 
+/* A source that has not answered this many polls stops counting towards the majority. */
+#define SIM_PENDING_POLLS 8
+
 void sim_node_default_params(struct sim_node_params *p)
 {
     disc_default_params(&p->disc);
@@ -75,6 +78,7 @@ static void run_selection(struct sim_node *n, double now, ntp_ts now_ntp)
         filt_source_estimate(&n->src[i].filt, now_raw, &e);
         in[i] = (struct sel_input){
             .reachable = e.valid && n->src[i].reach != 0,
+            .pending = !e.valid && n->src[i].n_polled <= SIM_PENDING_POLLS,
             .prefer = n->src[i].prefer,
             .offset = e.offset,
             .error = e.error,
@@ -98,6 +102,7 @@ void sim_node_polled(struct sim_node *n, unsigned i)
         return;
     struct sim_node_source *s = &n->src[i];
     bool was_reachable = s->reach != 0;
+    s->n_polled++;
     s->reach = (uint8_t)(s->reach << 1);
     if (was_reachable && s->reach == 0) {
         ntp_ts now_ntp;

@@ -37,6 +37,7 @@ struct sim_node_source {
     int minpoll, maxpoll;
     int poll;                /* current poll exponent */
     uint8_t reach;
+    unsigned n_polled;
     enum sel_verdict verdict;
     unsigned n_samples, n_filtered, n_held, n_refused, n_used;
 };

@@ -207,7 +207,8 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
             .root_dispersion = ws->cfg.root_dispersion,
         };
         sim_node_add_source(&w->node, ws->cfg.prefer, ws->cfg.minpoll, ws->cfg.maxpoll);
-        ws->next_poll = 1.0 + 2.0 * sim_rng_uniform(&ws->rng);
+        double phase = 1.0 + 2.0 * sim_rng_uniform(&ws->rng);
+        ws->next_poll = ws->cfg.first_poll > 0.0 ? ws->cfg.first_poll : phase;
         ws->burst_left = sc->iburst ? SIM_IBURST_COUNT - 1 : 0;
     }
 }

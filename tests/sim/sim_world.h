@@ -44,6 +44,7 @@ struct sim_server {
     struct sim_path path;
     bool prefer;
     int minpoll, maxpoll;
+    double first_poll;      /* true time of the first request; 0: random in [1, 3) s */
 };
 
 struct sim_scenario {

@@ -210,6 +210,31 @@ static void test_falseticker(void **state)
     assert_below(f.max, 80 * US, "max offset");
 }
 
+/* The liar answers first, with makestep on: it must not win alone and step the clock. */
+static void test_falseticker_answers_first(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "three-servers-liar-first-makestep");
+    sc.duration = 1 * DAY;
+    sc.warmup = 4 * HOUR;
+    add_servers(&sc, 3);
+    sc.servers[1].offset = 0.5;
+    sc.servers[1].first_poll = 0.5;
+    sc.servers[0].first_poll = 1.5;
+    sc.servers[2].first_poll = 2.5;
+    sc.node.disc.makestep = true;
+    sc.node.disc.step_threshold = 0.1;
+    sc.node.disc.step_limit = 3;
+    struct figures f;
+    run_seeds(&sc, &f, NULL, NULL);
+    print_figures(&sc, &f, -1, -1);
+    assert_int_equal(f.steps, 0);
+    assert_int_equal(f.last.src[1].samples_used, 0);
+    assert_int_equal(f.last.src[1].last_verdict, SEL_FALSETICKER);
+    assert_below(f.max, 80 * US, "max offset");
+}
+
 /* 3. Five servers, two lying in opposite directions. */
 static void test_two_falsetickers(void **state)
 {
@@ -499,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_poll_policy),
         cmocka_unit_test(test_poll_policy_internet),
         cmocka_unit_test(test_falseticker),
+        cmocka_unit_test(test_falseticker_answers_first),
         cmocka_unit_test(test_two_falsetickers),
         cmocka_unit_test(test_packet_loss),
         cmocka_unit_test(test_asymmetry),

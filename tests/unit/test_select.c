@@ -93,6 +93,38 @@ static void test_majority_required(void **state)
     assert_int_equal(r.n_truechimers, 2);
 }
 
+static void test_pending_sources_count(void **state)
+{
+    (void)state;
+    struct sel_params p;
+    sel_default_params(&p);
+    /* The first of three configured sources to answer cannot win alone. */
+    struct sel_input in[3] = {src(0.5, 0.001), src(0.0, 0.001), src(0.0, 0.001)};
+    in[1].reachable = in[2].reachable = false;
+    in[1].pending = in[2].pending = true;
+    enum sel_verdict v[3];
+    struct sel_result r;
+    run(&p, in, 3, -1, v, &r);
+    assert_int_equal(v[0], SEL_NOT_ENOUGH);
+    assert_int_equal(v[1], SEL_UNREACHABLE);
+    assert_int_equal(r.selected, -1);
+    /* Two that agree are a majority of three. */
+    in[1].reachable = true;
+    in[1].pending = false;
+    run(&p, in, 3, -1, v, &r);
+    assert_int_equal(v[0], SEL_NOT_ENOUGH);
+    in[0].offset = 0.0005;
+    run(&p, in, 3, -1, v, &r);
+    assert_true(r.selected == 0 || r.selected == 1);
+    assert_int_equal(r.n_combined, 2);
+    /* A source no longer pending does not count. */
+    in[0].offset = 0.5;
+    in[2].pending = false;
+    run(&p, in, 3, -1, v, &r);
+    assert_int_equal(v[0], SEL_NOT_ENOUGH);
+    assert_int_equal(v[1], SEL_NOT_ENOUGH);
+}
+
 static void test_single_source(void **state)
 {
     (void)state;
@@ -270,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_interval_halfwidth),
         cmocka_unit_test(test_marzullo_finds_falsetickers),
         cmocka_unit_test(test_majority_required),
+        cmocka_unit_test(test_pending_sources_count),
         cmocka_unit_test(test_single_source),
         cmocka_unit_test(test_prefer),
         cmocka_unit_test(test_maxdistance),
