@@ -87,12 +87,14 @@ double disc_raw_time(const struct disc *d, double t)
 
 bool disc_sample_to_raw(const struct disc *d, const struct ntp_sample *s, struct ntp_sample *raw)
 {
-    double c;
-    if (!isfinite(s->local_time) || s->local_time < d->valid_from ||
-        !disc_correction_at(d, s->local_time, &c))
+    if (!isfinite(s->local_time) || !isfinite(s->delay) || s->delay < 0.0)
+        return false;
+    /* local_time is T4; the offset belongs to the middle of the exchange, which began at T1. */
+    double mid = s->local_time - s->delay / 2.0, c;
+    if (s->local_time - s->delay < d->valid_from || !disc_correction_at(d, mid, &c))
         return false;
     *raw = *s;
-    raw->local_time = s->local_time - c;
+    raw->local_time = mid - c;
     raw->offset = s->offset + c;
     return true;
 }
@@ -130,8 +132,9 @@ static bool step_allowed(const struct disc *d, double e)
 static void steer(struct disc *d, double now, bool may_step, struct disc_cmd *cmd)
 {
     double c = correction_now(d, now);
-    double theta, f;
-    filt_kalman_predict(&d->kf, now - c, &theta, NULL, &f, NULL);
+    double theta = c, f = d->kf.s.x1;
+    if (d->kf.started)
+        filt_kalman_predict(&d->kf, now - c, &theta, NULL, &f, NULL);
     double e = theta - c;
     if (may_step) {
         d->last_offset = e;

@@ -90,7 +90,12 @@ void disc_init(struct disc *d, const struct disc_params *p, double now, double f
 bool disc_correction_at(const struct disc *d, double t, double *c);
 /* Raw time of system time t (the filters' time axis). */
 double disc_raw_time(const struct disc *d, double t);
-/* Moves a sample into the raw frame; false when it predates a step or the history (drop it). */
+/*
+ * Moves a sample into the raw frame, its time to the middle of the exchange
+ * (local_time is taken as T4, source.c's convention, minus delay / 2). False
+ * when the exchange began (T4 - delay) before a step, or predates the history:
+ * drop it.
+ */
 bool disc_sample_to_raw(const struct disc *d, const struct ntp_sample *s, struct ntp_sample *raw);
 
 /*

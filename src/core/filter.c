@@ -132,6 +132,50 @@ static void kal_start(struct filt_kalman *k, double t, double z, double r)
     wander_fork(k);
 }
 
+/* The popcorn gate: hold a far-off sample, unless too many were held in a row. */
+static enum filt_verdict kal_gate(struct filt_kalman *k, const struct filt_params *p, double nis)
+{
+    if (nis <= p->gate) {
+        k->holds = 0;
+        return FILT_ACCEPTED;
+    }
+    if (k->holds < p->max_holds) {
+        k->holds++;
+        return FILT_HELD;
+    }
+    k->holds = 0;
+    return FILT_FORCED;
+}
+
+/* Updates the two wander alternatives with the same measurement and scores their predictions. */
+static void kal_update_alternatives(struct filt_kalman *k, double dt, double z, double r,
+                                    double extra_var)
+{
+    for (int i = 0; i < 2; i++) {
+        struct filt_kstate pr = kal_predict(&k->alt[i], alt_wander(k, i), dt);
+        pr.p00 += extra_var;
+        double y = kal_correct(&k->alt[i], &pr, z, r);
+        k->score[i + 1] += y * y / r;
+    }
+}
+
+static void kal_adapt_wander(struct filt_kalman *k, const struct filt_params *p,
+                             enum filt_verdict verdict)
+{
+    if (p->wander_fixed) {
+        if (verdict == FILT_FORCED)
+            wander_fork(k);
+        return;
+    }
+    if (verdict == FILT_ACCEPTED) {
+        wander_decide(k, p);
+        return;
+    }
+    /* Predictions this far off say A is too small; the gate would otherwise hold it there. */
+    k->wander = fmin(k->wander * FILT_WANDER_RATIO * FILT_WANDER_RATIO, p->wander_max);
+    wander_fork(k);
+}
+
 enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_params *p, double t,
                                      double z, double r)
 {
@@ -150,38 +194,17 @@ enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_pa
     struct filt_kstate pr = kal_predict(&k->s, k->wander, dt);
     double y = z - pr.x0;
     double nis = y * y / (pr.p00 + r);
-    enum filt_verdict verdict = FILT_ACCEPTED;
-    if (nis > p->gate) {
-        if (k->holds < p->max_holds) {
-            k->holds++;
-            return FILT_HELD;
-        }
-        verdict = FILT_FORCED;
-    }
-    k->holds = 0;
-    bool adapt = !p->wander_fixed && verdict == FILT_ACCEPTED;
-    for (int i = 0; i < 2; i++) {
-        struct filt_kstate apr = kal_predict(&k->alt[i], alt_wander(k, i), dt);
-        if (verdict == FILT_FORCED)
-            apr.p00 += y * y;
-        double ya = kal_correct(&k->alt[i], &apr, z, r);
-        k->score[i + 1] += ya * ya / r;
-    }
-    if (verdict == FILT_FORCED) {
-        /* Held too often: the offset really moved, so widen the prediction to take it. */
-        pr.p00 += y * y;
-    }
+    enum filt_verdict verdict = kal_gate(k, p, nis);
+    if (verdict == FILT_HELD)
+        return verdict;
+    /* A forced sample means the offset really moved: widen the prediction to take it. */
+    double extra_var = verdict == FILT_FORCED ? y * y : 0.0;
+    kal_update_alternatives(k, dt, z, r, extra_var);
+    pr.p00 += extra_var;
     kal_correct(&k->s, &pr, z, r);
     k->score[0] += y * y / r;
     k->n_scored++;
-    if (adapt) {
-        wander_decide(k, p);
-    } else if (verdict == FILT_FORCED) {
-        /* Predictions this far off say A is too small; the gate would otherwise hold it there. */
-        if (!p->wander_fixed)
-            k->wander = fmin(k->wander * FILT_WANDER_RATIO * FILT_WANDER_RATIO, p->wander_max);
-        wander_fork(k);
-    }
+    kal_adapt_wander(k, p, verdict);
     k->t += dt;
     k->last_nis = nis;
     k->last_innovation = y;

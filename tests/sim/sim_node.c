@@ -17,13 +17,14 @@ void sim_node_default_params(struct sim_node_params *p)
     p->drift_error_ppm = 500.0;
 }
 
-static double now_local(const struct sim_node *n, ntp_ts *ntp)
+double sim_node_now(const struct sim_node *n, ntp_ts *ntp)
 {
     struct unix_time u;
     n->drv.read(n->drv.ctx, &u);
+    ntp_ts now = ntp_from_unix(u);
     if (ntp)
-        *ntp = ntp_from_unix(u);
-    return (double)u.sec + (double)u.nsec * 1e-9;
+        *ntp = now;
+    return ntp_diff_sec(now, n->epoch);
 }
 
 static void apply(struct sim_node *n, double now, const struct disc_cmd *cmd)
@@ -38,14 +39,15 @@ static void apply(struct sim_node *n, double now, const struct disc_cmd *cmd)
 }
 
 void sim_node_init(struct sim_node *n, const struct sim_node_params *p,
-                   const struct clock_driver *drv)
+                   const struct clock_driver *drv, ntp_ts epoch)
 {
     *n = (struct sim_node){0};
     n->params = *p;
     n->drv = *drv;
+    n->epoch = epoch;
     n->sel.selected = -1;
     ntp_ts now_ntp;
-    double now = now_local(n, &now_ntp);
+    double now = sim_node_now(n, &now_ntp);
     struct disc_cmd cmd;
     disc_init(&n->disc, &p->disc, now, p->drift_ppm, p->drift_error_ppm, &cmd);
     apply(n, now, &cmd);
@@ -106,7 +108,7 @@ void sim_node_polled(struct sim_node *n, unsigned i)
     s->reach = (uint8_t)(s->reach << 1);
     if (was_reachable && s->reach == 0) {
         ntp_ts now_ntp;
-        double now = now_local(n, &now_ntp);
+        double now = sim_node_now(n, &now_ntp);
         run_selection(n, now, now_ntp);
     }
 }
@@ -136,7 +138,7 @@ void sim_node_sample(struct sim_node *n, unsigned i, const struct ntp_sample *sm
         return;
     struct sim_node_source *s = &n->src[i];
     ntp_ts now_ntp;
-    double now = now_local(n, &now_ntp);
+    double now = sim_node_now(n, &now_ntp);
     s->reach |= 1;
     s->n_samples++;
     struct ntp_sample raw;
@@ -168,7 +170,7 @@ void sim_node_sample(struct sim_node *n, unsigned i, const struct ntp_sample *sm
 
 void sim_node_timer(struct sim_node *n)
 {
-    double now = now_local(n, NULL);
+    double now = sim_node_now(n, NULL);
     struct disc_cmd cmd;
     disc_timer(&n->disc, now, &cmd);
     apply(n, now, &cmd);
@@ -177,7 +179,7 @@ void sim_node_timer(struct sim_node *n)
 void sim_node_tick(struct sim_node *n)
 {
     ntp_ts now_ntp;
-    now_local(n, &now_ntp);
+    sim_node_now(n, &now_ntp);
     ref_tick(&n->ref, now_ntp);
 }
 

@@ -4,7 +4,9 @@
  * filt_source; on each sample: into the raw frame, filter, select, feed the
  * discipline when the source is combined, apply its command through the
  * clock_driver, update the reference; a timer for the end of slews; a tick
- * for the reference's timeouts. It reads time only through the driver.
+ * for the reference's timeouts. It reads time only through the driver; its
+ * timescale is seconds since `epoch` (an NTP timestamp), as source.c's
+ * samples' local_time.
  */
 #ifndef HORLOGE_SIM_NODE_H
 #define HORLOGE_SIM_NODE_H
@@ -15,6 +17,7 @@
 #include "core/clockif.h"
 #include "core/discipline.h"
 #include "core/filter.h"
+#include "core/ntptime.h"
 #include "core/reference.h"
 #include "core/sample.h"
 #include "core/select.h"
@@ -45,6 +48,7 @@ struct sim_node_source {
 struct sim_node {
     struct sim_node_params params;
     struct clock_driver drv;
+    ntp_ts epoch;
     struct disc disc;
     struct ref ref;
     unsigned n_src;
@@ -59,7 +63,9 @@ struct sim_node {
 };
 
 void sim_node_init(struct sim_node *n, const struct sim_node_params *p,
-                   const struct clock_driver *drv);
+                   const struct clock_driver *drv, ntp_ts epoch);
+/* The node's clock now, in its timescale (and as an NTP timestamp when ntp is not NULL). */
+double sim_node_now(const struct sim_node *n, ntp_ts *ntp);
 /* Returns the new source's index, or -1 when full. */
 int sim_node_add_source(struct sim_node *n, bool prefer, int minpoll, int maxpoll);
 /* A request is sent to source i (shifts its reach register). */

@@ -45,7 +45,7 @@ void sim_scenario_defaults(struct sim_scenario *sc)
 }
 
 bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t4,
-                           int8_t local_precision, double now, struct ntp_sample *out)
+                           int8_t local_precision, ntp_ts epoch, struct ntp_sample *out)
 {
     struct ntp_header h;
     if (pkt_decode(reply, len, &h, NULL) != PKT_OK)
@@ -57,9 +57,8 @@ bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t
     /* RFC 5905 §8: theta = ((T2 - T1) + (T3 - T4)) / 2, delta = (T4 - T1) - (T3 - T2). */
     double span = ntp_diff_sec(t4, t1);
     double delay = span - ntp_diff_sec(h.transmit, h.receive);
-    struct unix_time u1 = ntp_to_unix(t1, (int64_t)now);
     *out = (struct ntp_sample){
-        .local_time = (double)u1.sec + (double)u1.nsec * 1e-9 + span / 2.0,
+        .local_time = ntp_diff_sec(t4, epoch),
         .offset = (ntp_diff_sec(h.receive, t1) + ntp_diff_sec(h.transmit, t4)) / 2.0,
         .delay = delay > 0.0 ? delay : 0.0,
         .dispersion = ldexp(1.0, h.precision) + ldexp(1.0, local_precision) + NTP_PHI * span,
@@ -129,8 +128,7 @@ static void exchange(struct world *w, unsigned i)
     sim_clock_advance(&w->clock, t2 + ws->cfg.proc_time + d2);
     ntp_ts t4 = ntp_from_unix(sim_clock_read(&w->clock));
     struct ntp_sample smp;
-    if (!sim_sample_from_reply(t1, rep, len, t4, SIM_LOCAL_PRECISION, sim_clock_now(&w->clock),
-                               &smp))
+    if (!sim_sample_from_reply(t1, rep, len, t4, SIM_LOCAL_PRECISION, w->epoch, &smp))
         return;
     ws->fig.replies++;
     sim_node_sample(&w->node, i, &smp);
@@ -159,11 +157,10 @@ static void observe(struct world *w, struct stats *st, sim_observer cb, void *ct
         .t = w->clock.t,
         .error = sim_clock_error(&w->clock),
         .ideal_ppm = sim_clock_ideal_ppm(&w->clock),
-        .now = sim_clock_now(&w->clock),
         .node = &w->node,
         .clock = &w->clock,
     };
-    o.now_ntp = ntp_from_unix(sim_clock_read(&w->clock));
+    o.now = sim_node_now(&w->node, &o.now_ntp);
     disc_get_frequency(&w->node.disc, &o.freq_ppm, NULL);
     if (w->clock.t >= w->sc->warmup) {
         double fe = o.freq_ppm - o.ideal_ppm;
@@ -193,7 +190,7 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
     w->epoch = ntp_from_unix((struct unix_time){sc->base_sec, 0});
     struct clock_driver drv;
     sim_clock_driver(&w->clock, &drv);
-    sim_node_init(&w->node, &sc->node, &drv);
+    sim_node_init(&w->node, &sc->node, &drv, w->epoch);
     for (unsigned i = 0; i < sc->n_servers; i++) {
         struct world_server *ws = &w->srv[i];
         ws->cfg = sc->servers[i];
@@ -255,7 +252,7 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
         double t_ev = next_obs;
         int kind = -1; /* -1 observe, -2 timer, i >= 0 poll of server i */
         if (w.node.timer_armed) {
-            double due = w.clock.t + (w.node.timer_at - sim_clock_now(&w.clock));
+            double due = w.clock.t + (w.node.timer_at - sim_node_now(&w.node, NULL));
             if (due < t_ev) {
                 t_ev = due;
                 kind = -2;

@@ -96,7 +96,7 @@ struct sim_observation {
     double error;           /* system - true, s */
     double ideal_ppm;
     double freq_ppm;        /* the discipline's estimate */
-    double now;             /* system clock, s */
+    double now;             /* system clock, s, in the node's timescale (since the start) */
     ntp_ts now_ntp;
     const struct sim_node *node;
     const struct sim_clock *clock;
@@ -110,10 +110,11 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
 /*
  * ADAPTER (to be replaced by source.c's src_handle_reply): checks a decoded
  * reply against our request's T1 and turns T1..T4 into a sample with RFC
- * 5905 §8 arithmetic. `now` is the local clock (s) used to pick the NTP era.
+ * 5905 §8 arithmetic, local_time = T4 - epoch in seconds (source.c's
+ * convention).
  * Returns false for a reply a client must drop.
  */
 bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t4,
-                           int8_t local_precision, double now, struct ntp_sample *out);
+                           int8_t local_precision, ntp_ts epoch, struct ntp_sample *out);
 
 #endif

@@ -119,7 +119,7 @@ static void test_converges_from_100ppm_and_half_second(void **state)
     struct filt_source f;
     struct ideal c;
     setup(&d, &f, &c, &p, 100e-6, 0.5);
-    double next = 0.0;
+    double next = 1.0;
     run_until(&d, &f, &c, 7200.0, 16.0, &next);
     assert_int_equal(c.steps, 0);
     assert_true(fabs(ideal_error(&c)) < 1 * US);
@@ -144,7 +144,7 @@ static void test_holdover_keeps_frequency(void **state)
     struct filt_source f;
     struct ideal c;
     setup(&d, &f, &c, &p, -37e-6, 0.002);
-    double next = 0.0;
+    double next = 1.0;
     run_until(&d, &f, &c, 7200.0, 16.0, &next);
     double ppm_before = c.ppm;
     run_until(&d, &f, &c, 7200.0 + 6 * 3600.0, 0.0, &next);
@@ -219,12 +219,20 @@ static void test_frames(void **state)
     assert_true(disc_correction_at(&d, 1100.0, &c));
     assert_true(fabs(c - 10e-6 / (1.0 + 10e-6) * 100.0) < 1e-15);
     assert_false(disc_correction_at(&d, 999.0, &c));
-    struct ntp_sample s = {.local_time = 1100.0, .offset = 0.001, .delay = 1e-4};
+    /* local_time is T4: the correction is taken at the middle of the exchange. */
+    struct ntp_sample s = {.local_time = 1100.0, .offset = 0.001, .delay = 0.2};
     struct ntp_sample raw;
     assert_true(disc_sample_to_raw(&d, &s, &raw));
-    assert_true(fabs(raw.offset - (0.001 + 1e-3 / 1.00001)) < 1e-12);
-    assert_true(fabs(raw.local_time - (1100.0 - 1e-3 / 1.00001)) < 1e-9);
+    double c_mid = 10e-6 / (1.0 + 10e-6) * 99.9;
+    assert_true(fabs(raw.offset - (0.001 + c_mid)) < 1e-15);
+    assert_true(fabs(raw.local_time - (1099.9 - c_mid)) < 1e-9);
     s.local_time = 999.0;
+    assert_false(disc_sample_to_raw(&d, &s, &raw));
+    /* An exchange that began before the start (T1 = T4 - delay) is refused too. */
+    s.local_time = 1000.1;
+    assert_false(disc_sample_to_raw(&d, &s, &raw));
+    s.delay = -1.0;
+    s.local_time = 1100.0;
     assert_false(disc_sample_to_raw(&d, &s, &raw));
     s.local_time = NAN;
     assert_false(disc_sample_to_raw(&d, &s, &raw));
@@ -242,7 +250,7 @@ static void test_makestep_first_updates_only(void **state)
     struct filt_source f;
     struct ideal c;
     setup(&d, &f, &c, &p, 50e-6, 0.5);
-    double next = 0.0;
+    double next = 1.0;
     run_until(&d, &f, &c, 3600.0, 16.0, &next);
     assert_int_equal(c.steps, 1);
     assert_true(fabs(ideal_error(&c)) < 1 * US);
@@ -326,6 +334,12 @@ static void test_drift_and_limits(void **state)
     assert_true(cmd.freq_ppm == p.max_freq_ppm);
     disc_init(&d, &p, 0.0, NAN, 1.0, &cmd);
     assert_true(cmd.freq_ppm == 0.0);
+    /* A stray timer before any update changes nothing. */
+    disc_init(&d, &p, 1.7e9, 20.0, 1.0, &cmd);
+    disc_timer(&d, 1.7e9 + 5.0, &cmd);
+    assert_false(cmd.step);
+    assert_true(fabs(cmd.freq_ppm - 20.0) < 1e-9);
+    assert_true(cmd.timer_in == 0.0);
 }
 
 int main(void)
