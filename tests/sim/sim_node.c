@@ -54,7 +54,7 @@ void sim_node_init(struct sim_node *n, const struct sim_node_params *p,
     ref_init(&n->ref, &p->ref, now_ntp);
 }
 
-int sim_node_add_source(struct sim_node *n, bool prefer, int minpoll, int maxpoll)
+int sim_node_add_source(struct sim_node *n, uint32_t refid, bool prefer, int minpoll, int maxpoll)
 {
     if (n->n_src >= SIM_MAX_SOURCES)
         return -1;
@@ -63,6 +63,7 @@ int sim_node_add_source(struct sim_node *n, bool prefer, int minpoll, int maxpol
     double freq, freq_var;
     disc_source_prior(&n->disc, &freq, &freq_var);
     filt_source_init(&s->filt, &n->params.disc.filt, freq, freq_var);
+    s->refid = refid;
     s->prefer = prefer;
     s->minpoll = minpoll;
     s->maxpoll = maxpoll;
@@ -117,11 +118,13 @@ static void update_reference(struct sim_node *n, double now, ntp_ts now_ntp)
 {
     if (n->sel.selected < 0)
         return;
+    const struct sim_node_source *s = &n->src[n->sel.selected];
     struct filt_estimate e;
-    filt_source_estimate(&n->src[n->sel.selected].filt, disc_raw_time(&n->disc, now), &e);
+    filt_source_estimate(&s->filt, disc_raw_time(&n->disc, now), &e);
+    /* RFC 5905: our refid names the peer (its address), not the peer's own reference. */
     struct ref_peer peer = {
         .stratum = e.stratum,
-        .refid = e.refid,
+        .refid = s->refid,
         .root_delay = e.root_delay,
         .root_dispersion = e.root_dispersion,
         .delay = e.delay,

@@ -36,6 +36,7 @@ void sim_node_default_params(struct sim_node_params *p);
 
 struct sim_node_source {
     struct filt_source filt;
+    uint32_t refid;          /* what we announce when it is our peer: its IPv4 address */
     bool prefer;
     int minpoll, maxpoll;
     int poll;                /* current poll exponent */
@@ -67,7 +68,7 @@ void sim_node_init(struct sim_node *n, const struct sim_node_params *p,
 /* The node's clock now, in its timescale (and as an NTP timestamp when ntp is not NULL). */
 double sim_node_now(const struct sim_node *n, ntp_ts *ntp);
 /* Returns the new source's index, or -1 when full. */
-int sim_node_add_source(struct sim_node *n, bool prefer, int minpoll, int maxpoll);
+int sim_node_add_source(struct sim_node *n, uint32_t refid, bool prefer, int minpoll, int maxpoll);
 /* A request is sent to source i (shifts its reach register). */
 void sim_node_polled(struct sim_node *n, unsigned i);
 /* Source i answered with this sample (system-frame, as the source module gives it). */

@@ -8,6 +8,14 @@
 #include "core/responder.h"
 #include "sim_rng.h"
 
+/* The real client state machine when the tree has it; the adapter below otherwise. */
+#if defined(__has_include)
+#if __has_include("core/source.h")
+#include "core/source.h"
+#define SIM_USE_SOURCE 1
+#endif
+#endif
+
 #define SIM_LOCAL_PRECISION (-24)
 #define SIM_IBURST_COUNT 8
 #define SIM_IBURST_SPACING 2.0
@@ -15,6 +23,7 @@
 void sim_server_defaults(struct sim_server *s)
 {
     *s = (struct sim_server){0};
+    s->address = 0xc0000201; /* 192.0.2.1 */
     s->stratum = 1;
     s->leap = NTP_LEAP_NONE;
     s->precision = -24;
@@ -74,6 +83,10 @@ bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t
 struct world_server {
     struct sim_server cfg;
     struct sim_rng rng;
+#ifdef SIM_USE_SOURCE
+    struct source src;
+    struct sim_rng nonce_rng;
+#endif
     struct resp_state state;
     double next_poll;
     unsigned burst_left;
@@ -94,14 +107,13 @@ static bool server_down(const struct sim_server *s, double t)
     return s->down_to > s->down_from && t >= s->down_from && t < s->down_to;
 }
 
-static void exchange(struct world *w, unsigned i)
+/* T1 and the request: source.c's (random transmit nonce) or a plain one. */
+static size_t make_request(struct world *w, unsigned i, ntp_ts t1, uint8_t *req, size_t cap)
 {
+#ifdef SIM_USE_SOURCE
     struct world_server *ws = &w->srv[i];
-    const struct sim_path *path = &ws->cfg.path;
-    sim_node_polled(&w->node, i);
-    ws->fig.polls++;
-    ntp_ts t1 = ntp_from_unix(sim_clock_read(&w->clock));
-    uint8_t req[NTP_HEADER_LEN], rep[NTP_MAX_PACKET_LEN];
+    return src_build_request(&ws->src, t1, sim_rng_u64(&ws->nonce_rng), req, cap);
+#else
     struct ntp_header rq = {
         .version = 4,
         .mode = NTP_MODE_CLIENT,
@@ -109,18 +121,45 @@ static void exchange(struct world *w, unsigned i)
         .precision = SIM_LOCAL_PRECISION,
         .transmit = t1,
     };
+    if (cap < NTP_HEADER_LEN)
+        return 0;
     pkt_encode_header(&rq, req);
+    return NTP_HEADER_LEN;
+#endif
+}
+
+static bool take_reply(struct world *w, unsigned i, ntp_ts t1, const uint8_t *rep, size_t len,
+                       ntp_ts t4, struct ntp_sample *smp)
+{
+#ifdef SIM_USE_SOURCE
+    (void)t1;
+    return src_handle_reply(&w->srv[i].src, rep, len, t4, smp) == SRC_SAMPLE;
+#else
+    (void)i;
+    return sim_sample_from_reply(t1, rep, len, t4, SIM_LOCAL_PRECISION, w->epoch, smp);
+#endif
+}
+
+static void exchange(struct world *w, unsigned i)
+{
+    struct world_server *ws = &w->srv[i];
+    const struct sim_path *path = &ws->cfg.path;
+    sim_node_polled(&w->node, i);
+    ws->fig.polls++;
+    ntp_ts t1 = ntp_from_unix(sim_clock_read(&w->clock));
+    uint8_t req[NTP_MAX_PACKET_LEN], rep[NTP_MAX_PACKET_LEN];
+    size_t req_len = make_request(w, i, t1, req, sizeof req);
     /* Always draw all three, so loss does not reshuffle the delays. */
     double d1 = path->delay + path->asymmetry + sim_rng_exp(&ws->rng, path->jitter);
     double d2 = path->delay + sim_rng_exp(&ws->rng, path->jitter);
     bool lost = sim_rng_uniform(&ws->rng) < path->loss;
     double t2 = w->clock.t + d1;
-    if (lost || server_down(&ws->cfg, t2))
+    if (req_len == 0 || lost || server_down(&ws->cfg, t2))
         return;
     ntp_ts rx = ntp_add_sec(w->epoch, t2 + ws->cfg.offset);
     ws->state.reference_time = rx;
     enum resp_outcome outcome;
-    size_t len = resp_build(&ws->state, req, sizeof req, rx, RESP_KOD_NONE, rep, sizeof rep,
+    size_t len = resp_build(&ws->state, req, req_len, rx, RESP_KOD_NONE, rep, sizeof rep,
                             &outcome);
     if (len == 0)
         return;
@@ -128,21 +167,29 @@ static void exchange(struct world *w, unsigned i)
     sim_clock_advance(&w->clock, t2 + ws->cfg.proc_time + d2);
     ntp_ts t4 = ntp_from_unix(sim_clock_read(&w->clock));
     struct ntp_sample smp;
-    if (!sim_sample_from_reply(t1, rep, len, t4, SIM_LOCAL_PRECISION, w->epoch, &smp))
+    if (!take_reply(w, i, t1, rep, len, t4, &smp))
         return;
     ws->fig.replies++;
     sim_node_sample(&w->node, i, &smp);
+#ifdef SIM_USE_SOURCE
+    src_set_poll(&ws->src, w->node.src[i].poll);
+#endif
 }
 
 static void schedule_poll(struct world *w, unsigned i)
 {
     struct world_server *ws = &w->srv[i];
+#ifdef SIM_USE_SOURCE
+    ntp_ts now = ntp_from_unix(sim_clock_read(&w->clock));
+    ws->next_poll = w->clock.t + src_time_to_poll(&ws->src, now);
+#else
     if (ws->burst_left > 0) {
         ws->burst_left--;
         ws->next_poll = w->clock.t + SIM_IBURST_SPACING;
     } else {
         ws->next_poll = w->clock.t + sim_node_poll_interval(&w->node, i);
     }
+#endif
 }
 
 struct stats {
@@ -203,7 +250,21 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
             .root_delay = ws->cfg.root_delay,
             .root_dispersion = ws->cfg.root_dispersion,
         };
-        sim_node_add_source(&w->node, ws->cfg.prefer, ws->cfg.minpoll, ws->cfg.maxpoll);
+        sim_node_add_source(&w->node, ws->cfg.address, ws->cfg.prefer, ws->cfg.minpoll,
+                            ws->cfg.maxpoll);
+#ifdef SIM_USE_SOURCE
+        sim_rng_seed(&ws->nonce_rng, sc->seed, 200 + i);
+        struct src_params sp = {
+            .minpoll = ws->cfg.minpoll,
+            .maxpoll = ws->cfg.maxpoll,
+            .iburst = sc->iburst,
+            .prefer = ws->cfg.prefer,
+            .precision = SIM_LOCAL_PRECISION,
+            .refid = ws->cfg.address,
+            .epoch = w->epoch,
+        };
+        src_init(&ws->src, &sp);
+#endif
         double phase = 1.0 + 2.0 * sim_rng_uniform(&ws->rng);
         ws->next_poll = ws->cfg.first_poll > 0.0 ? ws->cfg.first_poll : phase;
         ws->burst_left = sc->iburst ? SIM_IBURST_COUNT - 1 : 0;

@@ -6,8 +6,9 @@
  * Servers keep true time plus an offset (liars), may be down for a while,
  * and answer through the real responder (resp_build). Each exchange makes
  * real packets: T1 and T4 read from the simulated local clock, T2 and T3
- * from the server's clock, the reply decoded with pkt_decode and turned into
- * a sample by sim_sample_from_reply (the stand-in for source.c). The runner
+ * from the server's clock. With src/core/source.h present (the lead's merge)
+ * the real source.c builds requests, schedules polls (iburst, back-off) and
+ * judges replies; without it, sim_sample_from_reply stands in. The runner
  * drives a sim_node through a scenario in simulated time, deterministically
  * from the seed, and measures the true error of the node's clock.
  */
@@ -31,13 +32,14 @@ struct sim_path {
 };
 
 struct sim_server {
+    uint32_t address;       /* its IPv4 address, the refid we announce when it is our peer */
     double offset;          /* server clock - true time, s */
     double down_from;       /* true time the server stops answering ... */
     double down_to;         /* ... and starts again (down_to <= down_from: never down) */
     uint8_t stratum;
     uint8_t leap;
     int8_t precision;
-    uint32_t refid;
+    uint32_t refid;         /* its own reference */
     double root_delay;
     double root_dispersion;
     double proc_time;       /* T3 - T2 */
@@ -108,7 +110,8 @@ typedef void (*sim_observer)(void *ctx, const struct sim_observation *o);
 int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer observe, void *ctx);
 
 /*
- * ADAPTER (to be replaced by source.c's src_handle_reply): checks a decoded
+ * ADAPTER, used only when src/core/source.h is absent (otherwise the exchanges
+ * go through source.c's src_build_request / src_handle_reply): checks a decoded
  * reply against our request's T1 and turns T1..T4 into a sample with RFC
  * 5905 §8 arithmetic, local_time = T4 - epoch in seconds (source.c's
  * convention).

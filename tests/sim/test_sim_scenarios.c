@@ -188,7 +188,8 @@ static void add_servers(struct sim_scenario *sc, unsigned n)
     sc->n_servers = n;
     for (unsigned i = 0; i < n; i++) {
         sim_server_defaults(&sc->servers[i]);
-        sc->servers[i].refid = 0x7f000001 + i;
+        sc->servers[i].address = 0xc0000201 + i;
+        sc->servers[i].refid = pkt_refid_ascii("GPS");
     }
 }
 
@@ -313,6 +314,7 @@ struct outage {
     double prev_dist;
     enum ref_mode mode_end;
     uint8_t stratum_end;
+    uint32_t refid_end;
 };
 
 static void outage_observer(void *ctx, const struct sim_observation *o)
@@ -365,6 +367,7 @@ static void outage_observer(void *ctx, const struct sim_observation *o)
         st->max_after = fmax(st->max_after, fabs(o->error));
     st->mode_end = n->ref.mode;
     st->stratum_end = n->ref.state.stratum;
+    st->refid_end = n->ref.state.refid;
 }
 
 static void outage_scenario(struct sim_scenario *sc, struct outage *st, const char *name)
@@ -420,6 +423,8 @@ static void check_outage_unsync(struct sim_scenario *sc, struct outage *st)
     assert_int_equal(h.stratum, 0);
     assert_int_equal(st->mode_end, REF_SYNCED);
     assert_int_equal(st->stratum_end, 3);
+    /* Our refid is the peer's address, not the peer's own refid. */
+    assert_true(st->refid_end >= 0xc0000201 && st->refid_end <= 0xc0000203);
     assert_below(st->recovered_in, 600.0, "seconds back within 100 us after the return");
     assert_below(st->max_after, 100 * US, "max offset from 30 min after the return");
     assert_int_equal(r.n_steps, 0);
