@@ -1,0 +1,138 @@
+/*
+ * discipline: from measurements of the selected sources to clock commands.
+ *
+ * Owns (docs/discipline.md):
+ *  - the frames: every frequency change and step it commands is recorded, so
+ *    the correction c(t) = system - raw is known exactly at any recent time;
+ *    samples are moved into the raw (uncorrected) frame before filtering
+ *    (disc_sample_to_raw), which keeps the estimators open-loop;
+ *  - the system filter: one filt_kalman fed with the accepted measurements of
+ *    all combined sources;
+ *  - feed-forward steering: the base frequency is the estimated frequency of
+ *    the raw clock, and at every update the whole estimated offset is slewed
+ *    out as a temporary frequency offset (at most max_slew_ppm), ended by a
+ *    timer; a step only under `makestep THRESHOLD LIMIT` rules;
+ *  - holdover: without samples the last frequency stays and nothing moves;
+ *  - the frequency to save in the drift file, and the poll policy.
+ * Pure: `now` is the system clock reading, in the same timescale (seconds) as
+ * the samples' local_time; the shell applies the commands at once.
+ */
+#ifndef HORLOGE_DISCIPLINE_H
+#define HORLOGE_DISCIPLINE_H
+
+#include <stdbool.h>
+
+#include "core/filter.h"
+#include "core/sample.h"
+
+/* Frequency segments remembered for converting recent samples into the raw frame. */
+#define DISC_NSEG 32
+
+struct disc_params {
+    bool makestep;
+    double step_threshold;  /* seconds */
+    int step_limit;         /* updates in which a step is allowed; -1 = always */
+    double max_freq_ppm;    /* largest |frequency| ever commanded */
+    double max_slew_ppm;    /* largest slew rate on top of the base frequency */
+    double min_slew_time;   /* seconds: shortest slew */
+    struct filt_params filt;
+};
+
+void disc_default_params(struct disc_params *p);
+
+/*
+ * What the shell applies, in this order, right away (at the `now` it passed).
+ * Every command returned is complete and safe to apply as it is.
+ */
+struct disc_cmd {
+    bool step;
+    double step_by;         /* clock_driver.step(step_by) */
+    bool set_freq;
+    double freq_ppm;        /* clock_driver.set_frequency(freq_ppm) */
+    double timer_in;        /* > 0: (re)arm the timer to call disc_timer() this many seconds
+                               after now (+ step_by); 0: no timer needed (cancel it) */
+};
+
+struct disc_segment {
+    double start;           /* system time when it began (after the step, if one) */
+    double c;               /* correction system - raw at start */
+    double ppm;             /* frequency commanded from start */
+};
+
+struct disc {
+    struct disc_params params;
+    struct filt_kalman kf;  /* system filter, raw frame */
+    struct disc_segment seg[DISC_NSEG];
+    unsigned seg_head;      /* index of the newest segment */
+    unsigned n_seg;
+    double valid_from;      /* samples measured before this system time are refused */
+    unsigned n_updates;
+    unsigned n_steps;
+    double total_stepped;
+    bool slewing;
+    double slew_end;        /* system time the current slew ends */
+    double last_update;     /* system time of the last accepted update */
+    double update_interval; /* running mean */
+    double last_offset;     /* offset corrected at the last update (NTP - system) */
+    double rms_offset;
+    double residual_ppm;    /* change of the frequency estimate at the last update */
+};
+
+/*
+ * Starts at system time `now` with the frequency from the drift file
+ * (freq_error_ppm its uncertainty, e.g. 1), or without one the kernel's
+ * current frequency with a large error (e.g. 500). `cmd` sets it.
+ */
+void disc_init(struct disc *d, const struct disc_params *p, double now, double freq_ppm,
+               double freq_error_ppm, struct disc_cmd *cmd);
+
+/* Correction c = system - raw at system time t; false when t is older than the history. */
+bool disc_correction_at(const struct disc *d, double t, double *c);
+/* Raw time of system time t (the filters' time axis). */
+double disc_raw_time(const struct disc *d, double t);
+/*
+ * Moves a sample into the raw frame, its time to the middle of the exchange
+ * (local_time is taken as T4, source.c's convention, minus delay / 2). False
+ * when the exchange began (T4 - delay) before a step, or predates the history:
+ * drop it.
+ */
+bool disc_sample_to_raw(const struct disc *d, const struct ntp_sample *s, struct ntp_sample *raw);
+
+/*
+ * An accepted measurement (filt_source_add's output) of a combined source.
+ * Returns the system filter's verdict; when it is not used, `cmd` changes
+ * nothing but keeps the running slew's timer.
+ */
+enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas *m,
+                              struct disc_cmd *cmd);
+/* The timer asked for in a previous command expired (ends a slew). */
+void disc_timer(struct disc *d, double now, struct disc_cmd *cmd);
+
+/* Frequency of the raw clock to correct (what to save in the drift file), ppm, and its std. */
+void disc_get_frequency(const struct disc *d, double *ppm, double *error_ppm);
+/* Prior for a new source's filter: frequency (s/s) and its variance. */
+void disc_source_prior(const struct disc *d, double *freq, double *freq_var);
+/* Wander (A) estimated by the system filter. */
+double disc_wander(const struct disc *d);
+/* Poll exponent to hand to a source, from its filter and the system wander. */
+int disc_recommend_poll(const struct disc *d, const struct filt_source *src, int minpoll,
+                        int maxpoll);
+
+struct disc_tracking {
+    double offset;          /* NTP - system now: what is still to be corrected, s */
+    double last_offset;     /* correction decided at the last update, s */
+    double rms_offset;
+    double est_error;       /* std of the system filter's offset now, s */
+    double freq_ppm;        /* base frequency applied */
+    double residual_freq_ppm;
+    double skew_ppm;        /* std of the frequency estimate */
+    double update_interval; /* s */
+    double wander;          /* A */
+    unsigned n_updates;
+    unsigned n_steps;
+    bool slewing;
+};
+
+void disc_get_tracking(const struct disc *d, double now, struct disc_tracking *t);
+
+#endif

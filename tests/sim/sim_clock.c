@@ -1,0 +1,116 @@
+/* sim_clock: simulated oscillator and system clock; see sim_clock.h. */
+#include "sim_clock.h"
+
+#include <math.h>
+
+void sim_clock_init(struct sim_clock *c, uint64_t seed, int64_t base_sec, double freq_error,
+                    double wander, double initial_offset)
+{
+    *c = (struct sim_clock){0};
+    sim_rng_seed(&c->rng, seed, 1);
+    c->base_sec = base_sec;
+    c->osc_freq = freq_error;
+    c->wander = wander;
+    c->sys = initial_offset;
+}
+
+void sim_clock_advance(struct sim_clock *c, double t)
+{
+    double dt = t - c->t;
+    if (!(dt > 0.0))
+        return;
+    /* W over dt and its integral are jointly Gaussian: var dt, dt^3/3, covariance dt^2/2. */
+    double z1 = sim_rng_normal(&c->rng), z2 = sim_rng_normal(&c->rng);
+    double sa = sqrt(c->wander);
+    double dw = sqrt(dt) * z1;
+    double iw = dt * sqrt(dt) * (0.5 * z1 + z2 / (2.0 * sqrt(3.0)));
+    double draw = dt + c->osc_freq * dt + sa * iw;
+    c->osc_freq += sa * dw;
+    c->sys += (1.0 + c->freq_ppm * 1e-6) * draw;
+    c->t = t;
+}
+
+double sim_clock_now(const struct sim_clock *c)
+{
+    return (double)c->base_sec + c->sys;
+}
+
+struct unix_time sim_clock_read(const struct sim_clock *c)
+{
+    double whole = floor(c->sys);
+    int64_t nsec = llround((c->sys - whole) * 1e9);
+    struct unix_time u = {c->base_sec + (int64_t)whole, 0};
+    if (nsec >= 1000000000) {
+        u.sec++;
+        nsec -= 1000000000;
+    }
+    u.nsec = (uint32_t)nsec;
+    return u;
+}
+
+double sim_clock_error(const struct sim_clock *c)
+{
+    return c->sys - c->t;
+}
+
+double sim_clock_ideal_ppm(const struct sim_clock *c)
+{
+    return -c->osc_freq / (1.0 + c->osc_freq) * 1e6;
+}
+
+static int drv_read(void *ctx, struct unix_time *now)
+{
+    *now = sim_clock_read(ctx);
+    return 0;
+}
+
+static int drv_set_frequency(void *ctx, double ppm)
+{
+    struct sim_clock *c = ctx;
+    if (!isfinite(ppm))
+        return -1;
+    c->freq_ppm = ppm;
+    c->n_freq_sets++;
+    if (fabs(ppm) > c->max_abs_freq_ppm)
+        c->max_abs_freq_ppm = fabs(ppm);
+    return 0;
+}
+
+static int drv_get_frequency(void *ctx, double *ppm)
+{
+    *ppm = ((struct sim_clock *)ctx)->freq_ppm;
+    return 0;
+}
+
+static int drv_step(void *ctx, double offset)
+{
+    struct sim_clock *c = ctx;
+    if (!isfinite(offset))
+        return -1;
+    c->sys += offset;
+    c->n_steps++;
+    c->stepped += offset;
+    return 0;
+}
+
+static int drv_set_sync_status(void *ctx, bool synchronised, int leap, double est_error,
+                               double max_error)
+{
+    (void)leap;
+    (void)est_error;
+    (void)max_error;
+    ((struct sim_clock *)ctx)->synchronised = synchronised;
+    return 0;
+}
+
+void sim_clock_driver(struct sim_clock *c, struct clock_driver *drv)
+{
+    *drv = (struct clock_driver){
+        .ctx = c,
+        .read = drv_read,
+        .set_frequency = drv_set_frequency,
+        .get_frequency = drv_get_frequency,
+        .step = drv_step,
+        .set_sync_status = drv_set_sync_status,
+    };
+}

@@ -1,0 +1,50 @@
+/*
+ * sim_clock: a simulated local clock that knows the true time exactly.
+ *
+ * An oscillator with a frequency error that does a random walk (wander A:
+ * the frequency's variance grows by A per second; 1 ppb/sqrt(s) is A = 1e-18)
+ * drives the raw clock; the system clock runs at (1 + commanded frequency)
+ * times the raw rate and can be stepped, as Linux's does. Advancing samples
+ * the frequency walk and its integral jointly and exactly, so the result
+ * does not depend on how often the clock is advanced. Implements
+ * struct clock_driver for the core's commands.
+ */
+#ifndef HORLOGE_SIM_CLOCK_H
+#define HORLOGE_SIM_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/clockif.h"
+#include "sim_rng.h"
+
+struct sim_clock {
+    struct sim_rng rng;
+    double t;               /* true time since the start, s */
+    double sys;             /* system clock - base, s */
+    double osc_freq;        /* oscillator frequency error, s/s (positive: raw runs fast) */
+    double wander;          /* A */
+    double freq_ppm;        /* commanded frequency correction */
+    int64_t base_sec;       /* Unix seconds added to every reading */
+    unsigned n_steps;
+    double stepped;         /* sum of steps */
+    unsigned n_freq_sets;
+    double max_abs_freq_ppm;
+    bool synchronised;
+};
+
+void sim_clock_init(struct sim_clock *c, uint64_t seed, int64_t base_sec, double freq_error,
+                    double wander, double initial_offset);
+/* Moves to true time t (never backwards). */
+void sim_clock_advance(struct sim_clock *c, double t);
+/* System clock now as seconds (base included), the shell's double timescale. */
+double sim_clock_now(const struct sim_clock *c);
+/* System clock now as struct unix_time (nanosecond resolution). */
+struct unix_time sim_clock_read(const struct sim_clock *c);
+/* System - true, s. */
+double sim_clock_error(const struct sim_clock *c);
+/* The frequency correction (ppm) that would make the system clock run true now. */
+double sim_clock_ideal_ppm(const struct sim_clock *c);
+void sim_clock_driver(struct sim_clock *c, struct clock_driver *drv);
+
+#endif

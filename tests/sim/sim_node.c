@@ -1,0 +1,192 @@
+/* sim_node: the daemon-side glue between source samples and the core modules; see sim_node.h. */
+#include "sim_node.h"
+
+#include <math.h>
+
+#include "core/ntptime.h"
+
+/* A source that has not answered this many polls stops counting towards the majority. */
+#define SIM_PENDING_POLLS 8
+
+void sim_node_default_params(struct sim_node_params *p)
+{
+    disc_default_params(&p->disc);
+    sel_default_params(&p->sel);
+    ref_default_params(&p->ref);
+    p->drift_ppm = 0.0;
+    p->drift_error_ppm = 500.0;
+}
+
+double sim_node_now(const struct sim_node *n, ntp_ts *ntp)
+{
+    struct unix_time u;
+    n->drv.read(n->drv.ctx, &u);
+    ntp_ts now = ntp_from_unix(u);
+    if (ntp)
+        *ntp = now;
+    return ntp_diff_sec(now, n->epoch);
+}
+
+static void apply(struct sim_node *n, double now, const struct disc_cmd *cmd)
+{
+    if (cmd->step && n->drv.step(n->drv.ctx, cmd->step_by) != 0)
+        n->n_driver_errors++;
+    if (cmd->set_freq && n->drv.set_frequency(n->drv.ctx, cmd->freq_ppm) != 0)
+        n->n_driver_errors++;
+    n->timer_armed = cmd->timer_in > 0.0;
+    if (n->timer_armed)
+        n->timer_at = now + (cmd->step ? cmd->step_by : 0.0) + cmd->timer_in;
+}
+
+void sim_node_init(struct sim_node *n, const struct sim_node_params *p,
+                   const struct clock_driver *drv, ntp_ts epoch)
+{
+    *n = (struct sim_node){0};
+    n->params = *p;
+    n->drv = *drv;
+    n->epoch = epoch;
+    n->sel.selected = -1;
+    ntp_ts now_ntp;
+    double now = sim_node_now(n, &now_ntp);
+    struct disc_cmd cmd;
+    disc_init(&n->disc, &p->disc, now, p->drift_ppm, p->drift_error_ppm, &cmd);
+    apply(n, now, &cmd);
+    ref_init(&n->ref, &p->ref, now_ntp);
+}
+
+int sim_node_add_source(struct sim_node *n, uint32_t refid, bool prefer, int minpoll, int maxpoll)
+{
+    if (n->n_src >= SIM_MAX_SOURCES)
+        return -1;
+    struct sim_node_source *s = &n->src[n->n_src];
+    *s = (struct sim_node_source){0};
+    double freq, freq_var;
+    disc_source_prior(&n->disc, &freq, &freq_var);
+    filt_source_init(&s->filt, &n->params.disc.filt, freq, freq_var);
+    s->refid = refid;
+    s->prefer = prefer;
+    s->minpoll = minpoll;
+    s->maxpoll = maxpoll;
+    s->poll = minpoll;
+    s->verdict = SEL_UNREACHABLE;
+    return (int)n->n_src++;
+}
+
+static void run_selection(struct sim_node *n, double now, ntp_ts now_ntp)
+{
+    struct sel_input in[SIM_MAX_SOURCES];
+    double now_raw = disc_raw_time(&n->disc, now);
+    for (unsigned i = 0; i < n->n_src; i++) {
+        struct filt_estimate e;
+        filt_source_estimate(&n->src[i].filt, now_raw, &e);
+        in[i] = (struct sel_input){
+            .reachable = e.valid && n->src[i].reach != 0,
+            .pending = !e.valid && n->src[i].n_polled <= SIM_PENDING_POLLS,
+            .prefer = n->src[i].prefer,
+            .offset = e.offset,
+            .error = e.error,
+            .jitter = e.jitter,
+            .root_distance = e.root_distance,
+            .stratum = e.stratum,
+            .leap = e.leap,
+        };
+    }
+    sel_run(&n->params.sel, in, n->n_src, n->sel.selected, n->verdicts, &n->sel);
+    n->n_selections++;
+    for (unsigned i = 0; i < n->n_src; i++)
+        n->src[i].verdict = n->verdicts[i];
+    if (n->sel.selected < 0)
+        ref_set_unselected(&n->ref, now_ntp);
+}
+
+void sim_node_polled(struct sim_node *n, unsigned i)
+{
+    if (i >= n->n_src)
+        return;
+    struct sim_node_source *s = &n->src[i];
+    bool was_reachable = s->reach != 0;
+    s->n_polled++;
+    s->reach = (uint8_t)(s->reach << 1);
+    if (was_reachable && s->reach == 0) {
+        ntp_ts now_ntp;
+        double now = sim_node_now(n, &now_ntp);
+        run_selection(n, now, now_ntp);
+    }
+}
+
+static void update_reference(struct sim_node *n, double now, ntp_ts now_ntp)
+{
+    if (n->sel.selected < 0)
+        return;
+    const struct sim_node_source *s = &n->src[n->sel.selected];
+    struct filt_estimate e;
+    filt_source_estimate(&s->filt, disc_raw_time(&n->disc, now), &e);
+    /* RFC 5905: our refid names the peer (its address), not the peer's own reference. */
+    struct ref_peer peer = {
+        .stratum = e.stratum,
+        .refid = s->refid,
+        .root_delay = e.root_delay,
+        .root_dispersion = e.root_dispersion,
+        .delay = e.delay,
+        .dispersion = e.dispersion,
+        .jitter = e.jitter,
+        .age = e.age,
+    };
+    ref_update(&n->ref, now_ntp, &peer, n->sel.leap);
+}
+
+void sim_node_sample(struct sim_node *n, unsigned i, const struct ntp_sample *smp)
+{
+    if (i >= n->n_src)
+        return;
+    struct sim_node_source *s = &n->src[i];
+    ntp_ts now_ntp;
+    double now = sim_node_now(n, &now_ntp);
+    s->reach |= 1;
+    s->n_samples++;
+    struct ntp_sample raw;
+    if (!disc_sample_to_raw(&n->disc, smp, &raw)) {
+        s->n_refused++;
+        return;
+    }
+    struct filt_meas m;
+    enum filt_verdict v = filt_source_add(&s->filt, &raw, &m);
+    if (v == FILT_HELD)
+        s->n_held++;
+    if (v != FILT_ACCEPTED && v != FILT_FORCED)
+        return;
+    s->n_filtered++;
+    int poll = disc_recommend_poll(&n->disc, &s->filt, s->minpoll, s->maxpoll);
+    s->poll = poll;
+    run_selection(n, now, now_ntp);
+    if (s->verdict != SEL_SELECTED && s->verdict != SEL_CANDIDATE)
+        return;
+    struct disc_cmd cmd;
+    enum filt_verdict dv = disc_update(&n->disc, now, &m, &cmd);
+    if (dv != FILT_ACCEPTED && dv != FILT_FORCED)
+        return;
+    s->n_used++;
+    n->n_updates++;
+    apply(n, now, &cmd);
+    update_reference(n, now, now_ntp);
+}
+
+void sim_node_timer(struct sim_node *n)
+{
+    double now = sim_node_now(n, NULL);
+    struct disc_cmd cmd;
+    disc_timer(&n->disc, now, &cmd);
+    apply(n, now, &cmd);
+}
+
+void sim_node_tick(struct sim_node *n)
+{
+    ntp_ts now_ntp;
+    sim_node_now(n, &now_ntp);
+    ref_tick(&n->ref, now_ntp);
+}
+
+double sim_node_poll_interval(const struct sim_node *n, unsigned i)
+{
+    return ldexp(1.0, n->src[i].poll);
+}

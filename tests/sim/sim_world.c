@@ -1,0 +1,343 @@
+/* sim_world: simulated paths, servers, exchanges and the scenario runner; see sim_world.h. */
+#include "sim_world.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/packet.h"
+#include "core/responder.h"
+#include "sim_rng.h"
+
+/* The real client state machine when the tree has it; the adapter below otherwise. */
+#if defined(__has_include)
+#if __has_include("core/source.h")
+#include "core/source.h"
+#define SIM_USE_SOURCE 1
+#endif
+#endif
+
+#define SIM_LOCAL_PRECISION (-24)
+#define SIM_IBURST_COUNT 8
+#define SIM_IBURST_SPACING 2.0
+
+void sim_server_defaults(struct sim_server *s)
+{
+    *s = (struct sim_server){0};
+    s->address = 0xc0000201; /* 192.0.2.1 */
+    s->stratum = 1;
+    s->leap = NTP_LEAP_NONE;
+    s->precision = -24;
+    s->refid = pkt_refid_ascii("GPS");
+    s->root_delay = 0.0;
+    s->root_dispersion = 10e-6;
+    s->proc_time = 20e-6;
+    s->path = (struct sim_path){.delay = 100e-6, .jitter = 100e-6};
+    s->minpoll = 6;
+    s->maxpoll = 6;
+}
+
+void sim_scenario_defaults(struct sim_scenario *sc)
+{
+    *sc = (struct sim_scenario){0};
+    sc->name = "one-good";
+    sc->seed = 1;
+    sc->duration = 2 * 86400.0;
+    sc->warmup = 8 * 3600.0;
+    sc->base_sec = 1700000000;
+    sc->freq_error = 100e-6;
+    sc->wander = 1e-18;
+    sc->iburst = true;
+    sc->observe_every = 1.0;
+    sim_node_default_params(&sc->node);
+    sc->n_servers = 1;
+    sim_server_defaults(&sc->servers[0]);
+}
+
+bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t4,
+                           int8_t local_precision, ntp_ts epoch, struct ntp_sample *out)
+{
+    struct ntp_header h;
+    if (pkt_decode(reply, len, &h, NULL) != PKT_OK)
+        return false;
+    if (h.mode != NTP_MODE_SERVER || h.origin != t1 || h.receive == 0 || h.transmit == 0)
+        return false;
+    if (h.stratum == 0 || h.leap == NTP_LEAP_UNSYNC)
+        return false;
+    /* RFC 5905 §8: theta = ((T2 - T1) + (T3 - T4)) / 2, delta = (T4 - T1) - (T3 - T2). */
+    double span = ntp_diff_sec(t4, t1);
+    double delay = span - ntp_diff_sec(h.transmit, h.receive);
+    *out = (struct ntp_sample){
+        .local_time = ntp_diff_sec(t4, epoch),
+        .offset = (ntp_diff_sec(h.receive, t1) + ntp_diff_sec(h.transmit, t4)) / 2.0,
+        .delay = delay > 0.0 ? delay : 0.0,
+        .dispersion = ldexp(1.0, h.precision) + ldexp(1.0, local_precision) + NTP_PHI * span,
+        .root_delay = ntp_short_to_sec(h.root_delay),
+        .root_dispersion = ntp_short_to_sec(h.root_dispersion),
+        .stratum = h.stratum,
+        .leap = h.leap,
+        .refid = h.refid,
+    };
+    return true;
+}
+
+struct world_server {
+    struct sim_server cfg;
+    struct sim_rng rng;
+#ifdef SIM_USE_SOURCE
+    struct source src;
+    struct sim_rng nonce_rng;
+#endif
+    struct resp_state state;
+    double next_poll;
+    unsigned burst_left;
+    struct sim_source_figures fig;
+    unsigned obs_false, obs_comb, obs_sel;
+};
+
+struct world {
+    const struct sim_scenario *sc;
+    struct sim_clock clock;
+    struct sim_node node;
+    ntp_ts epoch;
+    struct world_server srv[SIM_MAX_SOURCES];
+};
+
+static bool server_down(const struct sim_server *s, double t)
+{
+    return s->down_to > s->down_from && t >= s->down_from && t < s->down_to;
+}
+
+/* T1 and the request: source.c's (random transmit nonce) or a plain one. */
+static size_t make_request(struct world *w, unsigned i, ntp_ts t1, uint8_t *req, size_t cap)
+{
+#ifdef SIM_USE_SOURCE
+    struct world_server *ws = &w->srv[i];
+    return src_build_request(&ws->src, t1, sim_rng_u64(&ws->nonce_rng), req, cap);
+#else
+    struct ntp_header rq = {
+        .version = 4,
+        .mode = NTP_MODE_CLIENT,
+        .poll = (int8_t)w->node.src[i].poll,
+        .precision = SIM_LOCAL_PRECISION,
+        .transmit = t1,
+    };
+    if (cap < NTP_HEADER_LEN)
+        return 0;
+    pkt_encode_header(&rq, req);
+    return NTP_HEADER_LEN;
+#endif
+}
+
+static bool take_reply(struct world *w, unsigned i, ntp_ts t1, const uint8_t *rep, size_t len,
+                       ntp_ts t4, struct ntp_sample *smp)
+{
+#ifdef SIM_USE_SOURCE
+    (void)t1;
+    return src_handle_reply(&w->srv[i].src, rep, len, t4, smp) == SRC_SAMPLE;
+#else
+    (void)i;
+    return sim_sample_from_reply(t1, rep, len, t4, SIM_LOCAL_PRECISION, w->epoch, smp);
+#endif
+}
+
+static void exchange(struct world *w, unsigned i)
+{
+    struct world_server *ws = &w->srv[i];
+    const struct sim_path *path = &ws->cfg.path;
+    sim_node_polled(&w->node, i);
+    ws->fig.polls++;
+    ntp_ts t1 = ntp_from_unix(sim_clock_read(&w->clock));
+    uint8_t req[NTP_MAX_PACKET_LEN], rep[NTP_MAX_PACKET_LEN];
+    size_t req_len = make_request(w, i, t1, req, sizeof req);
+    /* Always draw all three, so loss does not reshuffle the delays. */
+    double d1 = path->delay + path->asymmetry + sim_rng_exp(&ws->rng, path->jitter);
+    double d2 = path->delay + sim_rng_exp(&ws->rng, path->jitter);
+    bool lost = sim_rng_uniform(&ws->rng) < path->loss;
+    double t2 = w->clock.t + d1;
+    if (req_len == 0 || lost || server_down(&ws->cfg, t2))
+        return;
+    ntp_ts rx = ntp_add_sec(w->epoch, t2 + ws->cfg.offset);
+    ws->state.reference_time = rx;
+    enum resp_outcome outcome;
+    size_t len = resp_build(&ws->state, req, req_len, rx, RESP_KOD_NONE, rep, sizeof rep,
+                            &outcome);
+    if (len == 0)
+        return;
+    pkt_set_transmit(rep, ntp_add_sec(rx, ws->cfg.proc_time));
+    sim_clock_advance(&w->clock, t2 + ws->cfg.proc_time + d2);
+    ntp_ts t4 = ntp_from_unix(sim_clock_read(&w->clock));
+    struct ntp_sample smp;
+    if (!take_reply(w, i, t1, rep, len, t4, &smp))
+        return;
+    ws->fig.replies++;
+    sim_node_sample(&w->node, i, &smp);
+#ifdef SIM_USE_SOURCE
+    src_set_poll(&ws->src, w->node.src[i].poll);
+#endif
+}
+
+static void schedule_poll(struct world *w, unsigned i)
+{
+    struct world_server *ws = &w->srv[i];
+#ifdef SIM_USE_SOURCE
+    ntp_ts now = ntp_from_unix(sim_clock_read(&w->clock));
+    ws->next_poll = w->clock.t + src_time_to_poll(&ws->src, now);
+#else
+    if (ws->burst_left > 0) {
+        ws->burst_left--;
+        ws->next_poll = w->clock.t + SIM_IBURST_SPACING;
+    } else {
+        ws->next_poll = w->clock.t + sim_node_poll_interval(&w->node, i);
+    }
+#endif
+}
+
+struct stats {
+    unsigned n;
+    double sum, sum2, max, fsum2, fmax;
+};
+
+static void observe(struct world *w, struct stats *st, sim_observer cb, void *ctx)
+{
+    sim_node_tick(&w->node);
+    struct sim_observation o = {
+        .t = w->clock.t,
+        .error = sim_clock_error(&w->clock),
+        .ideal_ppm = sim_clock_ideal_ppm(&w->clock),
+        .node = &w->node,
+        .clock = &w->clock,
+    };
+    o.now = sim_node_now(&w->node, &o.now_ntp);
+    disc_get_frequency(&w->node.disc, &o.freq_ppm, NULL);
+    if (w->clock.t >= w->sc->warmup) {
+        double fe = o.freq_ppm - o.ideal_ppm;
+        st->n++;
+        st->sum += o.error;
+        st->sum2 += o.error * o.error;
+        st->max = fmax(st->max, fabs(o.error));
+        st->fsum2 += fe * fe;
+        st->fmax = fmax(st->fmax, fabs(fe));
+        for (unsigned i = 0; i < w->sc->n_servers; i++) {
+            enum sel_verdict v = w->node.src[i].verdict;
+            w->srv[i].obs_false += v == SEL_FALSETICKER;
+            w->srv[i].obs_comb += v == SEL_CANDIDATE || v == SEL_SELECTED;
+            w->srv[i].obs_sel += v == SEL_SELECTED;
+        }
+    }
+    if (cb)
+        cb(ctx, &o);
+}
+
+static void world_init(struct world *w, const struct sim_scenario *sc)
+{
+    memset(w, 0, sizeof *w);
+    w->sc = sc;
+    sim_clock_init(&w->clock, sc->seed, sc->base_sec, sc->freq_error, sc->wander,
+                   sc->initial_offset);
+    w->epoch = ntp_from_unix((struct unix_time){sc->base_sec, 0});
+    struct clock_driver drv;
+    sim_clock_driver(&w->clock, &drv);
+    sim_node_init(&w->node, &sc->node, &drv, w->epoch);
+    for (unsigned i = 0; i < sc->n_servers; i++) {
+        struct world_server *ws = &w->srv[i];
+        ws->cfg = sc->servers[i];
+        sim_rng_seed(&ws->rng, sc->seed, 100 + i);
+        ws->state = (struct resp_state){
+            .leap = ws->cfg.leap,
+            .stratum = ws->cfg.stratum,
+            .precision = ws->cfg.precision,
+            .refid = ws->cfg.refid,
+            .root_delay = ws->cfg.root_delay,
+            .root_dispersion = ws->cfg.root_dispersion,
+        };
+        sim_node_add_source(&w->node, ws->cfg.address, ws->cfg.prefer, ws->cfg.minpoll,
+                            ws->cfg.maxpoll);
+#ifdef SIM_USE_SOURCE
+        sim_rng_seed(&ws->nonce_rng, sc->seed, 200 + i);
+        struct src_params sp = {
+            .minpoll = ws->cfg.minpoll,
+            .maxpoll = ws->cfg.maxpoll,
+            .iburst = sc->iburst,
+            .prefer = ws->cfg.prefer,
+            .precision = SIM_LOCAL_PRECISION,
+            .refid = ws->cfg.address,
+            .epoch = w->epoch,
+        };
+        src_init(&ws->src, &sp);
+#endif
+        double phase = 1.0 + 2.0 * sim_rng_uniform(&ws->rng);
+        ws->next_poll = ws->cfg.first_poll > 0.0 ? ws->cfg.first_poll : phase;
+        ws->burst_left = sc->iburst ? SIM_IBURST_COUNT - 1 : 0;
+    }
+}
+
+static void finish(struct world *w, const struct stats *st, struct sim_result *res)
+{
+    *res = (struct sim_result){0};
+    if (st->n > 0) {
+        res->rms_offset = sqrt(st->sum2 / st->n);
+        res->mean_offset = st->sum / st->n;
+        res->max_offset = st->max;
+        res->rms_freq_ppm = sqrt(st->fsum2 / st->n);
+        res->max_freq_ppm = st->fmax;
+    }
+    res->n_observations = st->n;
+    res->n_steps = w->clock.n_steps;
+    res->stepped = w->clock.stepped;
+    res->n_updates = w->node.n_updates;
+    res->final_wander = disc_wander(&w->node.disc);
+    res->max_abs_freq_set_ppm = w->clock.max_abs_freq_ppm;
+    for (unsigned i = 0; i < w->sc->n_servers; i++) {
+        struct world_server *ws = &w->srv[i];
+        res->src[i] = ws->fig;
+        res->src[i].samples_used = w->node.src[i].n_used;
+        res->src[i].last_verdict = w->node.src[i].verdict;
+        res->src[i].final_poll = w->node.src[i].poll;
+        if (st->n > 0) {
+            res->src[i].frac_falseticker = (double)ws->obs_false / st->n;
+            res->src[i].frac_combined = (double)ws->obs_comb / st->n;
+            res->src[i].frac_selected = (double)ws->obs_sel / st->n;
+        }
+    }
+}
+
+int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer cb, void *ctx)
+{
+    if (sc->n_servers == 0 || sc->n_servers > SIM_MAX_SOURCES || !(sc->observe_every > 0.0))
+        return -1;
+    static struct world w; /* large; one run at a time */
+    world_init(&w, sc);
+    struct stats st = {0};
+    double next_obs = 0.0;
+    for (;;) {
+        double t_ev = next_obs;
+        int kind = -1; /* -1 observe, -2 timer, i >= 0 poll of server i */
+        if (w.node.timer_armed) {
+            double due = w.clock.t + (w.node.timer_at - sim_node_now(&w.node, NULL));
+            if (due < t_ev) {
+                t_ev = due;
+                kind = -2;
+            }
+        }
+        for (unsigned i = 0; i < sc->n_servers; i++) {
+            if (w.srv[i].next_poll < t_ev) {
+                t_ev = w.srv[i].next_poll;
+                kind = (int)i;
+            }
+        }
+        if (t_ev >= sc->duration)
+            break;
+        sim_clock_advance(&w.clock, t_ev);
+        if (kind == -1) {
+            observe(&w, &st, cb, ctx);
+            next_obs += sc->observe_every;
+        } else if (kind == -2) {
+            sim_node_timer(&w.node);
+        } else {
+            exchange(&w, (unsigned)kind);
+            schedule_poll(&w, (unsigned)kind);
+        }
+    }
+    finish(&w, &st, res);
+    return 0;
+}

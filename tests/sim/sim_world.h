@@ -1,0 +1,123 @@
+/*
+ * sim_world: the simulated network, upstream servers and the scenario runner.
+ *
+ * Paths have a one-way base delay, an exponential jitter per direction, a
+ * fixed extra delay on the way out (asymmetry) and a loss probability.
+ * Servers keep true time plus an offset (liars), may be down for a while,
+ * and answer through the real responder (resp_build). Each exchange makes
+ * real packets: T1 and T4 read from the simulated local clock, T2 and T3
+ * from the server's clock. With src/core/source.h present (the lead's merge)
+ * the real source.c builds requests, schedules polls (iburst, back-off) and
+ * judges replies; without it, sim_sample_from_reply stands in. The runner
+ * drives a sim_node through a scenario in simulated time, deterministically
+ * from the seed, and measures the true error of the node's clock.
+ */
+#ifndef HORLOGE_SIM_WORLD_H
+#define HORLOGE_SIM_WORLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ntptime.h"
+#include "core/sample.h"
+#include "sim_clock.h"
+#include "sim_node.h"
+
+struct sim_path {
+    double delay;           /* one-way base delay, s */
+    double jitter;          /* mean of the exponential extra delay, each direction, s */
+    double asymmetry;       /* extra delay client -> server, s */
+    double loss;            /* probability that an exchange gets no reply */
+};
+
+struct sim_server {
+    uint32_t address;       /* its IPv4 address, the refid we announce when it is our peer */
+    double offset;          /* server clock - true time, s */
+    double down_from;       /* true time the server stops answering ... */
+    double down_to;         /* ... and starts again (down_to <= down_from: never down) */
+    uint8_t stratum;
+    uint8_t leap;
+    int8_t precision;
+    uint32_t refid;         /* its own reference */
+    double root_delay;
+    double root_dispersion;
+    double proc_time;       /* T3 - T2 */
+    struct sim_path path;
+    bool prefer;
+    int minpoll, maxpoll;
+    double first_poll;      /* true time of the first request; 0: random in [1, 3) s */
+};
+
+struct sim_scenario {
+    const char *name;
+    uint64_t seed;
+    double duration;        /* simulated seconds */
+    double warmup;          /* seconds excluded from the figures */
+    int64_t base_sec;       /* Unix time of the start */
+    double freq_error;      /* oscillator frequency error at the start, s/s */
+    double wander;          /* A, s^2/s^3 */
+    double initial_offset;  /* system - true at the start, s */
+    bool iburst;
+    double observe_every;   /* seconds between measurements of the true error */
+    struct sim_node_params node;
+    unsigned n_servers;
+    struct sim_server servers[SIM_MAX_SOURCES];
+};
+
+/* One good stratum-1 server, poll 64 s, 100 us delay and jitter, 100 ppm, 1 ppb/sqrt(s), 2 days. */
+void sim_scenario_defaults(struct sim_scenario *sc);
+void sim_server_defaults(struct sim_server *s);
+
+struct sim_source_figures {
+    unsigned polls, replies, samples_used;
+    int final_poll;
+    double frac_falseticker;  /* of observations after warm-up */
+    double frac_combined;     /* selected or candidate */
+    double frac_selected;
+    enum sel_verdict last_verdict;
+};
+
+struct sim_result {
+    double rms_offset;      /* true clock error after warm-up, s */
+    double max_offset;
+    double mean_offset;
+    double rms_freq_ppm;    /* frequency estimate - truth, after warm-up */
+    double max_freq_ppm;
+    unsigned n_observations;
+    unsigned n_steps;
+    double stepped;
+    unsigned n_updates;
+    double final_wander;
+    double max_abs_freq_set_ppm;
+    struct sim_source_figures src[SIM_MAX_SOURCES];
+};
+
+struct sim_observation {
+    double t;               /* true time */
+    double error;           /* system - true, s */
+    double ideal_ppm;
+    double freq_ppm;        /* the discipline's estimate */
+    double now;             /* system clock, s, in the node's timescale (since the start) */
+    ntp_ts now_ntp;
+    const struct sim_node *node;
+    const struct sim_clock *clock;
+};
+
+typedef void (*sim_observer)(void *ctx, const struct sim_observation *o);
+
+/* Runs a scenario; `observe` (may be NULL) sees every measurement. 0, or -1 on a bad scenario. */
+int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer observe, void *ctx);
+
+/*
+ * ADAPTER, used only when src/core/source.h is absent (otherwise the exchanges
+ * go through source.c's src_build_request / src_handle_reply): checks a decoded
+ * reply against our request's T1 and turns T1..T4 into a sample with RFC
+ * 5905 §8 arithmetic, local_time = T4 - epoch in seconds (source.c's
+ * convention).
+ * Returns false for a reply a client must drop.
+ */
+bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t4,
+                           int8_t local_precision, ntp_ts epoch, struct ntp_sample *out);
+
+#endif
