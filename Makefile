@@ -84,8 +84,10 @@ $(B)/tests/test_sim_%: $(B)/obj/tests/sim/test_sim_%.o $(SIM_LIB) $(IO_LIB) $(CO
 # The shared load generator and echo floor, built from ../shared (never copied here).
 SHARED ?= $(firstword $(wildcard ../shared/bench /work/shared/bench))
 $(B)/ntpload: $(SHARED)/ntpload.c
+	@mkdir -p $(dir $@)
 	$(CC) -O2 -o $@ $<
 $(B)/udpecho: $(SHARED)/udpecho.c
+	@mkdir -p $(dir $@)
 	$(CC) -O2 -o $@ $<
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)

@@ -92,7 +92,6 @@ struct rl_table *rl_table_init(void *mem, size_t mem_bytes, unsigned n_entries,
     size_t need = rl_table_bytes(n_entries);
     if (!mem || need == 0 || mem_bytes < need || (uintptr_t)mem % _Alignof(struct rl_table) != 0)
         return NULL;
-    memset(mem, 0, need);
     struct rl_table *table = mem;
     uintptr_t heads = (uintptr_t)mem + sizeof(struct rl_table);
     heads = (heads + RL_CACHE_LINE - 1) & ~(uintptr_t)(RL_CACHE_LINE - 1);

@@ -48,7 +48,11 @@ struct rl_table;
 
 /* Bytes of memory a table of `n_entries` (a power of two, >= 16) needs. */
 size_t rl_table_bytes(unsigned n_entries);
-/* Lays a table out in `mem` (suitably aligned, rl_table_bytes long). NULL on bad sizes. */
+/*
+ * Lays a table out in `mem` (8-byte aligned, rl_table_bytes long, and ZERO-FILLED,
+ * e.g. from calloc): the table never writes pages no client has reached, so a
+ * large table costs memory only as clients arrive. NULL on bad sizes.
+ */
 struct rl_table *rl_table_init(void *mem, size_t mem_bytes, unsigned n_entries,
                                const struct rl_params *params, uint64_t hash_key);
 /* Changes the limits (on reload); the entries stay. */

@@ -168,7 +168,7 @@ static int worker_init(struct server *srv, struct worker *w, unsigned index, con
     pthread_mutex_init(&w->lock, NULL);
     w->batch = calloc(1, sizeof *w->batch);
     size_t bytes = rl_table_bytes(cfg->clientlog_size);
-    w->rl_mem = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    w->rl_mem = calloc(1, bytes); /* zero pages: resident only as clients arrive */
     if (!w->batch || !w->rl_mem) {
         log_error("out of memory for worker %u", index);
         return -1;

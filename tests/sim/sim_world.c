@@ -48,7 +48,7 @@ void sim_scenario_defaults(struct sim_scenario *sc)
     sc->wander = 1e-18;
     sc->iburst = true;
     sc->observe_every = 1.0;
-    sim_node_default_params(&sc->node);
+    sync_default_params(&sc->node);
     sc->n_servers = 1;
     sim_server_defaults(&sc->servers[0]);
 }
@@ -97,9 +97,9 @@ struct world_server {
 struct world {
     const struct sim_scenario *sc;
     struct sim_clock clock;
-    struct sim_node node;
+    struct sync node;
     ntp_ts epoch;
-    struct world_server srv[SIM_MAX_SOURCES];
+    struct world_server srv[SYNC_MAX_SOURCES];
 };
 
 static bool server_down(const struct sim_server *s, double t)
@@ -144,7 +144,7 @@ static void exchange(struct world *w, unsigned i)
 {
     struct world_server *ws = &w->srv[i];
     const struct sim_path *path = &ws->cfg.path;
-    sim_node_polled(&w->node, i);
+    sync_polled(&w->node, i);
     ws->fig.polls++;
     ntp_ts t1 = ntp_from_unix(sim_clock_read(&w->clock));
     uint8_t req[NTP_MAX_PACKET_LEN], rep[NTP_MAX_PACKET_LEN];
@@ -170,7 +170,7 @@ static void exchange(struct world *w, unsigned i)
     if (!take_reply(w, i, t1, rep, len, t4, &smp))
         return;
     ws->fig.replies++;
-    sim_node_sample(&w->node, i, &smp);
+    sync_sample(&w->node, i, &smp);
 #ifdef SIM_USE_SOURCE
     src_set_poll(&ws->src, w->node.src[i].poll);
 #endif
@@ -187,7 +187,7 @@ static void schedule_poll(struct world *w, unsigned i)
         ws->burst_left--;
         ws->next_poll = w->clock.t + SIM_IBURST_SPACING;
     } else {
-        ws->next_poll = w->clock.t + sim_node_poll_interval(&w->node, i);
+        ws->next_poll = w->clock.t + sync_poll_interval(&w->node, i);
     }
 #endif
 }
@@ -199,7 +199,7 @@ struct stats {
 
 static void observe(struct world *w, struct stats *st, sim_observer cb, void *ctx)
 {
-    sim_node_tick(&w->node);
+    sync_tick(&w->node);
     struct sim_observation o = {
         .t = w->clock.t,
         .error = sim_clock_error(&w->clock),
@@ -207,7 +207,7 @@ static void observe(struct world *w, struct stats *st, sim_observer cb, void *ct
         .node = &w->node,
         .clock = &w->clock,
     };
-    o.now = sim_node_now(&w->node, &o.now_ntp);
+    o.now = sync_now(&w->node, &o.now_ntp);
     disc_get_frequency(&w->node.disc, &o.freq_ppm, NULL);
     if (w->clock.t >= w->sc->warmup) {
         double fe = o.freq_ppm - o.ideal_ppm;
@@ -237,7 +237,7 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
     w->epoch = ntp_from_unix((struct unix_time){sc->base_sec, 0});
     struct clock_driver drv;
     sim_clock_driver(&w->clock, &drv);
-    sim_node_init(&w->node, &sc->node, &drv, w->epoch);
+    sync_init(&w->node, &sc->node, &drv, w->epoch);
     for (unsigned i = 0; i < sc->n_servers; i++) {
         struct world_server *ws = &w->srv[i];
         ws->cfg = sc->servers[i];
@@ -250,7 +250,7 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
             .root_delay = ws->cfg.root_delay,
             .root_dispersion = ws->cfg.root_dispersion,
         };
-        sim_node_add_source(&w->node, ws->cfg.address, ws->cfg.prefer, ws->cfg.minpoll,
+        sync_add_source(&w->node, ws->cfg.address, ws->cfg.prefer, ws->cfg.minpoll,
                             ws->cfg.maxpoll);
 #ifdef SIM_USE_SOURCE
         sim_rng_seed(&ws->nonce_rng, sc->seed, 200 + i);
@@ -303,7 +303,7 @@ static void finish(struct world *w, const struct stats *st, struct sim_result *r
 
 int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer cb, void *ctx)
 {
-    if (sc->n_servers == 0 || sc->n_servers > SIM_MAX_SOURCES || !(sc->observe_every > 0.0))
+    if (sc->n_servers == 0 || sc->n_servers > SYNC_MAX_SOURCES || !(sc->observe_every > 0.0))
         return -1;
     static struct world w; /* large; one run at a time */
     world_init(&w, sc);
@@ -313,7 +313,7 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
         double t_ev = next_obs;
         int kind = -1; /* -1 observe, -2 timer, i >= 0 poll of server i */
         if (w.node.timer_armed) {
-            double due = w.clock.t + (w.node.timer_at - sim_node_now(&w.node, NULL));
+            double due = w.clock.t + (w.node.timer_at - sync_now(&w.node, NULL));
             if (due < t_ev) {
                 t_ev = due;
                 kind = -2;
@@ -332,7 +332,7 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
             observe(&w, &st, cb, ctx);
             next_obs += sc->observe_every;
         } else if (kind == -2) {
-            sim_node_timer(&w.node);
+            sync_timer(&w.node);
         } else {
             exchange(&w, (unsigned)kind);
             schedule_poll(&w, (unsigned)kind);

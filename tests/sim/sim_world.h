@@ -9,7 +9,7 @@
  * from the server's clock. With src/core/source.h present (the lead's merge)
  * the real source.c builds requests, schedules polls (iburst, back-off) and
  * judges replies; without it, sim_sample_from_reply stands in. The runner
- * drives a sim_node through a scenario in simulated time, deterministically
+ * drives a sync through a scenario in simulated time, deterministically
  * from the seed, and measures the true error of the node's clock.
  */
 #ifndef HORLOGE_SIM_WORLD_H
@@ -22,7 +22,7 @@
 #include "core/ntptime.h"
 #include "core/sample.h"
 #include "sim_clock.h"
-#include "sim_node.h"
+#include "core/sync.h"
 
 struct sim_path {
     double delay;           /* one-way base delay, s */
@@ -60,9 +60,9 @@ struct sim_scenario {
     double initial_offset;  /* system - true at the start, s */
     bool iburst;
     double observe_every;   /* seconds between measurements of the true error */
-    struct sim_node_params node;
+    struct sync_params node;
     unsigned n_servers;
-    struct sim_server servers[SIM_MAX_SOURCES];
+    struct sim_server servers[SYNC_MAX_SOURCES];
 };
 
 /* One good stratum-1 server, poll 64 s, 100 us delay and jitter, 100 ppm, 1 ppb/sqrt(s), 2 days. */
@@ -90,7 +90,7 @@ struct sim_result {
     unsigned n_updates;
     double final_wander;
     double max_abs_freq_set_ppm;
-    struct sim_source_figures src[SIM_MAX_SOURCES];
+    struct sim_source_figures src[SYNC_MAX_SOURCES];
 };
 
 struct sim_observation {
@@ -100,7 +100,7 @@ struct sim_observation {
     double freq_ppm;        /* the discipline's estimate */
     double now;             /* system clock, s, in the node's timescale (since the start) */
     ntp_ts now_ntp;
-    const struct sim_node *node;
+    const struct sync *node;
     const struct sim_clock *clock;
 };
 

@@ -320,7 +320,7 @@ struct outage {
 static void outage_observer(void *ctx, const struct sim_observation *o)
 {
     struct outage *st = ctx;
-    const struct sim_node *n = o->node;
+    const struct sync *n = o->node;
     if (o->t < st->down_from) {
         st->err_at_loss = o->error;
         st->freq_err_at_loss = (o->freq_ppm - o->ideal_ppm) * 1e-6;

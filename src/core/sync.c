@@ -1,5 +1,5 @@
-/* sim_node: the daemon-side glue between source samples and the core modules; see sim_node.h. */
-#include "sim_node.h"
+/* sync: the daemon-side glue between source samples and the core modules; see sync.h. */
+#include "core/sync.h"
 
 #include <math.h>
 
@@ -8,7 +8,7 @@
 /* A source that has not answered this many polls stops counting towards the majority. */
 #define SIM_PENDING_POLLS 8
 
-void sim_node_default_params(struct sim_node_params *p)
+void sync_default_params(struct sync_params *p)
 {
     disc_default_params(&p->disc);
     sel_default_params(&p->sel);
@@ -17,7 +17,7 @@ void sim_node_default_params(struct sim_node_params *p)
     p->drift_error_ppm = 500.0;
 }
 
-double sim_node_now(const struct sim_node *n, ntp_ts *ntp)
+double sync_now(const struct sync *n, ntp_ts *ntp)
 {
     struct unix_time u;
     n->drv.read(n->drv.ctx, &u);
@@ -27,7 +27,7 @@ double sim_node_now(const struct sim_node *n, ntp_ts *ntp)
     return ntp_diff_sec(now, n->epoch);
 }
 
-static void apply(struct sim_node *n, double now, const struct disc_cmd *cmd)
+static void apply(struct sync *n, double now, const struct disc_cmd *cmd)
 {
     if (cmd->step && n->drv.step(n->drv.ctx, cmd->step_by) != 0)
         n->n_driver_errors++;
@@ -38,28 +38,28 @@ static void apply(struct sim_node *n, double now, const struct disc_cmd *cmd)
         n->timer_at = now + (cmd->step ? cmd->step_by : 0.0) + cmd->timer_in;
 }
 
-void sim_node_init(struct sim_node *n, const struct sim_node_params *p,
+void sync_init(struct sync *n, const struct sync_params *p,
                    const struct clock_driver *drv, ntp_ts epoch)
 {
-    *n = (struct sim_node){0};
+    *n = (struct sync){0};
     n->params = *p;
     n->drv = *drv;
     n->epoch = epoch;
     n->sel.selected = -1;
     ntp_ts now_ntp;
-    double now = sim_node_now(n, &now_ntp);
+    double now = sync_now(n, &now_ntp);
     struct disc_cmd cmd;
     disc_init(&n->disc, &p->disc, now, p->drift_ppm, p->drift_error_ppm, &cmd);
     apply(n, now, &cmd);
     ref_init(&n->ref, &p->ref, now_ntp);
 }
 
-int sim_node_add_source(struct sim_node *n, uint32_t refid, bool prefer, int minpoll, int maxpoll)
+int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, int maxpoll)
 {
-    if (n->n_src >= SIM_MAX_SOURCES)
+    if (n->n_src >= SYNC_MAX_SOURCES)
         return -1;
-    struct sim_node_source *s = &n->src[n->n_src];
-    *s = (struct sim_node_source){0};
+    struct sync_source *s = &n->src[n->n_src];
+    *s = (struct sync_source){0};
     double freq, freq_var;
     disc_source_prior(&n->disc, &freq, &freq_var);
     filt_source_init(&s->filt, &n->params.disc.filt, freq, freq_var);
@@ -72,9 +72,9 @@ int sim_node_add_source(struct sim_node *n, uint32_t refid, bool prefer, int min
     return (int)n->n_src++;
 }
 
-static void run_selection(struct sim_node *n, double now, ntp_ts now_ntp)
+static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
 {
-    struct sel_input in[SIM_MAX_SOURCES];
+    struct sel_input in[SYNC_MAX_SOURCES];
     double now_raw = disc_raw_time(&n->disc, now);
     for (unsigned i = 0; i < n->n_src; i++) {
         struct filt_estimate e;
@@ -99,26 +99,26 @@ static void run_selection(struct sim_node *n, double now, ntp_ts now_ntp)
         ref_set_unselected(&n->ref, now_ntp);
 }
 
-void sim_node_polled(struct sim_node *n, unsigned i)
+void sync_polled(struct sync *n, unsigned i)
 {
     if (i >= n->n_src)
         return;
-    struct sim_node_source *s = &n->src[i];
+    struct sync_source *s = &n->src[i];
     bool was_reachable = s->reach != 0;
     s->n_polled++;
     s->reach = (uint8_t)(s->reach << 1);
     if (was_reachable && s->reach == 0) {
         ntp_ts now_ntp;
-        double now = sim_node_now(n, &now_ntp);
+        double now = sync_now(n, &now_ntp);
         run_selection(n, now, now_ntp);
     }
 }
 
-static void update_reference(struct sim_node *n, double now, ntp_ts now_ntp)
+static void update_reference(struct sync *n, double now, ntp_ts now_ntp)
 {
     if (n->sel.selected < 0)
         return;
-    const struct sim_node_source *s = &n->src[n->sel.selected];
+    const struct sync_source *s = &n->src[n->sel.selected];
     struct filt_estimate e;
     filt_source_estimate(&s->filt, disc_raw_time(&n->disc, now), &e);
     /* RFC 5905: our refid names the peer (its address), not the peer's own reference. */
@@ -135,13 +135,13 @@ static void update_reference(struct sim_node *n, double now, ntp_ts now_ntp)
     ref_update(&n->ref, now_ntp, &peer, n->sel.leap);
 }
 
-void sim_node_sample(struct sim_node *n, unsigned i, const struct ntp_sample *smp)
+void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
 {
     if (i >= n->n_src)
         return;
-    struct sim_node_source *s = &n->src[i];
+    struct sync_source *s = &n->src[i];
     ntp_ts now_ntp;
-    double now = sim_node_now(n, &now_ntp);
+    double now = sync_now(n, &now_ntp);
     s->reach |= 1;
     s->n_samples++;
     struct ntp_sample raw;
@@ -171,22 +171,22 @@ void sim_node_sample(struct sim_node *n, unsigned i, const struct ntp_sample *sm
     update_reference(n, now, now_ntp);
 }
 
-void sim_node_timer(struct sim_node *n)
+void sync_timer(struct sync *n)
 {
-    double now = sim_node_now(n, NULL);
+    double now = sync_now(n, NULL);
     struct disc_cmd cmd;
     disc_timer(&n->disc, now, &cmd);
     apply(n, now, &cmd);
 }
 
-void sim_node_tick(struct sim_node *n)
+void sync_tick(struct sync *n)
 {
     ntp_ts now_ntp;
-    sim_node_now(n, &now_ntp);
+    sync_now(n, &now_ntp);
     ref_tick(&n->ref, now_ntp);
 }
 
-double sim_node_poll_interval(const struct sim_node *n, unsigned i)
+double sync_poll_interval(const struct sync *n, unsigned i)
 {
     return ldexp(1.0, n->src[i].poll);
 }
