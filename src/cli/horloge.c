@@ -1,7 +1,141 @@
-/* horloge CLI entry point (placeholder). */
+/*
+ * horloge: the admin CLI. Reads the daemon's state through the control
+ * socket (status, serverstats, clients, ...) and renders it as text, in the
+ * spirit of `w32tm /query /status` and `chronyc tracking`, or as JSON; and
+ * queries any NTP server (`horloge query`).
+ */
+#include <errno.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io/kvdoc.h"
+#include "cli/query.h"
+#include "cli/render.h"
+#include "io/config.h"
+#include "io/control.h"
+
+static void usage(FILE *f)
 {
-    fprintf(stderr, "horloge: not yet\n");
-    return 1;
+    fprintf(f,
+            "usage: horloge [-s CONTROLSOCKET] COMMAND [--json]\n"
+            "commands:\n"
+            "  status        what this server tells its clients (like w32tm /query /status)\n"
+            "  tracking      the system clock's synchronisation (like chronyc tracking)\n"
+            "  sources       upstream sources and their state\n"
+            "  sourcestats   per-source statistics\n"
+            "  serverstats   requests received, answered, dropped by reason, KoD sent\n"
+            "  clients       the busiest clients\n"
+            "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
+            "default control socket: %s\n",
+            CFG_DEFAULT_CONTROLSOCKET);
+}
+
+static int parse_number(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(text, &end);
+    return (errno || end == text || *end) ? -1 : 0;
+}
+
+static int run_query(int argc, char **argv, bool json)
+{
+    struct query_options opt = {.count = 1, .interval = 1.0, .timeout = 2.0, .json = json};
+    for (int i = 0; i < argc; i++) {
+        double v;
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "-i") == 0 || strcmp(argv[i], "-t") == 0) &&
+            i + 1 < argc && parse_number(argv[i + 1], &v) == 0 && v > 0) {
+            if (argv[i][1] == 'c')
+                opt.count = (int)v;
+            else if (argv[i][1] == 'i')
+                opt.interval = v;
+            else
+                opt.timeout = v;
+            i++;
+        } else if (!opt.target && argv[i][0] != '-') {
+            opt.target = argv[i];
+        } else {
+            fprintf(stderr, "horloge query: unexpected '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!opt.target) {
+        fprintf(stderr, "horloge query: which server? (HOST[:PORT])\n");
+        return 2;
+    }
+    return query_run(&opt);
+}
+
+static int run_report(const char *socket_path, const char *command, bool json)
+{
+    static char resp[CONTROL_MAX_RESPONSE];
+    static struct kvdoc doc;
+    const struct report_renderer *r = render_find(command);
+    if (!r) {
+        fprintf(stderr, "horloge: unknown command '%s'\n", command);
+        usage(stderr);
+        return 2;
+    }
+    if (control_request(socket_path, command, resp, sizeof resp) < 0) {
+        fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
+        return 1;
+    }
+    if (kvdoc_parse(resp, &doc) < 0) {
+        fprintf(stderr, "horloge: unreadable answer from horloged\n");
+        return 1;
+    }
+    if (doc.error) {
+        fprintf(stderr, "horloge: horloged says: %s\n", doc.error);
+        return 1;
+    }
+    if (json)
+        kvdoc_print_json(&doc, r->list_name, stdout);
+    else
+        r->render_text(&doc, stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *socket_path = CFG_DEFAULT_CONTROLSOCKET;
+    bool json = false;
+    int first = 1;
+    while (first < argc && argv[first][0] == '-') {
+        if (strcmp(argv[first], "-s") == 0 && first + 1 < argc) {
+            socket_path = argv[first + 1];
+            first += 2;
+        } else if (strcmp(argv[first], "--json") == 0 || strcmp(argv[first], "-j") == 0) {
+            json = true;
+            first++;
+        } else if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (first >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    /* --json may also follow the command. */
+    int n = 0;
+    char **rest = argv + first + 1;
+    int rest_count = argc - first - 1;
+    for (int i = 0; i < rest_count; i++) {
+        if (strcmp(rest[i], "--json") == 0 || strcmp(rest[i], "-j") == 0)
+            json = true;
+        else
+            rest[n++] = rest[i];
+    }
+    if (strcmp(argv[first], "query") == 0)
+        return run_query(n, rest, json);
+    if (n > 0) {
+        fprintf(stderr, "horloge %s: unexpected '%s'\n", argv[first], rest[0]);
+        return 2;
+    }
+    return run_report(socket_path, argv[first], json);
 }

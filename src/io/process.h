@@ -1,0 +1,30 @@
+/*
+ * process: what makes horloged a well-behaved service — detaching into the
+ * background, the pid file (written atomically), run directories, dropping
+ * privileges after the sockets are bound, and signals turned into flags the
+ * main loop reads (no self-pipe: the loop wakes from poll() with EINTR or at
+ * its next timeout, at most a second later).
+ */
+#ifndef HORLOGE_PROCESS_H
+#define HORLOGE_PROCESS_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+struct process_signals {
+    volatile sig_atomic_t stop;
+    volatile sig_atomic_t reload;
+};
+
+/* Installs SIGTERM/SIGINT (stop), SIGHUP (reload) handlers and ignores SIGPIPE. */
+void process_install_signals(struct process_signals *flags);
+/* Forks into the background, detached from the terminal. Returns 0 in the child, -1 on error. */
+int process_daemonize(void);
+/* Creates the parent directory of `path` if missing (mode 0755). */
+int process_make_parent_dir(const char *path);
+/* Writes our pid to `path` atomically (temp file + rename). */
+int process_write_pidfile(const char *path);
+/* Switches to `user` (its uid, gid and groups). keep_sys_time keeps CAP_SYS_TIME for the clock. */
+int process_drop_privileges(const char *user, bool keep_sys_time);
+
+#endif

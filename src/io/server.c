@@ -1,0 +1,566 @@
+/* server: UDP serving workers; see server.h. */
+#include "io/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/acl.h"
+#include "core/packet.h"
+#include "io/log.h"
+#include "io/netutil.h"
+
+#define BATCH 64
+#define MAX_SOCKETS CFG_MAX_LISTEN
+/* Room for SCM_TIMESTAMPING (three timespecs) and a little more. */
+#define CONTROL_LEN 128
+
+/* The settings workers use; replaced whole on publish/reload, tracked by a generation number. */
+struct serving_settings {
+    struct resp_state state;
+    struct acl acl;
+    bool deny_kod;
+    struct rl_params ratelimit;
+};
+
+struct batch {
+    struct mmsghdr msgs[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage addrs[BATCH];
+    uint8_t bufs[BATCH][NTP_MAX_PACKET_LEN];
+    uint8_t control[BATCH][CONTROL_LEN];
+    struct mmsghdr out_msgs[BATCH];
+    struct iovec out_iov[BATCH];
+    uint8_t out_bufs[BATCH][NTP_MAX_PACKET_LEN];
+    bool is_time_reply[BATCH];
+};
+
+struct worker {
+    struct server *srv;
+    unsigned index;
+    int fds[MAX_SOCKETS];
+    unsigned n_fds;
+    pthread_t thread;
+    bool thread_started;
+    bool use_sendmmsg;
+    /* Guards everything below; held for one batch at a time, so uncontended in practice. */
+    pthread_mutex_t lock;
+    unsigned seen_generation;
+    struct serving_settings settings;
+    struct rl_table *rl;
+    void *rl_mem;
+    struct server_counters counters;
+    struct batch *batch;
+};
+
+struct server {
+    unsigned n_workers;
+    struct worker *workers;
+    atomic_uint generation;
+    atomic_bool stopping;
+    pthread_mutex_t settings_lock;
+    struct serving_settings settings;
+};
+
+static void settings_from_config(struct serving_settings *s, const struct config *cfg)
+{
+    s->acl = cfg->acl;
+    s->deny_kod = cfg->deny_kod;
+    s->ratelimit = cfg->ratelimit;
+}
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+            v = 0;
+        close(fd);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return v ^ ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)getpid();
+}
+
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Kernel software receive timestamps: SO_TIMESTAMPING, not SO_TIMESTAMPNS, see the issue on sync. */
+static void enable_rx_timestamps(int fd)
+{
+    int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0)
+        log_warn("SO_TIMESTAMPING unavailable (%s): receive times read from the clock", strerror(errno));
+}
+
+static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = netaddr_to_sockaddr(addr, port, &ss);
+    int family = addr->family == NET_IPV6 ? AF_INET6 : AF_INET;
+    int fd = socket(family, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        log_error("socket for %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    if (set_nonblocking(fd) < 0)
+        log_warn("fcntl on %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
+    if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+        log_warn("IPV6_V6ONLY: %s", strerror(errno));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        log_warn("SO_REUSEADDR: %s", strerror(errno));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        log_warn("SO_REUSEPORT: %s", strerror(errno));
+    enable_rx_timestamps(fd);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        log_error("cannot bind %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The default: every IPv4 and IPv6 address. An IPv6 failure (no IPv6 here) is only a warning. */
+static unsigned listen_addresses(const struct config *cfg, struct net_addr *out, bool *optional)
+{
+    if (cfg->n_listen > 0) {
+        for (unsigned i = 0; i < cfg->n_listen; i++) {
+            out[i] = cfg->listen[i];
+            optional[i] = false;
+        }
+        return cfg->n_listen;
+    }
+    memset(out, 0, 2 * sizeof *out);
+    out[0].family = NET_IPV4;
+    out[1].family = NET_IPV6;
+    optional[0] = false;
+    optional[1] = true;
+    return 2;
+}
+
+static int worker_open_sockets(struct worker *w, const struct config *cfg)
+{
+    struct net_addr addrs[MAX_SOCKETS];
+    bool optional[MAX_SOCKETS];
+    unsigned n = listen_addresses(cfg, addrs, optional);
+    bool reuseport = cfg->threads > 1;
+    for (unsigned i = 0; i < n; i++) {
+        int fd = open_socket(&addrs[i], cfg->port, reuseport);
+        if (fd < 0) {
+            if (optional[i])
+                continue;
+            return -1;
+        }
+        w->fds[w->n_fds++] = fd;
+    }
+    if (w->n_fds == 0) {
+        log_error("no address to serve on");
+        return -1;
+    }
+    return 0;
+}
+
+static int worker_init(struct server *srv, struct worker *w, unsigned index, const struct config *cfg)
+{
+    w->srv = srv;
+    w->index = index;
+    w->use_sendmmsg = true;
+    pthread_mutex_init(&w->lock, NULL);
+    w->batch = calloc(1, sizeof *w->batch);
+    size_t bytes = rl_table_bytes(cfg->clientlog_size);
+    w->rl_mem = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!w->batch || !w->rl_mem) {
+        log_error("out of memory for worker %u", index);
+        return -1;
+    }
+    w->rl = rl_table_init(w->rl_mem, bytes, cfg->clientlog_size, &cfg->ratelimit, random_u64());
+    if (!w->rl) {
+        log_error("bad client table size %u", cfg->clientlog_size);
+        return -1;
+    }
+    return worker_open_sockets(w, cfg);
+}
+
+struct server *server_open(const struct config *cfg, const struct resp_state *initial)
+{
+    struct server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        log_error("out of memory");
+        return NULL;
+    }
+    srv->n_workers = cfg->threads ? cfg->threads : 1;
+    srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
+    pthread_mutex_init(&srv->settings_lock, NULL);
+    settings_from_config(&srv->settings, cfg);
+    srv->settings.state = *initial;
+    atomic_store(&srv->generation, 1);
+    if (!srv->workers) {
+        free(srv);
+        return NULL;
+    }
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        if (worker_init(srv, &srv->workers[i], i, cfg) < 0) {
+            srv->n_workers = i + 1;
+            server_close(srv);
+            return NULL;
+        }
+    }
+    return srv;
+}
+
+/* Called with w->lock held, once per batch: a relaxed generation check, a copy only on change. */
+static void worker_refresh_settings(struct worker *w)
+{
+    unsigned gen = atomic_load_explicit(&w->srv->generation, memory_order_acquire);
+    if (gen == w->seen_generation)
+        return;
+    pthread_mutex_lock(&w->srv->settings_lock);
+    bool rl_changed = memcmp(&w->settings.ratelimit, &w->srv->settings.ratelimit,
+                             sizeof w->settings.ratelimit) != 0;
+    w->settings = w->srv->settings;
+    w->seen_generation = atomic_load(&w->srv->generation);
+    pthread_mutex_unlock(&w->srv->settings_lock);
+    if (rl_changed)
+        rl_set_params(w->rl, &w->settings.ratelimit);
+}
+
+static ntp_ts read_ntp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
+}
+
+static bool kernel_rx_timestamp(struct msghdr *msg, ntp_ts *out)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPING)
+            continue;
+        if (c->cmsg_len < CMSG_LEN(sizeof(struct timespec)))
+            continue;
+        struct timespec ts;
+        memcpy(&ts, CMSG_DATA(c), sizeof ts); /* ts[0] is the software timestamp */
+        if (ts.tv_sec == 0 && ts.tv_nsec == 0)
+            continue;
+        *out = ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
+        return true;
+    }
+    return false;
+}
+
+static void count_outcome(struct server_counters *c, enum resp_outcome outcome)
+{
+    switch (outcome) {
+    case RESP_DROP_MALFORMED: c->malformed++; break;
+    case RESP_DROP_MODE: c->bad_mode++; break;
+    case RESP_DROP_CONTROL: c->control_mode++; break;
+    default: break;
+    }
+}
+
+/* Access list, then rate limit: what kind of reply this client may get. Returns false to drop. */
+static bool admit(struct worker *w, const struct net_addr *client, uint64_t mono_ns, enum resp_kod *kod)
+{
+    *kod = RESP_KOD_NONE;
+    if (!acl_allows(&w->settings.acl, client)) {
+        w->counters.denied++;
+        if (!w->settings.deny_kod)
+            return false;
+        *kod = RESP_KOD_DENY;
+        return true;
+    }
+    enum rl_verdict v = rl_check(w->rl, client, mono_ns);
+    if (v == RL_PASS)
+        return true;
+    w->counters.rate_limited++;
+    if (v == RL_DROP)
+        return false;
+    *kod = RESP_KOD_RATE;
+    return true;
+}
+
+static void count_reply(struct server_counters *c, enum resp_kod kod, const uint8_t *reply, size_t len)
+{
+    if (kod == RESP_KOD_RATE)
+        c->kod_rate++;
+    else if (kod == RESP_KOD_DENY)
+        c->kod_deny++;
+    else {
+        c->replied++;
+        if ((reply[0] & 7) == NTP_MODE_SYM_PASSIVE)
+            c->replied_sym++;
+        if (len > NTP_HEADER_LEN)
+            c->crypto_nak++;
+    }
+}
+
+static uint64_t mono_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Builds the replies for `n` received messages; returns how many to send. */
+static unsigned worker_process(struct worker *w, unsigned n, ntp_ts fallback_rx)
+{
+    struct batch *b = w->batch;
+    uint64_t mono = mono_now_ns();
+    unsigned out = 0;
+    pthread_mutex_lock(&w->lock);
+    worker_refresh_settings(w);
+    for (unsigned i = 0; i < n; i++) {
+        struct msghdr *msg = &b->msgs[i].msg_hdr;
+        size_t len = b->msgs[i].msg_len;
+        w->counters.received++;
+        ntp_ts rx = fallback_rx;
+        if (kernel_rx_timestamp(msg, &rx))
+            w->counters.kernel_timestamps++;
+        struct net_addr client;
+        if (!netaddr_from_sockaddr(&b->addrs[i], &client))
+            continue;
+        enum resp_kod kod;
+        if (!admit(w, &client, mono, &kod))
+            continue;
+        enum resp_outcome outcome;
+        size_t rlen = resp_build(&w->settings.state, b->bufs[i], len, rx, kod, b->out_bufs[out],
+                                 NTP_MAX_PACKET_LEN, &outcome);
+        if (rlen == 0) {
+            count_outcome(&w->counters, outcome);
+            continue;
+        }
+        count_reply(&w->counters, kod, b->out_bufs[out], rlen);
+        b->out_iov[out].iov_base = b->out_bufs[out];
+        b->out_iov[out].iov_len = rlen;
+        memset(&b->out_msgs[out].msg_hdr, 0, sizeof b->out_msgs[out].msg_hdr);
+        b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
+        b->out_msgs[out].msg_hdr.msg_namelen = msg->msg_namelen;
+        b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
+        b->out_msgs[out].msg_hdr.msg_iovlen = 1;
+        out++;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return out;
+}
+
+/*
+ * sendmmsg when the kernel has it; plain sendmsg when it fails as not
+ * implemented, as under an LD_PRELOAD network simulator, and from then on.
+ */
+static void worker_send(struct worker *w, int fd, unsigned n)
+{
+    struct batch *b = w->batch;
+    /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
+    ntp_ts tx = read_ntp_now();
+    for (unsigned i = 0; i < n; i++)
+        pkt_set_transmit(b->out_bufs[i], tx);
+    unsigned sent = 0;
+    while (w->use_sendmmsg && sent < n) {
+        int r = sendmmsg(fd, b->out_msgs + sent, n - sent, 0);
+        if (r > 0) {
+            sent += (unsigned)r;
+            continue;
+        }
+        if (r < 0 && (errno == ENOSYS || errno == EBADF || errno == ENOTSOCK || errno == EINVAL)) {
+            w->use_sendmmsg = false;
+            break;
+        }
+        break;
+    }
+    for (; !w->use_sendmmsg && sent < n; sent++) {
+        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0)
+            break;
+    }
+    if (sent < n) {
+        pthread_mutex_lock(&w->lock);
+        w->counters.send_errors += n - sent;
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+static int worker_receive(struct worker *w, int fd)
+{
+    struct batch *b = w->batch;
+    for (unsigned i = 0; i < BATCH; i++) {
+        b->iov[i].iov_base = b->bufs[i];
+        b->iov[i].iov_len = sizeof b->bufs[i];
+        struct msghdr *m = &b->msgs[i].msg_hdr;
+        m->msg_name = &b->addrs[i];
+        m->msg_namelen = sizeof b->addrs[i];
+        m->msg_iov = &b->iov[i];
+        m->msg_iovlen = 1;
+        m->msg_control = b->control[i];
+        m->msg_controllen = CONTROL_LEN;
+        m->msg_flags = 0;
+    }
+    return recvmmsg(fd, b->msgs, BATCH, 0, NULL);
+}
+
+/* Drains a readable socket: batches until the kernel has nothing more (bounded, to stay fair). */
+static void worker_drain(struct worker *w, int fd)
+{
+    for (int round = 0; round < 16; round++) {
+        ntp_ts fallback_rx = read_ntp_now();
+        int n = worker_receive(w, fd);
+        if (n <= 0)
+            return;
+        unsigned replies = worker_process(w, (unsigned)n, fallback_rx);
+        if (replies > 0)
+            worker_send(w, fd, replies);
+        if (n < BATCH)
+            return;
+    }
+}
+
+static void *worker_thread(void *arg)
+{
+    struct worker *w = arg;
+    struct pollfd fds[MAX_SOCKETS];
+    for (unsigned i = 0; i < w->n_fds; i++)
+        fds[i] = (struct pollfd){.fd = w->fds[i], .events = POLLIN};
+    while (!atomic_load(&w->srv->stopping)) {
+        int r = poll(fds, w->n_fds, 500);
+        if (r <= 0)
+            continue;
+        for (unsigned i = 0; i < w->n_fds; i++)
+            if (fds[i].revents & POLLIN)
+                worker_drain(w, fds[i].fd);
+    }
+    return NULL;
+}
+
+int server_start_threads(struct server *srv)
+{
+    for (unsigned i = 1; i < srv->n_workers; i++) {
+        struct worker *w = &srv->workers[i];
+        int err = pthread_create(&w->thread, NULL, worker_thread, w);
+        if (err) {
+            log_error("cannot start serving thread %u: %s", i, strerror(err));
+            return -1;
+        }
+        w->thread_started = true;
+    }
+    return 0;
+}
+
+unsigned server_pollfds(const struct server *srv, struct pollfd *fds, unsigned max)
+{
+    const struct worker *w = &srv->workers[0];
+    unsigned n = 0;
+    for (unsigned i = 0; i < w->n_fds && n < max; i++)
+        fds[n++] = (struct pollfd){.fd = w->fds[i], .events = POLLIN};
+    return n;
+}
+
+void server_handle_readable(struct server *srv, int fd)
+{
+    worker_drain(&srv->workers[0], fd);
+}
+
+static void bump_generation(struct server *srv)
+{
+    atomic_fetch_add_explicit(&srv->generation, 1, memory_order_release);
+}
+
+void server_publish_state(struct server *srv, const struct resp_state *state)
+{
+    pthread_mutex_lock(&srv->settings_lock);
+    srv->settings.state = *state;
+    bump_generation(srv);
+    pthread_mutex_unlock(&srv->settings_lock);
+}
+
+void server_apply_config(struct server *srv, const struct config *cfg)
+{
+    pthread_mutex_lock(&srv->settings_lock);
+    settings_from_config(&srv->settings, cfg);
+    bump_generation(srv);
+    pthread_mutex_unlock(&srv->settings_lock);
+}
+
+static void add_counters(struct server_counters *sum, const struct server_counters *c)
+{
+    const uint64_t *src = (const uint64_t *)c;
+    uint64_t *dst = (uint64_t *)sum;
+    for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)
+        dst[i] += src[i];
+}
+
+void server_get_counters(struct server *srv, struct server_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        struct worker *w = &srv->workers[i];
+        pthread_mutex_lock(&w->lock);
+        add_counters(out, &w->counters);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+static int by_requests_desc(const void *a, const void *b)
+{
+    const struct rl_client_stats *x = a, *y = b;
+    return (x->requests < y->requests) - (x->requests > y->requests);
+}
+
+unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, unsigned max)
+{
+    unsigned total = 0;
+    struct rl_client_stats *all = calloc((size_t)max * srv->n_workers, sizeof *all);
+    if (!all)
+        return 0;
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        struct worker *w = &srv->workers[i];
+        pthread_mutex_lock(&w->lock);
+        total += rl_top_clients(w->rl, all + total, max);
+        pthread_mutex_unlock(&w->lock);
+    }
+    qsort(all, total, sizeof *all, by_requests_desc);
+    unsigned n = total < max ? total : max;
+    memcpy(out, all, n * sizeof *out);
+    free(all);
+    return n;
+}
+
+unsigned server_worker_count(const struct server *srv)
+{
+    return srv->n_workers;
+}
+
+void server_close(struct server *srv)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->stopping, true);
+    for (unsigned i = 0; i < srv->n_workers; i++) {
+        struct worker *w = &srv->workers[i];
+        if (w->thread_started)
+            pthread_join(w->thread, NULL);
+        for (unsigned k = 0; k < w->n_fds; k++)
+            close(w->fds[k]);
+        free(w->batch);
+        free(w->rl_mem);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(srv->workers);
+    pthread_mutex_destroy(&srv->settings_lock);
+    free(srv);
+}

@@ -1,0 +1,60 @@
+/*
+ * server: the serving side of the shell — UDP sockets, kernel receive
+ * timestamps, batching, and the worker threads that answer NTP requests.
+ *
+ * Owns: one socket per listen address per worker (SO_REUSEPORT spreads
+ * clients over workers; a client stays on one worker, so each worker's rate
+ * limiter and counters are private to it), the receive -> access list ->
+ * rate limit -> responder -> transmit pipeline, and the per-worker counters.
+ * Worker 0 is driven by the daemon's main loop (so `threads 1` is a single
+ * thread blocking only in poll()); workers 1..N-1 run their own threads.
+ */
+#ifndef HORLOGE_SERVER_H
+#define HORLOGE_SERVER_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "core/ratelimit.h"
+#include "core/responder.h"
+#include "io/config.h"
+
+/* Why requests were not answered with time, and what was answered. */
+struct server_counters {
+    uint64_t received;
+    uint64_t replied;          /* time replies (mode 4 and mode 2) */
+    uint64_t replied_sym;      /* of which mode 2 replies to symmetric active (w32time) */
+    uint64_t kod_rate;
+    uint64_t kod_deny;
+    uint64_t denied;           /* refused by the access list (dropped or DENY KoD) */
+    uint64_t rate_limited;     /* refused by the rate limiter (dropped or RATE KoD) */
+    uint64_t malformed;        /* too short, bad version, bad extension fields or trailer */
+    uint64_t bad_mode;         /* modes 0 (v2+), 2, 4, 5 */
+    uint64_t control_mode;     /* modes 6 and 7 */
+    uint64_t crypto_nak;       /* requests with a MAC of a key we do not hold */
+    uint64_t send_errors;
+    uint64_t kernel_timestamps;/* receive timestamps that came from the kernel */
+};
+
+struct server;
+
+/* Creates the sockets (call before dropping privileges). NULL on failure, logged. */
+struct server *server_open(const struct config *cfg, const struct resp_state *initial);
+/* Starts workers 1..N-1. Returns 0 or -1 (logged). */
+int server_start_threads(struct server *srv);
+/* Worker 0's sockets for the main loop's poll set; returns how many were written (<= max). */
+unsigned server_pollfds(const struct server *srv, struct pollfd *fds, unsigned max);
+/* Answers everything waiting on worker 0's socket `fd`. */
+void server_handle_readable(struct server *srv, int fd);
+/* Publishes what the server says about itself; workers pick it up at their next batch. */
+void server_publish_state(struct server *srv, const struct resp_state *state);
+/* Applies reloadable settings (access list, denyaction, rate limits). */
+void server_apply_config(struct server *srv, const struct config *cfg);
+void server_get_counters(struct server *srv, struct server_counters *out);
+/* Busiest clients over all workers, most requests first. */
+unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, unsigned max);
+unsigned server_worker_count(const struct server *srv);
+/* Stops the worker threads and closes every socket. */
+void server_close(struct server *srv);
+
+#endif
