@@ -96,6 +96,7 @@ EOF
         cat >"$D/horloged/horloge.conf" <<EOF
 port $SPORT
 listen 127.0.0.1
+allow 127.0.0.0/8
 local stratum 10
 threads $2
 controlsocket $D/horloged/sock
@@ -187,7 +188,11 @@ verdict() { # verdict VALUE OP LIMIT
 }
 
 echo "serve.sh: $B, servers: $SERVERS; server on cpu $SCPU, ntpload on cpu $LCPU"
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# share of both cores other processes used over one second before we start
+busy=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; sleep 1; awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat)
+busy=$(echo $busy | awk '{b = $3 - $1; i = $4 - $2; printf "%.0f", (b + i) ? 100 * b / (b + i) : 0}')
+echo "machine busy before start: $busy% of all cores (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+[ "$busy" -lt 10 ] || echo "note: other processes are using the cores; figures will be noisy"
 echo "open loop $RATE req/s for ${DUR}s; closed loop $WINDOWS (sockets x window) for ${CDUR}s; $ROUNDS rounds"
 : >"$D/res"
 FAILED=""
