@@ -52,19 +52,20 @@ all: $(DAEMON) $(CLI)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(call obj,$(CORE_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(IO_LIB): $(call obj,$(IO_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(SIM_LIB): $(call obj,$(SIMLIB_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^ $(if $^,,)
+	@rm -f $@ && ar rcs $@ $^ $(if $^,,)
 
 $(DAEMON): $(call obj,src/io/main.c) $(IO_LIB) $(CORE_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -4,7 +4,9 @@
  *
  * Owns: a fixed-size hashed table of client entries in caller-provided
  * memory (bounded whatever the number of source addresses; a new client
- * evicts the least recently seen entry of its bucket), a token bucket per
+ * evicts the least recently seen entry of its bucket, where a client seen
+ * over a span of time counts as seen that much later, so a scan of one-shot
+ * addresses cannot push out clients that keep coming back), a token bucket per
  * client, and the counts `horloge clients` shows. One table per worker: the
  * kernel's SO_REUSEPORT hashing keeps a client on one socket, so no locks.
  *

@@ -138,38 +138,19 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
     return fd;
 }
 
-/* The default: every IPv4 and IPv6 address. An IPv6 failure (no IPv6 here) is only a warning. */
-static unsigned listen_addresses(const struct config *cfg, struct net_addr *out, bool *optional)
-{
-    if (cfg->n_listen > 0) {
-        for (unsigned i = 0; i < cfg->n_listen; i++) {
-            out[i] = cfg->listen[i];
-            optional[i] = false;
-        }
-        return cfg->n_listen;
-    }
-    memset(out, 0, 2 * sizeof *out);
-    out[0].family = NET_IPV4;
-    out[1].family = NET_IPV6;
-    optional[0] = false;
-    optional[1] = true;
-    return 2;
-}
-
+/*
+ * An IPv6 socket that cannot be opened (a host or simulator without IPv6) is
+ * a warning, not a failure, as long as something else is served.
+ */
 static int worker_open_sockets(struct worker *w, const struct config *cfg)
 {
-    struct net_addr addrs[MAX_SOCKETS];
-    bool optional[MAX_SOCKETS];
-    unsigned n = listen_addresses(cfg, addrs, optional);
     bool reuseport = cfg->threads > 1;
-    for (unsigned i = 0; i < n; i++) {
-        int fd = open_socket(&addrs[i], cfg->port, reuseport);
-        if (fd < 0) {
-            if (optional[i])
-                continue;
+    for (unsigned i = 0; i < cfg->n_listen; i++) {
+        int fd = open_socket(&cfg->listen[i], cfg->port, reuseport);
+        if (fd >= 0)
+            w->fds[w->n_fds++] = fd;
+        else if (cfg->listen[i].family != NET_IPV6)
             return -1;
-        }
-        w->fds[w->n_fds++] = fd;
     }
     if (w->n_fds == 0) {
         log_error("no address to serve on");

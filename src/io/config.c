@@ -1,0 +1,790 @@
+/*
+ * config: horloge.conf -> struct config; see config.h for the directives.
+ *
+ * Owns the parse only: a line is split into blank-separated words, the first
+ * names the directive, whose handler consumes the rest and leaves any word it
+ * did not expect to be reported. Every error is collected as `file:line: ...`
+ * and parsing goes on, so one run shows all mistakes.
+ */
+#include "io/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_LINE_MAX 1023
+#define CFG_MAX_WORDS 32
+#define CFG_FILE_MAX (1024 * 1024)
+#define CFG_SOCKET_PATH_MAX 107 /* sizeof(sun_path) - 1 */
+#define CFG_QUOTE_MAX 64
+#define CFG_MAX_DISTANCE 16.0   /* RFC 5905 MAXDISP: beyond it a server is useless */
+
+struct parser {
+    const char *name;
+    unsigned line;
+    struct config *cfg;
+    struct cfg_errors *errs;
+    bool listen_seen;
+};
+
+/* The words of one line after the directive; `i` is the next one to consume. */
+struct args {
+    const char *directive;
+    char **w;
+    unsigned n, i;
+};
+
+static void errs_append(struct cfg_errors *errs, const char *text)
+{
+    static const char marker[] = "...\n";
+    size_t used = strlen(errs->text);
+    size_t len = strlen(text);
+    size_t room = sizeof errs->text - used;
+    if (len + sizeof marker <= room) {
+        memcpy(errs->text + used, text, len + 1);
+        return;
+    }
+    if (used < sizeof marker - 1 || strcmp(errs->text + used - (sizeof marker - 1), marker) != 0)
+        if (room >= sizeof marker)
+            memcpy(errs->text + used, marker, sizeof marker);
+}
+
+__attribute__((format(printf, 3, 4))) static void errs_add(struct cfg_errors *errs,
+                                                           const char *prefix,
+                                                           const char *fmt, ...)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "%s", prefix);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < sizeof line)
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(line);
+    if (len + 1 < sizeof line) {
+        line[len] = '\n';
+        line[len + 1] = '\0';
+    } else {
+        line[sizeof line - 2] = '\n';
+    }
+    errs->count++;
+    errs_append(errs, line);
+}
+
+__attribute__((format(printf, 2, 3))) static void parse_error(struct parser *p, const char *fmt,
+                                                              ...)
+{
+    char prefix[CFG_PATH_MAX + 32];
+    char msg[384];
+    snprintf(prefix, sizeof prefix, "%s:%u: ", p->name, p->line);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    errs_add(p->errs, prefix, "%s", msg);
+}
+
+/* A word as it may appear in a message: printable, and cut short when long. */
+static const char *quote(const char *word, char buf[CFG_QUOTE_MAX + 4])
+{
+    size_t i = 0;
+    for (; word[i] && i < CFG_QUOTE_MAX; i++)
+        buf[i] = isprint((unsigned char)word[i]) ? word[i] : '?';
+    if (word[i]) {
+        memcpy(buf + i, "...", 4);
+    } else {
+        buf[i] = '\0';
+    }
+    return buf;
+}
+
+static const char *next_word(struct args *a)
+{
+    return a->i < a->n ? a->w[a->i++] : NULL;
+}
+
+static const char *need_word(struct parser *p, struct args *a)
+{
+    const char *w = next_word(a);
+    if (!w)
+        parse_error(p, "%s: missing argument", a->directive);
+    return w;
+}
+
+static const char *need_value(struct parser *p, struct args *a, const char *option)
+{
+    const char *w = next_word(a);
+    if (!w)
+        parse_error(p, "%s: %s needs a value", a->directive, option);
+    return w;
+}
+
+static bool at_end(struct parser *p, struct args *a)
+{
+    if (a->i >= a->n)
+        return true;
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "%s: unexpected '%s'", a->directive, quote(a->w[a->i], q));
+    return false;
+}
+
+/* Whole-word decimal integer, optionally negative; no blanks, no '+', no overflow. */
+static bool parse_long(const char *w, long *out)
+{
+    const char *d = w[0] == '-' ? w + 1 : w;
+    if (!*d)
+        return false;
+    for (const char *c = d; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return false;
+    errno = 0;
+    char *end;
+    long v = strtol(w, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Whole-word finite decimal number (no hex, inf or nan). */
+static bool parse_double(const char *w, double *out)
+{
+    if (!*w)
+        return false;
+    for (const char *c = w; *c; c++)
+        if (!isdigit((unsigned char)*c) && !strchr(".eE+-", *c))
+            return false;
+    errno = 0;
+    char *end;
+    double v = strtod(w, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool get_long(struct parser *p, const struct args *a, const char *w, long lo, long hi,
+                     const char *what, long *out)
+{
+    long v;
+    if (parse_long(w, &v) && v >= lo && v <= hi) {
+        *out = v;
+        return true;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "%s: '%s' is not %s (%ld..%ld)", a->directive, quote(w, q), what, lo, hi);
+    return false;
+}
+
+static bool get_seconds(struct parser *p, const struct args *a, const char *w, double lo,
+                        bool lo_open, double hi, const char *what, double *out)
+{
+    double v;
+    if (parse_double(w, &v) && (lo_open ? v > lo : v >= lo) && v <= hi) {
+        *out = v;
+        return true;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "%s: '%s' is not %s", a->directive, quote(w, q), what);
+    return false;
+}
+
+static bool get_path(struct parser *p, const struct args *a, const char *w, size_t max,
+                     char *dst)
+{
+    if (strlen(w) > max) {
+        parse_error(p, "%s: path is too long (at most %zu characters)", a->directive, max);
+        return false;
+    }
+    strcpy(dst, w);
+    return true;
+}
+
+static void mask_host_bits(struct net_addr *addr, unsigned prefix_bits)
+{
+    for (unsigned i = 0; i < sizeof addr->bytes; i++) {
+        unsigned keep = prefix_bits >= 8 * (i + 1) ? 8 : prefix_bits > 8 * i ? prefix_bits - 8 * i : 0;
+        addr->bytes[i] &= (uint8_t)(0xff00 >> keep);
+    }
+}
+
+bool cfg_parse_prefix(const char *text, struct net_addr *addr, unsigned *prefix_bits)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *slash = strchr(text, '/');
+    size_t host_len = slash ? (size_t)(slash - text) : strlen(text);
+    if (host_len == 0 || host_len >= sizeof host)
+        return false;
+    memcpy(host, text, host_len);
+    host[host_len] = '\0';
+    struct net_addr a;
+    memset(&a, 0, sizeof a);
+    unsigned max;
+    if (inet_pton(AF_INET, host, a.bytes) == 1) {
+        a.family = NET_IPV4;
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, a.bytes) == 1) {
+        a.family = NET_IPV6;
+        max = 128;
+    } else {
+        return false;
+    }
+    unsigned bits = max;
+    if (slash) {
+        const char *d = slash + 1;
+        size_t n = strlen(d);
+        if (n == 0 || n > 3 || strspn(d, "0123456789") != n)
+            return false;
+        bits = (unsigned)atoi(d);
+        if (bits > max)
+            return false;
+    }
+    *addr = a;
+    *prefix_bits = bits;
+    return true;
+}
+
+static void do_port(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    long v;
+    if (w && get_long(p, a, w, 0, 65535, "a port number", &v))
+        p->cfg->port = (uint16_t)v;
+}
+
+static void do_listen(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    struct net_addr addr;
+    unsigned bits;
+    char q[CFG_QUOTE_MAX + 4];
+    if (strchr(w, '/') || !cfg_parse_prefix(w, &addr, &bits)) {
+        parse_error(p, "listen: '%s' is not an IPv4 or IPv6 address", quote(w, q));
+        return;
+    }
+    struct config *cfg = p->cfg;
+    if (!p->listen_seen) {
+        cfg->n_listen = 0;
+        p->listen_seen = true;
+    }
+    for (unsigned i = 0; i < cfg->n_listen; i++) {
+        if (cfg->listen[i].family == addr.family &&
+            memcmp(cfg->listen[i].bytes, addr.bytes, sizeof addr.bytes) == 0) {
+            parse_error(p, "listen: '%s' is given twice", quote(w, q));
+            return;
+        }
+    }
+    if (cfg->n_listen >= CFG_MAX_LISTEN) {
+        parse_error(p, "listen: more than %d addresses", CFG_MAX_LISTEN);
+        return;
+    }
+    cfg->listen[cfg->n_listen++] = addr;
+}
+
+static void add_rule(struct parser *p, struct args *a, bool allow)
+{
+    struct acl_rule rule;
+    memset(&rule, 0, sizeof rule);
+    rule.allow = allow;
+    const char *w = next_word(a);
+    if (w && strcmp(w, "all") != 0) {
+        unsigned bits;
+        if (!cfg_parse_prefix(w, &rule.net, &bits)) {
+            char q[CFG_QUOTE_MAX + 4];
+            parse_error(p, "%s: '%s' is not an address or prefix", a->directive, quote(w, q));
+            return;
+        }
+        mask_host_bits(&rule.net, bits);
+        rule.prefix_bits = (uint8_t)bits;
+    }
+    if (!acl_add(&p->cfg->acl, &rule))
+        parse_error(p, "%s: more than %d allow and deny rules", a->directive, ACL_MAX_RULES);
+}
+
+static void do_allow(struct parser *p, struct args *a) { add_rule(p, a, true); }
+static void do_deny(struct parser *p, struct args *a) { add_rule(p, a, false); }
+
+static void do_denyaction(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (strcmp(w, "drop") == 0 || strcmp(w, "kod") == 0) {
+        p->cfg->deny_kod = w[0] == 'k';
+        return;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "denyaction: '%s' is not drop or kod", quote(w, q));
+}
+
+static void do_ratelimit(struct parser *p, struct args *a)
+{
+    struct rl_params *rl = &p->cfg->ratelimit;
+    rl->enabled = true;
+    const char *opt;
+    while ((opt = next_word(a))) {
+        long v;
+        const char *w = NULL;
+        if (strcmp(opt, "interval") == 0) {
+            if ((w = need_value(p, a, opt)) && get_long(p, a, w, -4, 12, "an interval exponent", &v))
+                rl->interval_log2 = (int)v;
+        } else if (strcmp(opt, "burst") == 0) {
+            if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 255, "a burst size", &v))
+                rl->burst = (unsigned)v;
+        } else if (strcmp(opt, "leak") == 0) {
+            if ((w = need_value(p, a, opt)) && get_long(p, a, w, 0, 4, "a leak exponent", &v))
+                rl->leak_log2 = (unsigned)v;
+        } else {
+            char q[CFG_QUOTE_MAX + 4];
+            parse_error(p, "ratelimit: unknown option '%s'", quote(opt, q));
+            return;
+        }
+        if (!w)
+            return;
+    }
+}
+
+static void do_clientlogsize(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    long v;
+    if (parse_long(w, &v) && v >= 16 && v <= 1048576 && (v & (v - 1)) == 0) {
+        p->cfg->clientlog_size = (unsigned)v;
+        return;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "clientlogsize: '%s' is not a power of two (16..1048576)", quote(w, q));
+}
+
+static void do_threads(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    long v;
+    if (w && get_long(p, a, w, 1, 64, "a thread count", &v))
+        p->cfg->threads = (unsigned)v;
+}
+
+static void do_local(struct parser *p, struct args *a)
+{
+    struct config *cfg = p->cfg;
+    cfg->local_enabled = true;
+    const char *opt;
+    while ((opt = next_word(a))) {
+        const char *w = NULL;
+        if (strcmp(opt, "stratum") == 0) {
+            long v;
+            if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 15, "a stratum", &v))
+                cfg->local_stratum = (int)v;
+        } else if (strcmp(opt, "distance") == 0) {
+            if ((w = need_value(p, a, opt)))
+                get_seconds(p, a, w, 0, false, CFG_MAX_DISTANCE,
+                            "a distance in seconds (0..16)", &cfg->local_distance);
+        } else {
+            char q[CFG_QUOTE_MAX + 4];
+            parse_error(p, "local: unknown option '%s'", quote(opt, q));
+            return;
+        }
+        if (!w)
+            return;
+    }
+}
+
+/* controlsocket and pidfile: a path, or `none`. */
+static void do_optional_path(struct parser *p, struct args *a, size_t max, char *dst)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (strcmp(w, "none") == 0)
+        dst[0] = '\0';
+    else
+        get_path(p, a, w, max, dst);
+}
+
+static void do_controlsocket(struct parser *p, struct args *a)
+{
+    do_optional_path(p, a, CFG_SOCKET_PATH_MAX, p->cfg->controlsocket);
+}
+
+static void do_pidfile(struct parser *p, struct args *a)
+{
+    do_optional_path(p, a, CFG_PATH_MAX - 1, p->cfg->pidfile);
+}
+
+static void do_driftfile(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->driftfile);
+}
+
+static void do_leapseclist(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->leapseclist);
+}
+
+/* POSIX portable user names: letters, digits, '.', '_', '-', not starting with '-'. */
+static bool valid_user(const char *w)
+{
+    size_t n = strlen(w);
+    if (n == 0 || n >= sizeof ((struct config *)0)->user || w[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)w[i]) && !strchr("._-", w[i]))
+            return false;
+    return true;
+}
+
+static void do_user(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (valid_user(w)) {
+        strcpy(p->cfg->user, w);
+        return;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "user: '%s' is not a user name", quote(w, q));
+}
+
+static void do_log(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (strcmp(w, "stderr") == 0) {
+        p->cfg->log = CFG_LOG_STDERR;
+    } else if (strcmp(w, "syslog") == 0) {
+        p->cfg->log = CFG_LOG_SYSLOG;
+    } else {
+        char q[CFG_QUOTE_MAX + 4];
+        parse_error(p, "log: '%s' is not stderr or syslog", quote(w, q));
+    }
+}
+
+/* A DNS name (at most 253 characters) or an address literal, kept as text: resolved later. */
+static bool valid_host(const char *w)
+{
+    size_t n = strlen(w);
+    if (n == 0 || n > 253 || (!isalnum((unsigned char)w[0]) && w[0] != ':'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)w[i]) && !strchr(".-_:%", w[i]))
+            return false;
+    return true;
+}
+
+static bool source_option(struct parser *p, struct args *a, const char *opt,
+                          struct cfg_source *src, bool *min_given, bool *max_given)
+{
+    const char *w = NULL;
+    long v;
+    if (strcmp(opt, "iburst") == 0) {
+        src->iburst = true;
+        return true;
+    }
+    if (!src->is_pool && strcmp(opt, "prefer") == 0) {
+        src->prefer = true;
+        return true;
+    }
+    if (strcmp(opt, "port") == 0) {
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 65535, "a port number", &v))
+            src->port = (uint16_t)v;
+    } else if (strcmp(opt, "minpoll") == 0) {
+        *min_given = true;
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, -6, 17, "a poll exponent", &v))
+            src->minpoll = (int)v;
+    } else if (strcmp(opt, "maxpoll") == 0) {
+        *max_given = true;
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, -6, 17, "a poll exponent", &v))
+            src->maxpoll = (int)v;
+    } else if (src->is_pool && strcmp(opt, "maxsources") == 0) {
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 16, "a source count", &v))
+            src->maxsources = (unsigned)v;
+    } else {
+        char q[CFG_QUOTE_MAX + 4];
+        parse_error(p, "%s: unknown option '%s'", a->directive, quote(opt, q));
+        return false;
+    }
+    return w != NULL;
+}
+
+/*
+ * A lone minpoll above the default maxpoll (or maxpoll below the default
+ * minpoll) moves the other bound along; only two explicit bounds can conflict.
+ */
+static bool settle_poll_range(struct parser *p, const struct args *a, struct cfg_source *src,
+                              bool min_given, bool max_given)
+{
+    if (src->minpoll <= src->maxpoll)
+        return true;
+    if (min_given && max_given) {
+        parse_error(p, "%s: minpoll %d is greater than maxpoll %d", a->directive, src->minpoll,
+                    src->maxpoll);
+        return false;
+    }
+    if (min_given)
+        src->maxpoll = src->minpoll;
+    else
+        src->minpoll = src->maxpoll;
+    return true;
+}
+
+static void add_source(struct parser *p, struct args *a, bool is_pool)
+{
+    const char *host = need_word(p, a);
+    if (!host)
+        return;
+    struct cfg_source src;
+    memset(&src, 0, sizeof src);
+    src.is_pool = is_pool;
+    src.port = 123;
+    src.minpoll = 6;
+    src.maxpoll = 10;
+    src.maxsources = 4;
+    char q[CFG_QUOTE_MAX + 4];
+    if (!valid_host(host)) {
+        parse_error(p, "%s: '%s' is not a host name or address", a->directive, quote(host, q));
+        return;
+    }
+    strcpy(src.host, host);
+    bool min_given = false, max_given = false;
+    const char *opt;
+    while ((opt = next_word(a)))
+        if (!source_option(p, a, opt, &src, &min_given, &max_given))
+            return;
+    if (!settle_poll_range(p, a, &src, min_given, max_given))
+        return;
+    struct config *cfg = p->cfg;
+    if (cfg->n_sources >= CFG_MAX_SOURCES) {
+        parse_error(p, "%s: more than %d servers and pools", a->directive, CFG_MAX_SOURCES);
+        return;
+    }
+    cfg->sources[cfg->n_sources++] = src;
+}
+
+static void do_server(struct parser *p, struct args *a) { add_source(p, a, false); }
+static void do_pool(struct parser *p, struct args *a) { add_source(p, a, true); }
+
+static void do_minsources(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    long v;
+    if (w && get_long(p, a, w, 1, 16, "a source count", &v))
+        p->cfg->minsources = (unsigned)v;
+}
+
+static void do_maxdistance(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_seconds(p, a, w, 0, true, CFG_MAX_DISTANCE,
+                    "a distance in seconds (above 0, at most 16)", &p->cfg->maxdistance);
+}
+
+static void do_makestep(struct parser *p, struct args *a)
+{
+    const char *t = need_word(p, a);
+    if (!t)
+        return;
+    const char *l = need_word(p, a);
+    double threshold;
+    bool ok = get_seconds(p, a, t, 0, true, HUGE_VAL, "a threshold in seconds (above 0)",
+                          &threshold);
+    long limit;
+    if (!l)
+        return;
+    ok &= get_long(p, a, l, -1, 2147483647L, "an update count", &limit);
+    if (!ok)
+        return;
+    p->cfg->makestep_enabled = true;
+    p->cfg->makestep_threshold = threshold;
+    p->cfg->makestep_limit = (int)limit;
+}
+
+struct directive {
+    const char *name;
+    void (*parse)(struct parser *p, struct args *a);
+};
+
+static const struct directive directives[] = {
+    {"port", do_port},
+    {"listen", do_listen},
+    {"allow", do_allow},
+    {"deny", do_deny},
+    {"denyaction", do_denyaction},
+    {"ratelimit", do_ratelimit},
+    {"clientlogsize", do_clientlogsize},
+    {"threads", do_threads},
+    {"local", do_local},
+    {"controlsocket", do_controlsocket},
+    {"pidfile", do_pidfile},
+    {"user", do_user},
+    {"log", do_log},
+    {"server", do_server},
+    {"pool", do_pool},
+    {"minsources", do_minsources},
+    {"maxdistance", do_maxdistance},
+    {"makestep", do_makestep},
+    {"driftfile", do_driftfile},
+    {"leapseclist", do_leapseclist},
+};
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Splits `line` in place; returns the word count, or more than CFG_MAX_WORDS when cut short. */
+static unsigned split_words(char *line, char **words)
+{
+    unsigned n = 0;
+    char *c = line;
+    for (;;) {
+        while (is_blank(*c))
+            c++;
+        if (!*c || *c == '#')
+            return n;
+        if (n == CFG_MAX_WORDS)
+            return n + 1;
+        words[n++] = c;
+        while (*c && !is_blank(*c) && *c != '#')
+            c++;
+        if (*c == '#') {
+            *c = '\0';
+            return n;
+        }
+        if (*c)
+            *c++ = '\0';
+    }
+}
+
+static void parse_line(struct parser *p, char *line)
+{
+    char *words[CFG_MAX_WORDS];
+    unsigned n = split_words(line, words);
+    if (n == 0)
+        return;
+    if (n > CFG_MAX_WORDS) {
+        parse_error(p, "too many words (at most %d)", CFG_MAX_WORDS);
+        return;
+    }
+    for (size_t i = 0; i < sizeof directives / sizeof directives[0]; i++) {
+        if (strcmp(words[0], directives[i].name) != 0)
+            continue;
+        struct args a = {directives[i].name, words, n, 1};
+        unsigned before = p->errs->count;
+        directives[i].parse(p, &a);
+        if (p->errs->count == before)
+            at_end(p, &a);
+        return;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "unknown directive '%s'", quote(words[0], q));
+}
+
+void cfg_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = 123;
+    /* 0.0.0.0 and ::, until the first `listen` directive replaces them. */
+    cfg->n_listen = 2;
+    cfg->listen[0].family = NET_IPV4;
+    cfg->listen[1].family = NET_IPV6;
+    acl_init(&cfg->acl);
+    cfg->deny_kod = false;
+    cfg->ratelimit = (struct rl_params){.enabled = false, .interval_log2 = 3, .burst = 8, .leak_log2 = 2};
+    cfg->clientlog_size = 65536;
+    cfg->threads = 1;
+    cfg->local_enabled = false;
+    cfg->local_stratum = 10;
+    cfg->local_distance = 0;
+    strcpy(cfg->controlsocket, CFG_DEFAULT_CONTROLSOCKET);
+    strcpy(cfg->pidfile, CFG_DEFAULT_PIDFILE);
+    cfg->log = CFG_LOG_SYSLOG;
+    cfg->minsources = 1;
+    cfg->maxdistance = 3.0;
+    cfg->makestep_enabled = false;
+}
+
+static void errs_clear(struct cfg_errors *errs)
+{
+    errs->count = 0;
+    errs->text[0] = '\0';
+}
+
+int cfg_parse_text(const char *text, size_t len, const char *name, struct config *cfg,
+                   struct cfg_errors *errs)
+{
+    struct cfg_errors scratch;
+    if (!errs)
+        errs = &scratch;
+    errs_clear(errs);
+    cfg_defaults(cfg);
+    struct parser p = {name ? name : "config", 0, cfg, errs, false};
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t line_len = nl ? (size_t)(nl - (text + pos)) : len - pos;
+        p.line++;
+        char line[CFG_LINE_MAX + 1];
+        if (line_len > CFG_LINE_MAX) {
+            parse_error(&p, "line is too long (at most %d characters)", CFG_LINE_MAX);
+        } else if (memchr(text + pos, '\0', line_len)) {
+            parse_error(&p, "line contains a NUL byte");
+        } else {
+            memcpy(line, text + pos, line_len);
+            line[line_len] = '\0';
+            parse_line(&p, line);
+        }
+        pos += line_len + 1;
+    }
+    return errs->count ? -1 : 0;
+}
+
+int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs)
+{
+    struct cfg_errors scratch;
+    if (!errs)
+        errs = &scratch;
+    errs_clear(errs);
+    cfg_defaults(cfg);
+    char prefix[CFG_PATH_MAX + 8];
+    snprintf(prefix, sizeof prefix, "%s: ", path);
+    char why[128];
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        errs_add(errs, prefix, "cannot read: %s", strerror_r(errno, why, sizeof why));
+        return -1;
+    }
+    char *buf = malloc(CFG_FILE_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        errs_add(errs, prefix, "cannot read: %s", strerror_r(ENOMEM, why, sizeof why));
+        return -1;
+    }
+    size_t n = fread(buf, 1, CFG_FILE_MAX + 1, f);
+    int read_errno = ferror(f) ? errno : 0;
+    fclose(f);
+    int rc = -1;
+    if (read_errno)
+        errs_add(errs, prefix, "cannot read: %s", strerror_r(read_errno, why, sizeof why));
+    else if (n > CFG_FILE_MAX)
+        errs_add(errs, prefix, "is too large (more than %d bytes)", CFG_FILE_MAX);
+    else
+        rc = cfg_parse_text(buf, n, path, cfg, errs);
+    free(buf);
+    return rc;
+}
