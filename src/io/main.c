@@ -36,9 +36,13 @@ struct horloged {
     struct config cfg;
     struct server *srv;
     int control_fd;
+    /* What this process created, kept apart from cfg, which a reload may change. */
+    char pidfile_written[CFG_PATH_MAX];
+    char control_path[CFG_PATH_MAX];
     struct process_signals signals;
     int8_t precision;
     struct resp_state state;
+    struct time_correction correction;
     double start_mono;
 };
 
@@ -235,7 +239,7 @@ static void reload_config(struct horloged *d)
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
     compute_state(d);
-    server_publish_state(d->srv, &d->state);
+    server_publish_state(d->srv, &d->state, &d->correction);
     log_info("reloaded %s", d->config_path);
 }
 
@@ -244,7 +248,7 @@ static void reload_config(struct horloged *d)
 static void tick(struct horloged *d)
 {
     compute_state(d);
-    server_publish_state(d->srv, &d->state);
+    server_publish_state(d->srv, &d->state, &d->correction);
 }
 
 static void run_loop(struct horloged *d)
@@ -315,6 +319,10 @@ static int parse_args(int argc, char **argv, struct horloged *d, bool *check_onl
 
 static int start(struct horloged *d)
 {
+    /* Before binding: with SO_REUSEADDR a second instance would bind too, steal the traffic and
+     * remove the first one's control socket. */
+    if (d->cfg.pidfile[0] && process_check_pidfile(d->cfg.pidfile) < 0)
+        return -1;
     d->precision = measure_precision();
     d->start_mono = mono_now();
     compute_state(d);
@@ -324,11 +332,13 @@ static int start(struct horloged *d)
     d->control_fd = -1;
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket) == 0)
         d->control_fd = control_open(d->cfg.controlsocket);
+    snprintf(d->control_path, sizeof d->control_path, "%s", d->cfg.controlsocket);
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
         (process_make_parent_dir(d->cfg.pidfile) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
         return -1;
+    snprintf(d->pidfile_written, sizeof d->pidfile_written, "%s", d->cfg.pidfile);
     if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, !d->no_clock_control) < 0)
         return -1;
     if (server_start_threads(d->srv) < 0)
@@ -342,10 +352,10 @@ static int start(struct horloged *d)
 
 static void stop(struct horloged *d)
 {
-    control_close(d->control_fd, d->cfg.controlsocket);
+    control_close(d->control_fd, d->control_path);
     server_close(d->srv);
-    if (d->cfg.pidfile[0])
-        unlink(d->cfg.pidfile);
+    if (d->pidfile_written[0])
+        unlink(d->pidfile_written);
     log_info("stopped");
 }
 

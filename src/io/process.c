@@ -92,6 +92,23 @@ int process_make_parent_dir(const char *path)
     return 0;
 }
 
+int process_check_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long pid = 0;
+    int n = fscanf(f, "%ld", &pid);
+    fclose(f);
+    if (n != 1 || pid <= 0 || pid == (long)getpid())
+        return 0;
+    if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
+        log_error("another horloged seems to be running (pid %ld in %s); not starting", pid, path);
+        return -1;
+    }
+    return 0;
+}
+
 int process_write_pidfile(const char *path)
 {
     char tmp[PATH_MAX];

@@ -22,6 +22,8 @@ void process_install_signals(struct process_signals *flags);
 int process_daemonize(void);
 /* Creates the parent directory of `path` if missing (mode 0755). */
 int process_make_parent_dir(const char *path);
+/* Fails (and logs why) when the pid file names a live process: another daemon owns it. */
+int process_check_pidfile(const char *path);
 /* Writes our pid to `path` atomically (temp file + rename). */
 int process_write_pidfile(const char *path);
 /* Switches to `user` (its uid, gid and groups). keep_sys_time keeps CAP_SYS_TIME for the clock. */

@@ -29,6 +29,8 @@
 /* The settings workers use; replaced whole on publish/reload, tracked by a generation number. */
 struct serving_settings {
     struct resp_state state;
+    struct time_correction correction;
+    bool corrected; /* correction is not zero */
     struct acl acl;
     bool deny_kod;
     struct rl_params ratelimit;
@@ -230,6 +232,16 @@ static ntp_ts read_ntp_now(void)
     return ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
 }
 
+/* Raw clock reading -> the time we serve (see struct time_correction). */
+static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
+{
+    if (!s->corrected)
+        return raw;
+    const struct time_correction *c = &s->correction;
+    double since = ntp_diff_sec(raw, ntp_from_unix(c->since));
+    return ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
+}
+
 static bool kernel_rx_timestamp(struct msghdr *msg, ntp_ts *out)
 {
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
@@ -315,6 +327,7 @@ static unsigned worker_process(struct worker *w, unsigned n, ntp_ts fallback_rx)
         ntp_ts rx = fallback_rx;
         if (kernel_rx_timestamp(msg, &rx))
             w->counters.kernel_timestamps++;
+        rx = corrected(&w->settings, rx);
         struct net_addr client;
         if (!netaddr_from_sockaddr(&b->addrs[i], &client))
             continue;
@@ -350,7 +363,7 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 {
     struct batch *b = w->batch;
     /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
-    ntp_ts tx = read_ntp_now();
+    ntp_ts tx = corrected(&w->settings, read_ntp_now());
     for (unsigned i = 0; i < n; i++)
         pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;
@@ -461,10 +474,13 @@ static void bump_generation(struct server *srv)
     atomic_fetch_add_explicit(&srv->generation, 1, memory_order_release);
 }
 
-void server_publish_state(struct server *srv, const struct resp_state *state)
+void server_publish_state(struct server *srv, const struct resp_state *state,
+                          const struct time_correction *correction)
 {
     pthread_mutex_lock(&srv->settings_lock);
     srv->settings.state = *state;
+    srv->settings.correction = *correction;
+    srv->settings.corrected = correction->offset != 0.0 || correction->ppm != 0.0;
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
 }

@@ -36,6 +36,18 @@ struct server_counters {
     uint64_t kernel_timestamps;/* receive timestamps that came from the kernel */
 };
 
+/*
+ * How served timestamps relate to the raw system clock: served = raw +
+ * offset + ppm * 1e-6 * (raw - since). Zero for a clock we steer ourselves;
+ * under -x it is the correction we track but may not apply (as chronyd -x
+ * serves its estimate of true time, not the free-running clock).
+ */
+struct time_correction {
+    double offset;
+    double ppm;
+    struct unix_time since;
+};
+
 struct server;
 
 /* Creates the sockets (call before dropping privileges). NULL on failure, logged. */
@@ -47,7 +59,8 @@ unsigned server_pollfds(const struct server *srv, struct pollfd *fds, unsigned m
 /* Answers everything waiting on worker 0's socket `fd`. */
 void server_handle_readable(struct server *srv, int fd);
 /* Publishes what the server says about itself; workers pick it up at their next batch. */
-void server_publish_state(struct server *srv, const struct resp_state *state);
+void server_publish_state(struct server *srv, const struct resp_state *state,
+                          const struct time_correction *correction);
 /* Applies reloadable settings (access list, denyaction, rate limits). */
 void server_apply_config(struct server *srv, const struct config *cfg);
 void server_get_counters(struct server *srv, struct server_counters *out);
