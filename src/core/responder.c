@@ -106,7 +106,9 @@ size_t resp_build(const struct resp_state *state, const uint8_t *req, size_t req
     struct ntp_header rq;
     struct ntp_layout layout;
     if (pkt_decode(req, req_len, &rq, &layout) != PKT_OK) {
-        *outcome = RESP_DROP_MALFORMED;
+        /* Short ntpq/ntpdc probes (mode 6/7, often 8 to 12 bytes) are counted as what they are. */
+        bool control = req_len > 0 && ((req[0] & 7) == NTP_MODE_CONTROL || (req[0] & 7) == NTP_MODE_PRIVATE);
+        *outcome = control ? RESP_DROP_CONTROL : RESP_DROP_MALFORMED;
         return 0;
     }
     uint8_t mode = reply_mode(&rq, outcome);

@@ -127,8 +127,7 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
         log_warn("fcntl on %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
     if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
         log_warn("IPV6_V6ONLY: %s", strerror(errno));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
-        log_warn("SO_REUSEADDR: %s", strerror(errno));
+    /* Only between our own workers: without it a second daemon on the same port fails to bind. */
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         log_warn("SO_REUSEPORT: %s", strerror(errno));
     enable_rx_timestamps(fd);

@@ -401,6 +401,18 @@ def chrony_translate(lines):
 
 # ---------------------------------------------------------------------- main
 
+def horloge_json(ctx, sock, command):
+    """`horloge -s SOCK COMMAND --json`, parsed."""
+    import json
+    r = subprocess.run([ctx.horloge, "-s", sock, command, "--json"], capture_output=True,
+                       text=True, timeout=30 * ctx.slow)
+    check(r.returncode == 0, "horloge %s --json: exit %d %s" % (command, r.returncode, r.stderr))
+    try:
+        return json.loads(r.stdout)
+    except ValueError as e:
+        raise Fail("horloge %s --json is not JSON (%s): %r" % (command, e, r.stdout))
+
+
 def server_logs(ctx, lines=15):
     out = ""
     for srv in ctx.servers:

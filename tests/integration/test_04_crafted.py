@@ -3,14 +3,14 @@
 requests that must get no reply get none."""
 import os
 import random
+import socket
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltest import (Reply, Server, build_header, check, check_server_reply, exchange, fresh_xmt,
-                    note, run)
-import socket
+                    note, ntp_to_unix, run)
 
 STRATUM = 3
 LOCAL_REFID_CHRONY = bytes([127, 127, 1, 1])
@@ -92,7 +92,6 @@ def check_reply(ctx, name, rep, req, t0, t1, vn, mode, length):
     check(0 <= rep.root_disp < 1.0, "%s: root dispersion %.6f" % (name, rep.root_disp))
     want_refid = b"LOCL" if ctx.is_horloged() else LOCAL_REFID_CHRONY
     check(rep.refid == want_refid, "%s: refid %r, expected %r" % (name, rep.refid, want_refid))
-    from hltest import ntp_to_unix
     ref = ntp_to_unix(rep.reftime)
     check(rep.reftime != 0 and t0 - 86400 < ref <= t1 + 0.05 * ctx.slow,
           "%s: reference time %.6f not in the last day (now %.6f)" % (name, ref, t1))

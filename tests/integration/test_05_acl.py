@@ -3,10 +3,9 @@
 (or a DENY Kiss-o'-Death with `denyaction kod`), 127.0.0.1 is served."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import Server, check, check_server_reply, note, query, run
+from hltest import Server, check, check_server_reply, horloge_json, note, query, run
 
 STRATUM = 3
 
@@ -59,6 +58,11 @@ def test(ctx):
         check(rep.org == int.from_bytes(req[40:48], "big"), "DENY KoD origin != request transmit")
         note("denyaction kod, v%d mode %d from 127.0.0.2 -> %r" % (vn, mode, rep))
     served(ctx, srv.port, "127.0.0.1", "denyaction kod, after the KoDs")
+    st = horloge_json(ctx, srv.sock, "serverstats")
+    check(st.get("kod_deny") == 3 and st.get("denied") == 3,
+          "serverstats kod_deny %r denied %r, expected 3 and 3" % (st.get("kod_deny"),
+                                                                 st.get("denied")))
+    note("serverstats: denied %d, kod_deny %d" % (st["denied"], st["kod_deny"]))
 
 
 if __name__ == "__main__":

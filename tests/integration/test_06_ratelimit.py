@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import Server, check, check_server_reply, note, query, run
+from hltest import Server, check, check_server_reply, horloge_json, note, query, run
 
 STRATUM = 3
 FLOOD = 40
@@ -54,6 +54,20 @@ def test(ctx):
         # chronyd's leak is at least 1 (half the limited requests answered normally).
         check(dropped + kod > 0, "nothing was limited")
     check(srv.alive(), "server died")
+    if ctx.is_horloged():
+        st = horloge_json(ctx, srv.sock, "serverstats")
+        check(st.get("kod_rate") == kod and st.get("rate_limited") == kod + dropped,
+              "serverstats kod_rate %r rate_limited %r, expected %d and %d"
+              % (st.get("kod_rate"), st.get("rate_limited"), kod, kod + dropped))
+        clients = {c["address"]: c for c in horloge_json(ctx, srv.sock, "clients")["clients"]}
+        c1, c3 = clients.get("127.0.0.1"), clients.get("127.0.0.3")
+        check(c1 and c1["requests"] == FLOOD and c1["limited"] == kod + dropped
+              and c1["kod_sent"] == kod, "clients entry for the flooder: %r" % c1)
+        check(c3 and c3["requests"] == other_ok and c3["limited"] == 0,
+              "clients entry for 127.0.0.3: %r" % c3)
+        note("serverstats kod_rate %d, rate_limited %d; clients: 127.0.0.1 %d requests %d "
+             "limited, 127.0.0.3 %d requests" % (st["kod_rate"], st["rate_limited"],
+                                                 c1["requests"], c1["limited"], c3["requests"]))
 
 
 if __name__ == "__main__":

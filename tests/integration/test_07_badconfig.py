@@ -5,7 +5,6 @@ nothing is bound, no pid file)."""
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltest import SAN_PATTERNS, check, free_port, note, port_is_free, query, run

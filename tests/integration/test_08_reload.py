@@ -61,6 +61,34 @@ def test(ctx):
     srv.signal(signal.SIGHUP)
     check(wait_stratum(ctx, srv, 6, 5), "a good config after a bad one did not apply")
     note("then a good reload: stratum 6")
+
+    # The access list and the rate limits are reloaded too.
+    srv.write_conf(["local stratum 6", "deny 127.0.0.2", "allow", "denyaction kod"])
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + 5 * ctx.slow
+    rep = None
+    while time.time() < deadline:
+        rep, _, _, _ = query(srv.port, src="127.0.0.2", timeout=0.5 * ctx.slow)
+        if rep is not None and rep.refid == b"DENY":
+            break
+        time.sleep(0.1)
+    check(rep is not None and rep.stratum == 0 and rep.refid == b"DENY",
+          "127.0.0.2 not denied after reloading `deny 127.0.0.2`: %r" % rep)
+    check(stratum_now(ctx, srv) == 6, "127.0.0.1 not served after the ACL reload")
+    srv.write_conf(["local stratum 6", "ratelimit interval 4 burst 2 leak 0"])
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + 5 * ctx.slow
+    got_rate = False
+    while time.time() < deadline and not got_rate:
+        for _ in range(4):
+            rep, _, _, _ = query(srv.port, src="127.0.0.7", timeout=0.5 * ctx.slow)
+            got_rate = got_rate or (rep is not None and rep.refid == b"RATE")
+        time.sleep(0.2)
+    check(got_rate, "no RATE KoD after reloading a ratelimit")
+    rep, _, _, _ = query(srv.port, src="127.0.0.2", timeout=1.0 * ctx.slow)
+    check(rep is not None and rep.stratum == 6, "127.0.0.2 still denied after the deny went: %r"
+          % rep)
+    note("reloads apply `deny` (DENY KoD to 127.0.0.2), then a ratelimit (RATE KoD)")
     rc, took = srv.stop()
     check(rc == 0, "exit code %r after SIGTERM" % rc)
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import (Server, build_header, check, exchange, note, query, run)
+from hltest import Fail, Server, build_header, check, exchange, note, query, run
 
 STRATUM = 4
 
@@ -29,7 +29,7 @@ def cli_json(ctx, sock, command):
     try:
         return json.loads(r.stdout)
     except ValueError as e:
-        raise AssertionError("horloge %s --json is not JSON (%s): %r" % (command, e, r.stdout))
+        raise Fail("horloge %s --json is not JSON (%s): %r" % (command, e, r.stdout))
 
 
 def check_query_output(ctx, out, port, stratum, count):

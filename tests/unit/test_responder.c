@@ -126,6 +126,9 @@ static void test_no_reply_modes_and_versions(void **unused)
     make_request(req, 4, NTP_MODE_CLIENT, 6);
     assert_int_equal(respond(&s, req, 47, RESP_KOD_NONE, out, &rep, &oc), 0);
     assert_int_equal(oc, RESP_DROP_MALFORMED);
+    make_request(req, 2, NTP_MODE_PRIVATE, 0); /* an 8-byte ntpdc monlist probe */
+    assert_int_equal(respond(&s, req, 8, RESP_KOD_NONE, out, &rep, &oc), 0);
+    assert_int_equal(oc, RESP_DROP_CONTROL);
 }
 
 static void test_mac_gets_crypto_nak(void **unused)
