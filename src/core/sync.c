@@ -1,4 +1,4 @@
-/* sync: the daemon-side glue between source samples and the core modules; see sync.h. */
+/* sync: from samples to clock commands and the reference state; see sync.h. */
 #include "core/sync.h"
 
 #include <math.h>
@@ -6,7 +6,7 @@
 #include "core/ntptime.h"
 
 /* A source that has not answered this many polls stops counting towards the majority. */
-#define SIM_PENDING_POLLS 8
+#define SYNC_PENDING_POLLS 8
 
 void sync_default_params(struct sync_params *p)
 {
@@ -79,9 +79,10 @@ static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
     for (unsigned i = 0; i < n->n_src; i++) {
         struct filt_estimate e;
         filt_source_estimate(&n->src[i].filt, now_raw, &e);
+        bool removed = n->src[i].removed;
         in[i] = (struct sel_input){
-            .reachable = e.valid && n->src[i].reach != 0,
-            .pending = !e.valid && n->src[i].n_polled <= SIM_PENDING_POLLS,
+            .reachable = !removed && e.valid && n->src[i].reach != 0,
+            .pending = !removed && !e.valid && n->src[i].n_polled <= SYNC_PENDING_POLLS,
             .prefer = n->src[i].prefer,
             .offset = e.offset,
             .error = e.error,
@@ -142,8 +143,12 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     struct sync_source *s = &n->src[i];
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
+    if (s->removed)
+        return;
     s->reach |= 1;
     s->n_samples++;
+    s->last_sample = *smp;
+    s->last_sample_at = now;
     struct ntp_sample raw;
     if (!disc_sample_to_raw(&n->disc, smp, &raw)) {
         s->n_refused++;
@@ -179,14 +184,45 @@ void sync_timer(struct sync *n)
     apply(n, now, &cmd);
 }
 
+void sync_get_tracking(const struct sync *n, struct ref_tracking *t)
+{
+    ntp_ts now_ntp;
+    double now = sync_now(n, &now_ntp);
+    ref_get_tracking(&n->ref, &n->disc, now_ntp, now, t);
+}
+
+/* Tells the kernel (and through it other programs, e.g. ntp_gettime users) how we are doing. */
+static void publish_sync_status(struct sync *n)
+{
+    struct ref_tracking t;
+    sync_get_tracking(n, &t);
+    bool synced = t.mode == REF_SYNCED || t.mode == REF_HOLDOVER;
+    double max_error = t.root_delay / 2 + t.root_dispersion;
+    if (n->drv.set_sync_status &&
+        n->drv.set_sync_status(n->drv.ctx, synced, synced ? t.leap : 0, t.est_error, max_error) != 0)
+        n->n_driver_errors++;
+}
+
 void sync_tick(struct sync *n)
 {
     ntp_ts now_ntp;
     sync_now(n, &now_ntp);
     ref_tick(&n->ref, now_ntp);
+    publish_sync_status(n);
 }
 
-double sync_poll_interval(const struct sync *n, unsigned i)
+int sync_poll_exponent(const struct sync *n, unsigned i)
 {
-    return ldexp(1.0, n->src[i].poll);
+    return n->src[i].poll;
+}
+
+void sync_remove_source(struct sync *n, unsigned i)
+{
+    if (i >= n->n_src)
+        return;
+    n->src[i].removed = true;
+    n->src[i].reach = 0;
+    ntp_ts now_ntp;
+    double now = sync_now(n, &now_ntp);
+    run_selection(n, now, now_ntp);
 }

@@ -1,12 +1,15 @@
 /*
- * sync: the simulated horloged's synchronisation glue, written the way
- * the daemon wires the core (see docs/discipline.md "Wiring"): per source a
- * filt_source; on each sample: into the raw frame, filter, select, feed the
- * discipline when the source is combined, apply its command through the
- * clock_driver, update the reference; a timer for the end of slews; a tick
- * for the reference's timeouts. It reads time only through the driver; its
- * timescale is seconds since `epoch` (an NTP timestamp), as source.c's
- * samples' local_time.
+ * sync: the synchronisation engine — how samples from upstream sources become
+ * clock commands and the server's reference state. horloged and the
+ * simulator drive this same code (see docs/discipline.md "Wiring").
+ *
+ * Owns per source a filt_source and its selection verdict, and the system's
+ * discipline and reference. On each sample: into the raw frame, filter,
+ * select, feed the discipline when the source is combined, apply its command
+ * through the injected clock driver, update the reference; a timer for the
+ * end of slews; a tick for the reference's timeouts and the kernel's sync
+ * status. It reads time only through the driver; its timescale is seconds
+ * since `epoch` (an NTP timestamp), as source.c's samples' local_time.
  */
 #ifndef HORLOGE_SYNC_H
 #define HORLOGE_SYNC_H
@@ -22,7 +25,7 @@
 #include "core/sample.h"
 #include "core/select.h"
 
-#define SYNC_MAX_SOURCES 8
+#define SYNC_MAX_SOURCES 32
 
 struct sync_params {
     struct disc_params disc;
@@ -36,6 +39,7 @@ void sync_default_params(struct sync_params *p);
 
 struct sync_source {
     struct filt_source filt;
+    bool removed;            /* taken out for good (KoD DENY, replaced pool member) */
     uint32_t refid;          /* what we announce when it is our peer: its IPv4 address */
     bool prefer;
     int minpoll, maxpoll;
@@ -44,6 +48,8 @@ struct sync_source {
     unsigned n_polled;
     enum sel_verdict verdict;
     unsigned n_samples, n_filtered, n_held, n_refused, n_used;
+    struct ntp_sample last_sample; /* the latest, as measured (system frame) */
+    double last_sample_at;         /* engine seconds; 0 = none yet */
 };
 
 struct sync {
@@ -77,7 +83,11 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *s);
 void sync_timer(struct sync *n);
 /* Periodic housekeeping: the reference's timeouts. */
 void sync_tick(struct sync *n);
-/* Poll interval the source should use next, in seconds. */
-double sync_poll_interval(const struct sync *n, unsigned i);
+/* Poll exponent source i should use next. */
+int sync_poll_exponent(const struct sync *n, unsigned i);
+/* Takes source i out of selection for good. */
+void sync_remove_source(struct sync *n, unsigned i);
+/* What `horloge tracking` shows, now. */
+void sync_get_tracking(const struct sync *n, struct ref_tracking *t);
 
 #endif

@@ -187,7 +187,7 @@ static void schedule_poll(struct world *w, unsigned i)
         ws->burst_left--;
         ws->next_poll = w->clock.t + SIM_IBURST_SPACING;
     } else {
-        ws->next_poll = w->clock.t + sync_poll_interval(&w->node, i);
+        ws->next_poll = w->clock.t + ldexp(1.0, sync_poll_exponent(&w->node, i));
     }
 #endif
 }
