@@ -1,10 +1,12 @@
 /*
  * horloged: the NTP daemon's entry point and main loop.
  *
- * Owns: the command line, start-up order (config, sockets, control socket,
- * detach, privilege drop), the single-threaded event loop (poll() on worker
- * 0's sockets and the control socket, a one-second tick), config reload on
- * SIGHUP, and the reports the control socket serves.
+ * Owns: the command line, start-up order (config, clock, sockets, control
+ * socket, detach, privilege drop), the single-threaded event loop (poll() on
+ * worker 0's sockets, the upstream sources' sockets and the control socket,
+ * with plain poll timeouts for the sources' polls, the discipline's timer
+ * and a one-second tick), config reload on SIGHUP, the drift file, and the
+ * reports the control socket serves.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,15 +20,21 @@
 
 #include "core/packet.h"
 #include "core/responder.h"
+#include "core/sync.h"
+#include "io/clock_linux.h"
 #include "io/config.h"
 #include "io/control.h"
+#include "io/driftfile.h"
 #include "io/log.h"
 #include "io/netutil.h"
 #include "io/process.h"
 #include "io/server.h"
+#include "io/upstream.h"
 
-#define MAX_POLLFDS (CFG_MAX_LISTEN + 8)
-#define TICK_MS 1000
+#define MAX_POLLFDS (CFG_MAX_LISTEN + UPSTREAM_MAX_PEERS + 8)
+#define TICK_SECONDS 1.0
+/* The drift file is rewritten this often (and at exit) once the frequency is known. */
+#define DRIFT_SAVE_SECONDS 3600.0
 #define CLIENTS_SHOWN 64
 
 struct horloged {
@@ -44,6 +52,14 @@ struct horloged {
     struct resp_state state;
     struct time_correction correction;
     double start_mono;
+    bool clock_controlled;      /* the real clock is steered (sources configured, no -x) */
+    struct clock_real real_clock;
+    struct clock_none virtual_clock;
+    struct clock_driver drv;
+    struct sync sync;
+    struct upstream up;
+    double next_drift_save;     /* engine seconds */
+    bool sync_started;
 };
 
 static double mono_now(void)
@@ -76,26 +92,35 @@ static int8_t measure_precision(void)
     return ntp_log2_from_sec(best);
 }
 
-/* What we tell clients, from what we know: for now a local reference or nothing. */
-static void compute_state(struct horloged *d)
+/* What we tell clients comes from the reference; under -x, with the correction we track. */
+static void publish_state(struct horloged *d)
 {
-    struct resp_state *s = &d->state;
-    s->precision = d->precision;
-    if (d->cfg.local_enabled) {
-        s->leap = NTP_LEAP_NONE;
-        s->stratum = (uint8_t)d->cfg.local_stratum;
-        s->refid = pkt_refid_ascii("LOCL");
-        s->reference_time = ntp_now();
-        s->root_delay = 0;
-        s->root_dispersion = d->cfg.local_distance;
-    } else {
-        s->leap = NTP_LEAP_UNSYNC;
-        s->stratum = NTP_STRATUM_UNSYNC;
-        s->refid = 0;
-        s->reference_time = 0;
-        s->root_delay = 0;
-        s->root_dispersion = 0;
+    d->state = *ref_resp_state(&d->sync.ref);
+    d->state.precision = d->precision;
+    memset(&d->correction, 0, sizeof d->correction);
+    if (!d->clock_controlled) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct unix_time raw = {ts.tv_sec, (uint32_t)ts.tv_nsec};
+        d->correction.offset = clock_none_correction(&d->virtual_clock, raw);
+        d->correction.ppm = d->virtual_clock.freq_ppm;
+        d->correction.since = raw;
     }
+    server_publish_state(d->srv, &d->state, &d->correction);
+}
+
+/* Local clock reading for the sources: the driver's, or a raw kernel timestamp converted to it. */
+static ntp_ts local_time(void *ctx, const struct unix_time *raw)
+{
+    struct horloged *d = ctx;
+    struct unix_time t;
+    if (!raw) {
+        d->drv.read(d->drv.ctx, &t);
+        return ntp_from_unix(t);
+    }
+    if (d->clock_controlled)
+        return ntp_from_unix(*raw);
+    return ntp_add_sec(ntp_from_unix(*raw), clock_none_correction(&d->virtual_clock, *raw));
 }
 
 /* ---- reports served on the control socket ---- */
@@ -103,6 +128,7 @@ static void compute_state(struct horloged *d)
 static void refid_text(uint32_t refid, uint8_t stratum, char *out, size_t cap)
 {
     if (stratum <= 1 || stratum >= NTP_STRATUM_UNSYNC || refid == pkt_refid_ascii("LOCL")) {
+        /* kiss codes and local references are ASCII; a synchronised stratum >= 2 refid is an address */
         char c[5];
         for (int i = 0; i < 4; i++) {
             char ch = (char)(refid >> (24 - 8 * i));
@@ -136,14 +162,21 @@ static void report_status(struct horloged *d, struct kv_out *out)
         kv_add(out, "last_sync", "%lld.%09u", (long long)ref.sec, ref.nsec);
         kv_add(out, "last_sync_age", "%.0f", ntp_diff_sec(now, s->reference_time));
     }
-    if (d->cfg.local_enabled) {
+    int peer = d->sync.sel.selected;
+    const struct upstream_peer *p = peer >= 0 ? upstream_peer_of(&d->up, (unsigned)peer) : NULL;
+    if (d->sync.ref.mode == REF_LOCAL) {
         kv_add(out, "source_kind", "local");
         kv_add(out, "source", "local clock (reliable time source)");
+    } else if ((d->sync.ref.mode == REF_SYNCED || d->sync.ref.mode == REF_HOLDOVER) && p) {
+        kv_add(out, "source_kind", "ntp");
+        kv_add(out, "source", "%s", netaddr_format(&p->net).text);
+        kv_add(out, "source_name", "%s", upstream_peer_name(&d->up, p));
     } else {
         kv_add(out, "source_kind", "none");
         kv_add(out, "source", "none (unsynchronised)");
     }
-    kv_add(out, "poll", "%d", 6);
+    kv_add(out, "reference_mode", "%s", ref_mode_name(d->sync.ref.mode));
+    kv_add(out, "poll", "%d", p ? src_poll(&p->src) : 6);
     kv_add(out, "clock_control", "%s", d->no_clock_control ? "off" : "on");
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
@@ -188,6 +221,107 @@ static void report_clients(struct horloged *d, struct kv_out *out)
     }
 }
 
+static const char *leap_status_name(uint8_t leap)
+{
+    static const char *const names[] = {"normal", "insert second", "delete second", "not synchronised"};
+    return names[leap & 3];
+}
+
+static void report_tracking(struct horloged *d, struct kv_out *out)
+{
+    struct ref_tracking t;
+    sync_get_tracking(&d->sync, &t);
+    char rtext[32];
+    refid_text(t.refid, t.stratum, rtext, sizeof rtext);
+    kv_add(out, "reference_id", "0x%08X", t.refid);
+    kv_add(out, "reference_id_text", "%s", rtext);
+    kv_add(out, "reference_mode", "%s", ref_mode_name(t.mode));
+    kv_add(out, "stratum", "%u", t.stratum);
+    if (t.reference_time) {
+        struct unix_time ref = ntp_to_unix(t.reference_time, time(NULL));
+        kv_add(out, "reference_time", "%lld.%09u", (long long)ref.sec, ref.nsec);
+    }
+    kv_add(out, "system_time_offset", "%.9f", t.system_offset);
+    kv_add(out, "last_offset", "%.9f", t.last_offset);
+    kv_add(out, "rms_offset", "%.9f", t.rms_offset);
+    kv_add(out, "estimated_error", "%.9f", t.est_error);
+    kv_add(out, "frequency_ppm", "%.3f", t.freq_ppm);
+    kv_add(out, "residual_frequency_ppm", "%.3f", t.residual_freq_ppm);
+    kv_add(out, "skew_ppm", "%.3f", t.skew_ppm);
+    kv_add(out, "root_delay", "%.9f", t.root_delay);
+    kv_add(out, "root_dispersion", "%.9f", t.root_dispersion);
+    kv_add(out, "update_interval", "%.1f", t.update_interval);
+    kv_add(out, "leap_status", "%s", leap_status_name(t.leap));
+    kv_add(out, "clock_control", "%s", d->clock_controlled ? "on" : "off");
+}
+
+static const char *source_state_name(const struct sync_source *s)
+{
+    if (s->removed)
+        return "removed";
+    switch (s->verdict) {
+    case SEL_SELECTED: return "selected";
+    case SEL_CANDIDATE: return "candidate";
+    case SEL_FALSETICKER: return "falseticker";
+    case SEL_OUTLIER: return "outlier";
+    case SEL_TOO_FAR: return "too-far";
+    case SEL_UNFIT: return "unsynchronised";
+    case SEL_NOT_ENOUGH: return "not-enough";
+    case SEL_UNREACHABLE: break;
+    }
+    return "unreachable";
+}
+
+static void report_one_source(struct horloged *d, const struct upstream_peer *p, bool stats, struct kv_out *out)
+{
+    const struct sync_source *s = &d->sync.src[p->sync_index];
+    double now = sync_now(&d->sync, NULL);
+    kv_add(out, "name", "%s", upstream_peer_name(&d->up, p));
+    kv_add(out, "address", "%s", netaddr_format_port(&p->net, netaddr_port_of(&p->addr.sa)).text);
+    kv_add(out, "state", "%s", source_state_name(s));
+    kv_add(out, "stratum", "%u", s->last_sample_at > 0 ? s->last_sample.stratum : 0);
+    kv_add(out, "poll", "%d", src_poll(&p->src));
+    kv_add(out, "reach", "%03o", src_reach(&p->src));
+    if (s->last_sample_at > 0) {
+        kv_add(out, "last_rx_ago", "%.0f", now - s->last_sample_at);
+        kv_add(out, "last_offset", "%.9f", s->last_sample.offset);
+        kv_add(out, "last_delay", "%.9f", s->last_sample.delay);
+    }
+    struct filt_estimate e;
+    filt_source_estimate(&s->filt, disc_raw_time(&d->sync.disc, now), &e);
+    if (e.valid) {
+        kv_add(out, "offset", "%.9f", e.offset - (sync_now(&d->sync, NULL) - disc_raw_time(&d->sync.disc, now)));
+        kv_add(out, "error", "%.9f", e.error);
+    }
+    if (stats) {
+        kv_add(out, "samples", "%u", s->n_samples);
+        kv_add(out, "filtered", "%u", s->n_filtered);
+        kv_add(out, "held", "%u", s->n_held);
+        kv_add(out, "used", "%u", s->n_used);
+        kv_add(out, "requests_sent", "%llu", (unsigned long long)src_sent(&p->src));
+        if (e.valid) {
+            kv_add(out, "frequency_ppm", "%.3f", e.freq * 1e6);
+            kv_add(out, "frequency_error_ppm", "%.3f", e.freq_error * 1e6);
+            kv_add(out, "jitter", "%.9f", e.jitter);
+            kv_add(out, "delay", "%.9f", e.delay);
+            kv_add(out, "min_delay", "%.9f", e.min_delay);
+            kv_add(out, "root_distance", "%.9f", e.root_distance);
+        }
+        for (int v = 1; v < SRC_VERDICT_COUNT; v++)
+            if (src_count(&p->src, (enum src_verdict)v))
+                kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",
+                       (unsigned long long)src_count(&p->src, (enum src_verdict)v));
+    }
+    kv_end_record(out);
+}
+
+static void report_sources(struct horloged *d, bool stats, struct kv_out *out)
+{
+    for (unsigned i = 0; i < d->up.n_peers; i++)
+        if (d->up.peers[i].sync_index >= 0)
+            report_one_source(d, &d->up.peers[i], stats, out);
+}
+
 static void handle_control(void *ctx, const char *command, struct kv_out *out)
 {
     struct horloged *d = ctx;
@@ -197,6 +331,12 @@ static void handle_control(void *ctx, const char *command, struct kv_out *out)
         report_serverstats(d, out);
     else if (strcmp(command, "clients") == 0)
         report_clients(d, out);
+    else if (strcmp(command, "tracking") == 0)
+        report_tracking(d, out);
+    else if (strcmp(command, "sources") == 0)
+        report_sources(d, false, out);
+    else if (strcmp(command, "sourcestats") == 0)
+        report_sources(d, true, out);
     else
         kv_error(out, "unknown command '%.40s'", command);
 }
@@ -226,6 +366,23 @@ static void warn_restart_needed(const struct config *old, const struct config *n
         log_warn("reload: port, listen, threads, clientlogsize and controlsocket changes take effect at restart");
 }
 
+/* `local` may change on reload: the reference takes the new figures now. */
+static void apply_local_reference(struct horloged *d)
+{
+    struct ref_params *rp = &d->sync.ref.params;
+    rp->local_enabled = d->cfg.local_enabled;
+    rp->local_stratum = d->cfg.local_stratum;
+    rp->local_distance = d->cfg.local_distance;
+    ntp_ts now;
+    sync_now(&d->sync, &now);
+    if (d->sync.ref.mode == REF_LOCAL || d->sync.ref.mode == REF_UNSYNC) {
+        struct ref fresh;
+        ref_init(&fresh, rp, now);
+        d->sync.ref.mode = fresh.mode;
+        d->sync.ref.state = fresh.state;
+    }
+}
+
 static void reload_config(struct horloged *d)
 {
     struct config fresh;
@@ -238,50 +395,100 @@ static void reload_config(struct horloged *d)
     warn_restart_needed(&d->cfg, &fresh);
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
-    compute_state(d);
-    server_publish_state(d->srv, &d->state, &d->correction);
+    apply_local_reference(d);
+    publish_state(d);
     log_info("reloaded %s", d->config_path);
 }
 
 /* ---- main loop ---- */
 
+static void save_drift(struct horloged *d)
+{
+    if (!d->cfg.driftfile[0] || d->sync.n_updates == 0)
+        return;
+    struct drift_value v;
+    disc_get_frequency(&d->sync.disc, &v.freq_ppm, &v.skew_ppm);
+    int err = 0;
+    enum drift_status st = drift_write(d->cfg.driftfile, &v, &err);
+    if (st != DRIFT_OK)
+        log_warn("drift file %s: %s%s%s", d->cfg.driftfile, drift_status_name(st), err ? ": " : "",
+                 err ? strerror(err) : "");
+}
+
 static void tick(struct horloged *d)
 {
-    compute_state(d);
-    server_publish_state(d->srv, &d->state, &d->correction);
+    sync_tick(&d->sync);
+    publish_state(d);
+    double now = sync_now(&d->sync, NULL);
+    if (now >= d->next_drift_save) {
+        save_drift(d);
+        d->next_drift_save = now + DRIFT_SAVE_SECONDS;
+    }
+}
+
+/* Milliseconds until the first of: the tick, a source's poll, the discipline's timer. */
+static int next_timeout_ms(struct horloged *d, double next_tick, double upstream_due)
+{
+    double wait = next_tick - mono_now();
+    if (upstream_due < wait)
+        wait = upstream_due;
+    if (d->sync.timer_armed) {
+        double t = d->sync.timer_at - sync_now(&d->sync, NULL);
+        if (t < wait)
+            wait = t;
+    }
+    return wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
+}
+
+static void run_timers(struct horloged *d, double *next_tick, double *upstream_due)
+{
+    if (d->sync.timer_armed && sync_now(&d->sync, NULL) >= d->sync.timer_at) {
+        sync_timer(&d->sync);
+        publish_state(d);
+    }
+    *upstream_due = upstream_run_timers(&d->up);
+    if (mono_now() >= *next_tick) {
+        tick(d);
+        *next_tick = mono_now() + TICK_SECONDS;
+    }
+}
+
+static void handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (!(fds[i].revents & POLLIN))
+            continue;
+        if (i == control_index && d->control_fd >= 0)
+            control_serve_one(d->control_fd, handle_control, d);
+        else if (upstream_handle_readable(&d->up, fds[i].fd))
+            publish_state(d);
+        else
+            server_handle_readable(d->srv, fds[i].fd);
+    }
 }
 
 static void run_loop(struct horloged *d)
 {
-    double next_tick = mono_now() + TICK_MS / 1000.0;
+    double next_tick = mono_now() + TICK_SECONDS, upstream_due = 0;
     while (!d->signals.stop) {
         if (d->signals.reload) {
             d->signals.reload = 0;
             reload_config(d);
         }
+        run_timers(d, &next_tick, &upstream_due);
         struct pollfd fds[MAX_POLLFDS];
         unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS - 1);
+        n += upstream_pollfds(&d->up, fds + n, MAX_POLLFDS - 1 - n);
         unsigned control_index = n;
         if (d->control_fd >= 0)
             fds[n++] = (struct pollfd){.fd = d->control_fd, .events = POLLIN};
-        int timeout = (int)ceil((next_tick - mono_now()) * 1000.0);
-        int r = poll(fds, n, timeout < 0 ? 0 : timeout);
+        int r = poll(fds, n, next_timeout_ms(d, next_tick, upstream_due));
         if (r < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             break;
         }
-        for (unsigned i = 0; r > 0 && i < n; i++) {
-            if (!(fds[i].revents & POLLIN))
-                continue;
-            if (i == control_index && d->control_fd >= 0)
-                control_serve_one(d->control_fd, handle_control, d);
-            else
-                server_handle_readable(d->srv, fds[i].fd);
-        }
-        if (mono_now() >= next_tick) {
-            tick(d);
-            next_tick = mono_now() + TICK_MS / 1000.0;
-        }
+        if (r > 0)
+            handle_ready(d, fds, n, control_index);
     }
 }
 
@@ -317,15 +524,82 @@ static int parse_args(int argc, char **argv, struct horloged *d, bool *check_onl
     return 0;
 }
 
+/*
+ * The real clock is steered only when there is something to steer it by and
+ * -x was not given; otherwise a virtual clock tracks what we would do.
+ */
+static int open_clock(struct horloged *d)
+{
+    d->clock_controlled = !d->no_clock_control && d->cfg.n_sources > 0;
+    int err = d->clock_controlled ? clock_real_open(&d->real_clock, &d->drv)
+                                  : clock_none_open(&d->virtual_clock, &d->drv);
+    if (err) {
+        log_error("cannot open the system clock: %s", strerror(-err));
+        return -1;
+    }
+    if (d->clock_controlled && clock_real_take_control(&d->real_clock) != 0)
+        log_warn("could not take the kernel clock from its previous steering");
+    return 0;
+}
+
+static void read_drift(const struct horloged *d, struct sync_params *p)
+{
+    struct drift_value v;
+    int err = 0;
+    enum drift_status st = drift_read(d->cfg.driftfile, &v, &err);
+    if (st == DRIFT_OK) {
+        p->drift_ppm = v.freq_ppm;
+        p->drift_error_ppm = v.skew_ppm > 1.0 ? v.skew_ppm : 1.0;
+        log_info("frequency %.3f ppm from %s", v.freq_ppm, d->cfg.driftfile);
+    } else if (st != DRIFT_MISSING) {
+        log_warn("drift file %s: %s%s%s; starting without it", d->cfg.driftfile, drift_status_name(st),
+                 err ? ": " : "", err ? strerror(err) : "");
+    }
+}
+
+static void sync_params_from_config(const struct horloged *d, struct sync_params *p)
+{
+    sync_default_params(p);
+    p->sel.minsources = d->cfg.minsources;
+    p->sel.maxdistance = d->cfg.maxdistance;
+    p->disc.makestep = d->cfg.makestep_enabled;
+    p->disc.step_threshold = d->cfg.makestep_threshold;
+    p->disc.step_limit = d->cfg.makestep_limit;
+    p->ref.local_enabled = d->cfg.local_enabled;
+    p->ref.local_stratum = d->cfg.local_stratum;
+    p->ref.local_distance = d->cfg.local_distance;
+    p->ref.maxdistance = d->cfg.maxdistance;
+    p->ref.precision = d->precision;
+    if (d->cfg.driftfile[0])
+        read_drift(d, p);
+}
+
+static int start_sync(struct horloged *d)
+{
+    if (open_clock(d) < 0)
+        return -1;
+    struct sync_params sp;
+    sync_params_from_config(d, &sp);
+    struct unix_time now;
+    d->drv.read(d->drv.ctx, &now);
+    sync_init(&d->sync, &sp, &d->drv, ntp_from_unix(now));
+    upstream_init(&d->up, &d->cfg, &d->sync, local_time, d, d->precision);
+    d->next_drift_save = DRIFT_SAVE_SECONDS;
+    d->sync_started = true;
+    return 0;
+}
+
 static int start(struct horloged *d)
 {
-    /* Before binding: with SO_REUSEADDR a second instance would bind too, steal the traffic and
-     * remove the first one's control socket. */
+    /* Before anything: a second instance must not replace the first one's pid file and control socket. */
     if (d->cfg.pidfile[0] && process_check_pidfile(d->cfg.pidfile) < 0)
         return -1;
     d->precision = measure_precision();
     d->start_mono = mono_now();
-    compute_state(d);
+    if (start_sync(d) < 0)
+        return -1;
+    d->state = *ref_resp_state(&d->sync.ref);
+    d->state.precision = d->precision;
     d->srv = server_open(&d->cfg, &d->state);
     if (!d->srv)
         return -1;
@@ -339,14 +613,16 @@ static int start(struct horloged *d)
         (process_make_parent_dir(d->cfg.pidfile) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
         return -1;
     snprintf(d->pidfile_written, sizeof d->pidfile_written, "%s", d->cfg.pidfile);
-    if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, !d->no_clock_control) < 0)
+    if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
         return -1;
     if (server_start_threads(d->srv) < 0)
         return -1;
+    publish_state(d);
+    upstream_start(&d->up);
     log_info("serving NTP on port %u with %u thread(s), %s, precision 2^%d s%s", d->cfg.port,
              server_worker_count(d->srv),
-             d->cfg.local_enabled ? "local reference" : "unsynchronised", d->precision,
-             d->no_clock_control ? ", clock control off" : "");
+             d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
+             d->precision, d->clock_controlled ? ", steering the system clock" : ", clock control off");
     return 0;
 }
 
@@ -354,6 +630,12 @@ static void stop(struct horloged *d)
 {
     control_close(d->control_fd, d->control_path);
     server_close(d->srv);
+    if (d->sync_started) {
+        save_drift(d);
+        upstream_close(&d->up);
+        if (!d->clock_controlled)
+            clock_none_close(&d->virtual_clock);
+    }
     if (d->pidfile_written[0])
         unlink(d->pidfile_written);
     log_info("stopped");
