@@ -10,6 +10,7 @@ reason on the last line) or anything else (fail). The server under test always
 runs with -x and without CAP_SYS_TIME in its bounding set: nothing here may
 touch the real clock.
 """
+import ctypes
 import grp
 import os
 import pwd
@@ -142,6 +143,46 @@ def check_server_reply(rep, req, t0, t1, tol=0.1):
     check(t0 - tol <= rx <= t1 + tol, "receive timestamp %.6f outside [%.6f, %.6f]" % (rx, t0, t1))
     check(t0 - tol <= tx <= t1 + tol, "transmit timestamp %.6f outside [%.6f, %.6f]" % (tx, t0, t1))
     check(tx >= rx, "transmit %.9f before receive %.9f" % (tx, rx))
+
+
+# --------------------------------------------------------- the machine's clock
+
+CAP_SYS_TIME = 25
+
+
+def kernel_clock_state():
+    """What adjtimex(2) reads (modes 0: changes nothing) that a daemon steering the clock would
+    change, and CLOCK_REALTIME - CLOCK_MONOTONIC, which only a step moves."""
+    buf = ctypes.create_string_buffer(512)  # struct timex is 208 bytes on x86-64 and arm64
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.adjtimex(buf) < 0:
+        return None
+    offset, freq = struct.unpack_from("2l", buf.raw, 8)
+    status = struct.unpack_from("i", buf.raw, 40)[0]
+    tick = struct.unpack_from("l", buf.raw, 88)[0]
+    step = time.clock_gettime(time.CLOCK_REALTIME) - time.clock_gettime(time.CLOCK_MONOTONIC)
+    return {"offset": offset, "freq": freq, "status": status, "tick": tick, "realtime": step}
+
+
+def clock_changes(before, after):
+    """Differences between two kernel_clock_state() readings, as text ('' = untouched)."""
+    if before is None or after is None:
+        return ""
+    out = ["%s %r -> %r" % (k, before[k], after[k]) for k in ("offset", "freq", "status", "tick")
+           if before[k] != after[k]]
+    if abs(after["realtime"] - before["realtime"]) > 0.001:
+        out.append("CLOCK_REALTIME stepped by %.6f s" % (after["realtime"] - before["realtime"]))
+    return ", ".join(out)
+
+
+def has_sys_time(pid):
+    """True when process pid may set the clock (CAP_SYS_TIME effective or in its bounding set)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            caps = dict(l.split(":", 1) for l in f if l.startswith("Cap"))
+    except OSError:
+        return False
+    return any(int(caps.get(k, "0").strip(), 16) >> CAP_SYS_TIME & 1 for k in ("CapEff", "CapBnd"))
 
 
 # ------------------------------------------------------------------ processes
@@ -303,6 +344,8 @@ class Server:
         self.ctx.servers.append(self)
         if wait:
             self.wait_ready()
+            check(not has_sys_time(self.proc.pid), "%s (pid %d) holds CAP_SYS_TIME"
+                  % (self.name, self.proc.pid))
         return self
 
     def alive(self):
@@ -399,6 +442,68 @@ def chrony_translate(lines):
     return out
 
 
+# ------------------------------------------------------------ upstream sources
+
+def wait_until(ctx, timeout, fn, what):
+    """Calls fn() every 0.25 s until it returns something true; returns (it, seconds waited)."""
+    t0 = time.time()
+    deadline = t0 + timeout * ctx.slow
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last, time.time() - t0
+        if time.time() > deadline:
+            raise Fail("%s: not within %.0f s" % (what, timeout * ctx.slow))
+        time.sleep(0.25)
+
+
+def chronyd_upstream(ctx, addr, port, name, stratum=1):
+    """A `chronyd -x` serving `local stratum N` on addr:port (the tests' true time source)."""
+    return Server(ctx, ["local stratum %d" % stratum], name=name, port=port, listen=(addr,),
+                  kind="chronyd").start()
+
+
+class FakeNtp:
+    """tests/integration/fakentp.py in a process of its own; its log lists every request."""
+
+    def __init__(self, ctx, addr, port, name, *args):
+        self.ctx = ctx
+        self.addr = addr
+        self.port = port
+        self.name = name
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakentp.py")
+        self.proc = ctx.spawn([sys.executable, "-u", script, "--addr", addr, "--port", str(port)]
+                              + [str(a) for a in args], name + ".log")
+        wait_until(ctx, 5, lambda: "READY" in ctx.read(name + ".log") or self.proc.poll() is not None,
+                   "%s ready" % name)
+        check(self.proc.poll() is None, "%s exited: %s" % (name, ctx.read(name + ".log")))
+
+    def requests(self):
+        """[(unix time, client, poll, answer)] received so far."""
+        out = []
+        for line in self.ctx.read(self.name + ".log").splitlines():
+            w = line.split()
+            if len(w) == 5 and w[0] == "REQ":
+                out.append((float(w[1]), w[2], int(w[3]), w[4]))
+        return out
+
+
+def sources_by_addr(ctx, sock):
+    """`horloge sources --json` as {address without port: record}."""
+    recs = horloge_json(ctx, sock, "sources").get("sources", [])
+    out = {}
+    for r in recs:
+        addr = str(r.get("address", ""))
+        host = addr.rsplit(":", 1)[0].strip("[]") if addr.count(":") == 1 or "]" in addr else addr
+        out[host] = r
+    return out
+
+
+def reach_of(rec):
+    return int(str(rec.get("reach", "0")), 8)
+
+
 # ---------------------------------------------------------------------- main
 
 def horloge_json(ctx, sock, command):
@@ -432,6 +537,7 @@ def run(name, fn):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     rc = 0
+    clock_before = kernel_clock_state()
     try:
         fn(ctx)
     except Skip as e:
@@ -445,6 +551,9 @@ def run(name, fn):
         msg = "FAIL: exception\n" + traceback.format_exc() + server_logs(ctx)
     finally:
         ctx.cleanup()
+    changed = clock_changes(clock_before, kernel_clock_state())
+    if changed:
+        raise_later(ctx, "the machine's clock was touched during the test: " + changed)
     if _late_failures:
         rc = 1
         msg = "FAIL: " + "\n".join(_late_failures)

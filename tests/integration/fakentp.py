@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""
+fakentp: a small NTP server for the integration tests (Python standard library only).
+
+Owns: answering mode-3 requests the way a misbehaving or strict upstream would, so the
+tests can show how horloged treats it as a source:
+  --shift S          serve our clock + S seconds (stratum 1, refid GPS, LI 0): a falseticker
+  --kod DENY|RSTR    answer every request with that Kiss-o'-Death (LI 3, stratum 0)
+  --kod RATE --min-interval T   RATE KoD to a client asking sooner than T s after its previous
+                     request (its first request: after our start), time otherwise
+Every request is logged as `REQ <unix time> <client> <poll> <answer>` on stdout (line
+buffered), which the tests read to count requests and measure intervals.
+
+    fakentp.py --addr 127.0.0.24 --port P [--shift 0.3] [--kod RATE --min-interval 3]
+"""
+import argparse
+import socket
+import struct
+import sys
+import time
+
+NTP_EPOCH_OFFSET = 2208988800
+
+
+def to_ntp(t):
+    secs = int(t // 1)
+    frac = int((t - secs) * 4294967296.0) & 0xFFFFFFFF
+    return (((secs + NTP_EPOCH_OFFSET) & 0xFFFFFFFF) << 32) | frac
+
+
+def refid(text):
+    return struct.unpack("!I", text.encode("ascii").ljust(4, b"\0")[:4])[0]
+
+
+def answer(req, rx, shift, kod=None):
+    """The reply to a request received at unix time rx, or None for anything but mode 3."""
+    if len(req) < 48:
+        return None
+    b0, _, poll = req[0], req[1], struct.unpack("!b", req[2:3])[0]
+    vn, mode = (b0 >> 3) & 7, b0 & 7
+    if mode != 3 or vn < 1 or vn > 4:
+        return None
+    org = struct.unpack("!Q", req[40:48])[0]
+    if kod:
+        # RFC 5905 §7.4: LI 3, stratum 0, the kiss code as refid; the timestamps may be
+        # anything, chrony and ntpd send their own, so do we.
+        return struct.pack("!BBbbIII4Q", (3 << 6) | (vn << 3) | 4, 0, poll, -20, 0, 0,
+                           refid(kod), 0, org, to_ntp(rx), to_ntp(time.time()))
+    rec = to_ntp(rx + shift)
+    head = struct.pack("!BBbbIII", (0 << 6) | (vn << 3) | 4, 1, poll, -20, 0, 0x10, refid("GPS"))
+    return head + struct.pack("!4Q", to_ntp(rx + shift - 1.0), org, rec,
+                              to_ntp(time.time() + shift))
+
+
+def serve(addr, port, shift, kod, min_interval, out):
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    print("READY %s %d" % (addr, port), file=out, flush=True)
+    started = time.time()
+    last = {}
+    while True:
+        req, client = s.recvfrom(4096)
+        rx = time.time()
+        key = client[0]
+        this_kod = kod
+        if kod == "RATE":
+            this_kod = "RATE" if rx - last.get(key, started) < min_interval else None
+        last[key] = rx
+        reply = answer(req, rx, shift, this_kod)
+        poll = struct.unpack("!b", req[2:3])[0] if len(req) > 2 else 0
+        print("REQ %.6f %s %d %s" % (rx, key, poll, this_kod or ("time" if reply else "none")),
+              file=out, flush=True)
+        if reply is not None:
+            s.sendto(reply, client)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--addr", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--shift", type=float, default=0.0)
+    ap.add_argument("--kod", choices=("DENY", "RSTR", "RATE"))
+    ap.add_argument("--min-interval", type=float, default=2.0)
+    a = ap.parse_args()
+    try:
+        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
