@@ -76,10 +76,24 @@ static int open_peer_socket(const struct resolve_addr *addr)
     return fd;
 }
 
+static bool same_addr(const struct resolve_addr *a, const struct resolve_addr *b)
+{
+    return a->len == b->len && memcmp(&a->sa, &b->sa, a->len) == 0;
+}
+
 static bool peer_exists(const struct upstream *u, const struct resolve_addr *a)
 {
     for (unsigned i = 0; i < u->n_peers; i++)
-        if (u->peers[i].active && u->peers[i].addr.len == a->len && memcmp(&u->peers[i].addr.sa, &a->sa, a->len) == 0)
+        if (u->peers[i].active && same_addr(&u->peers[i].addr, a))
+            return true;
+    return false;
+}
+
+static bool is_denied(const struct upstream *u, const struct resolve_addr *a)
+{
+    unsigned n = u->n_denied < UPSTREAM_MAX_DENIED ? u->n_denied : UPSTREAM_MAX_DENIED;
+    for (unsigned i = 0; i < n; i++)
+        if (same_addr(&u->denied[i], a))
             return true;
     return false;
 }
@@ -172,7 +186,7 @@ static void collect_resolution(struct upstream *u, unsigned i)
         return;
     }
     for (unsigned k = 0; k < res.n && active_peers_of(u, i) < u->wanted[i]; k++)
-        if (!peer_exists(u, &res.addrs[k]))
+        if (!peer_exists(u, &res.addrs[k]) && !is_denied(u, &res.addrs[k]))
             add_peer(u, i, &res.addrs[k]);
     if (active_peers_of(u, i) < u->wanted[i])
         u->retry_at[i] = engine_now(u) + RESOLVE_RETRY_SECONDS;
@@ -188,6 +202,13 @@ static void drop_peer(struct upstream *u, struct upstream_peer *p, const char *w
     /* A pool (or a name that may now resolve elsewhere) gets a replacement. */
     if (u->retry_at[p->cfg_index] == 0)
         u->retry_at[p->cfg_index] = engine_now(u) + 1.0;
+}
+
+/* RFC 5905 §7.4: after DENY or RSTR the client must stop sending to that server, for good. */
+static void deny_peer(struct upstream *u, struct upstream_peer *p, const char *why)
+{
+    u->denied[u->n_denied++ % UPSTREAM_MAX_DENIED] = p->addr;
+    drop_peer(u, p, why);
 }
 
 static void send_request(struct upstream *u, struct upstream_peer *p)
@@ -283,7 +304,7 @@ static void handle_verdict(struct upstream *u, struct upstream_peer *p, enum src
         break;
     case SRC_KOD_DENY:
     case SRC_KOD_RSTR:
-        drop_peer(u, p, v == SRC_KOD_DENY ? "Kiss-o'-Death DENY" : "Kiss-o'-Death RSTR");
+        deny_peer(u, p, v == SRC_KOD_DENY ? "Kiss-o'-Death DENY" : "Kiss-o'-Death RSTR");
         break;
     case SRC_KOD_RATE:
         log_info("source %s: Kiss-o'-Death RATE, polling every 2^%d s", netaddr_format(&p->net).text,

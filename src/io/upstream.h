@@ -20,6 +20,8 @@
 #include "io/resolve.h"
 
 #define UPSTREAM_MAX_PEERS SYNC_MAX_SOURCES
+/* Addresses that kissed us away (DENY, RSTR) and are never asked again, oldest forgotten first. */
+#define UPSTREAM_MAX_DENIED 32
 
 struct upstream_peer {
     bool active;
@@ -49,6 +51,8 @@ struct upstream {
     unsigned wanted[CFG_MAX_SOURCES];  /* peers wanted from that line */
     unsigned n_peers;
     struct upstream_peer peers[UPSTREAM_MAX_PEERS];
+    unsigned n_denied;
+    struct resolve_addr denied[UPSTREAM_MAX_DENIED];
 };
 
 void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync,
