@@ -344,9 +344,23 @@ class Server:
         self.ctx.servers.append(self)
         if wait:
             self.wait_ready()
-            check(not has_sys_time(self.proc.pid), "%s (pid %d) holds CAP_SYS_TIME"
-                  % (self.name, self.proc.pid))
+            self.check_no_clock_capability()
         return self
+
+    def check_no_clock_capability(self):
+        # Something else may have answered wait_ready: look once the program itself runs.
+        prog = "horloged" if self.kind == "horloged" else "chronyd"
+        deadline = time.time() + 5 * self.ctx.slow
+        while self.alive() and time.time() < deadline:
+            try:
+                with open("/proc/%d/comm" % self.proc.pid) as f:
+                    if f.read().strip() == prog:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        check(not has_sys_time(self.proc.pid), "%s (pid %d) holds CAP_SYS_TIME"
+              % (self.name, self.proc.pid))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -458,9 +472,11 @@ def wait_until(ctx, timeout, fn, what):
         time.sleep(0.25)
 
 
-def chronyd_upstream(ctx, addr, port, name, stratum=1):
-    """A `chronyd -x` serving `local stratum N` on addr:port (the tests' true time source)."""
-    return Server(ctx, ["local stratum %d" % stratum], name=name, port=port, listen=(addr,),
+def chronyd_upstream(ctx, addrs, port, name, stratum=1):
+    """A `chronyd -x` serving `local stratum N` on port at one address (or one per family) —
+    the tests' true time source. Without an IPv6 address it binds [::]:port as well."""
+    addrs = (addrs,) if isinstance(addrs, str) else tuple(addrs)
+    return Server(ctx, ["local stratum %d" % stratum], name=name, port=port, listen=addrs,
                   kind="chronyd").start()
 
 
@@ -487,6 +503,45 @@ class FakeNtp:
             if len(w) == 5 and w[0] == "REQ":
                 out.append((float(w[1]), w[2], int(w[3]), w[4]))
         return out
+
+
+def rerun_in_netns(tag, hosts):
+    """Runs this test script again inside a network namespace of its own, with `hosts` as its
+    /etc/hosts (`ip netns exec` mounts /etc/netns/NAME/hosts there) and only a loopback
+    interface, so that resolving names can never reach a DNS server; returns the exit code.
+    Call it first thing; inside the namespace it returns None and the test goes on."""
+    if os.environ.get("HL_NETNS"):
+        return None
+    if os.geteuid() != 0:
+        print("SKIP: a network namespace needs root", flush=True)
+        return EXIT_SKIP
+    ns = "hl-%s-%d" % (tag, os.getpid())
+    etc = os.path.join("/etc/netns", ns)
+    made_root = not os.path.isdir("/etc/netns")
+
+    def remove():
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        shutil.rmtree(etc, ignore_errors=True)
+        if made_root:
+            try:
+                os.rmdir("/etc/netns")
+            except OSError:
+                pass
+    signal.signal(signal.SIGTERM, lambda s, f: (remove(), os._exit(1)))
+    try:
+        r = subprocess.run(["ip", "netns", "add", ns], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("SKIP: ip netns add: %s" % r.stderr.strip(), flush=True)
+            return EXIT_SKIP
+        os.makedirs(etc)
+        with open(os.path.join(etc, "hosts"), "w") as f:
+            f.write(hosts)
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        env = dict(os.environ, HL_NETNS=ns)
+        return subprocess.run(["ip", "netns", "exec", ns, sys.executable] + sys.argv,
+                              env=env).returncode
+    finally:
+        remove()
 
 
 def sources_by_addr(ctx, sock):
