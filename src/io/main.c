@@ -143,6 +143,21 @@ static void refid_text(uint32_t refid, uint8_t stratum, char *out, size_t cap)
     }
 }
 
+/* The peer the reference came from; in holdover nothing is selected, but the refid still names it. */
+static const struct upstream_peer *reference_peer(const struct horloged *d)
+{
+    if (d->sync.sel.selected >= 0)
+        return upstream_peer_of(&d->up, (unsigned)d->sync.sel.selected);
+    if (d->sync.ref.mode != REF_HOLDOVER)
+        return NULL;
+    for (unsigned i = 0; i < d->up.n_peers; i++) {
+        const struct upstream_peer *p = &d->up.peers[i];
+        if (p->sync_index >= 0 && d->sync.src[p->sync_index].refid == d->sync.ref.state.refid)
+            return p;
+    }
+    return NULL;
+}
+
 static void report_status(struct horloged *d, struct kv_out *out)
 {
     const struct resp_state *s = &d->state;
@@ -162,8 +177,7 @@ static void report_status(struct horloged *d, struct kv_out *out)
         kv_add(out, "last_sync", "%lld.%09u", (long long)ref.sec, ref.nsec);
         kv_add(out, "last_sync_age", "%.0f", ntp_diff_sec(now, s->reference_time));
     }
-    int peer = d->sync.sel.selected;
-    const struct upstream_peer *p = peer >= 0 ? upstream_peer_of(&d->up, (unsigned)peer) : NULL;
+    const struct upstream_peer *p = reference_peer(d);
     if (d->sync.ref.mode == REF_LOCAL) {
         kv_add(out, "source_kind", "local");
         kv_add(out, "source", "local clock (reliable time source)");

@@ -75,11 +75,14 @@ def test(ctx):
     check(st.get("stratum") == 2 and st.get("reference_mode") == "holdover",
           "status in holdover: %r" % st)
     check(st.get("reference_id") == "0x7F000015", "holdover refid: %r" % st)
+    check(st.get("source_kind") == "ntp" and st.get("source") == UP,
+          "holdover status does not name the source it holds: %r" % st)
     rep3, _, _, _ = query(hold.port, timeout=1.0 * ctx.slow)
     check(rep3 is not None and rep3.stratum == 2 and rep3.root_disp > rep2.root_disp,
           "later holdover reply: %r" % rep3)
-    note("status: %s, %s, root dispersion %s" % (st.get("reference_mode"), st.get("source"),
-                                                 st.get("root_dispersion")))
+    note("status: %s, %s %s, root dispersion %s" % (
+        st.get("reference_mode"), st.get("source_kind"), st.get("source"),
+        st.get("root_dispersion")))
 
     # distance 0: the local reference as soon as nothing is selected.
     def is_local():
