@@ -47,7 +47,8 @@ uint32_t ntp_short_from_sec(double seconds)
         return 0;
     if (seconds >= 65535.99998)
         return 0xffffffffU;
-    return (uint32_t)llround(seconds * 65536.0);
+    /* Rounded up: root delay and dispersion are error bounds, and 0 would claim a perfect reference. */
+    return (uint32_t)ceil(seconds * 65536.0);
 }
 
 double ntp_short_to_sec(uint32_t s)

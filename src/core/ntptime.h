@@ -35,7 +35,7 @@ double ntp_diff_sec(ntp_ts a, ntp_ts b);
 /* ts + seconds (may be negative), modulo the era. */
 ntp_ts ntp_add_sec(ntp_ts ts, double seconds);
 
-/* Short format (16.16 unsigned seconds), saturating at its maximum. */
+/* Short format (16.16 unsigned seconds), rounded up, saturating at its maximum. */
 uint32_t ntp_short_from_sec(double seconds);
 double ntp_short_to_sec(uint32_t s);
 

@@ -125,7 +125,8 @@ def test(ctx):
     check(rep.li == 0 and rep.stratum == 2, "reply LI %d stratum %d" % (rep.li, rep.stratum))
     addr = ".".join(str(b) for b in rep.refid)
     check(addr in TRUE, "reply refid %s is not a chronyd's address" % addr)
-    check(rep.root_delay < 0.01 and rep.root_disp < 0.1, "root delay/dispersion: %r" % rep)
+    check(0 < rep.root_delay < 0.01 and 0 < rep.root_disp < 0.1,
+          "root delay and dispersion must be small but not 0 at stratum 2: %r" % rep)
     note("reply: %r refid %s" % (rep, addr))
 
     line, secs = chronyd_client(ctx, srv.port)

@@ -44,6 +44,10 @@ static void test_short_format(void **state)
     assert_int_equal(ntp_short_from_sec(1.0), 0x00010000);
     assert_int_equal(ntp_short_from_sec(-1.0), 0);
     assert_int_equal(ntp_short_from_sec(1e9), 0xffffffffU);
+    /* error bounds round up: a few microseconds of dispersion are never announced as 0 */
+    assert_int_equal(ntp_short_from_sec(1e-6), 1);
+    assert_int_equal(ntp_short_from_sec(0.5 + 1e-9), 0x00008001);
+    assert_int_equal(ntp_short_from_sec(0.5), 0x00008000);
     assert_true(ntp_short_to_sec(0x00008000) == 0.5);
     assert_int_equal(ntp_log2_from_sec(1e-6), -19);
     assert_int_equal(ntp_log2_from_sec(64), 6);
