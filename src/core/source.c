@@ -111,10 +111,11 @@ static void account_previous_poll(struct source *s)
     s->reach = (uint8_t)(s->reach << 1);
 }
 
+/* A burst is never slower than the poll it hastens (sub-second polls: chrony's "2 s or less"). */
 static double next_interval(struct source *s)
 {
     if (s->burst_left > 0 && --s->burst_left > 0)
-        return fmin(SRC_BURST_INTERVAL, ldexp(1.0, s->p.maxpoll));
+        return fmin(SRC_BURST_INTERVAL, ldexp(1.0, src_poll(s)));
     return ldexp(1.0, src_poll(s));
 }
 

@@ -433,6 +433,17 @@ static void test_iburst_timing(void **state)
     n = run_polls(&plain, base_time(), 200, true, times, 16);
     assert_int_equal(n, 4);
     assert_true(fabs(times[1] - 64) < 1e-6);
+
+    /* With sub-second polls the burst goes at the poll, not slower at 2 s. */
+    struct source fast;
+    p.iburst = true;
+    p.minpoll = -1;
+    p.maxpoll = 4;
+    src_init(&fast, &p);
+    n = run_polls(&fast, base_time(), 3.6, true, times, 16);
+    assert_int_equal(n, 8);
+    for (unsigned i = 0; i < 8; i++)
+        assert_true(fabs(times[i] - 0.5 * i) < 1e-6);
 }
 
 static void test_reach_register(void **state)
