@@ -54,11 +54,23 @@ void sync_init(struct sync *n, const struct sync_params *p,
     ref_init(&n->ref, &p->ref, now_ntp);
 }
 
-int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, int maxpoll)
+/* A removed source's slot is reused, so replacing pool members never fills the table. */
+static int free_slot(struct sync *n)
 {
+    for (unsigned i = 0; i < n->n_src; i++)
+        if (n->src[i].removed)
+            return (int)i;
     if (n->n_src >= SYNC_MAX_SOURCES)
         return -1;
-    struct sync_source *s = &n->src[n->n_src];
+    return (int)n->n_src++;
+}
+
+int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, int maxpoll)
+{
+    int i = free_slot(n);
+    if (i < 0)
+        return -1;
+    struct sync_source *s = &n->src[i];
     *s = (struct sync_source){0};
     double freq, freq_var;
     disc_source_prior(&n->disc, &freq, &freq_var);
@@ -69,7 +81,8 @@ int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, in
     s->maxpoll = maxpoll;
     s->poll = minpoll;
     s->verdict = SEL_UNREACHABLE;
-    return (int)n->n_src++;
+    n->verdicts[i] = SEL_UNREACHABLE;
+    return i;
 }
 
 static void run_selection(struct sync *n, double now, ntp_ts now_ntp)

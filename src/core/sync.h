@@ -73,7 +73,7 @@ void sync_init(struct sync *n, const struct sync_params *p,
                    const struct clock_driver *drv, ntp_ts epoch);
 /* The node's clock now, in its timescale (and as an NTP timestamp when ntp is not NULL). */
 double sync_now(const struct sync *n, ntp_ts *ntp);
-/* Returns the new source's index, or -1 when full. */
+/* Returns the new source's index (a removed source's, if any), or -1 when full. */
 int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, int maxpoll);
 /* A request is sent to source i (shifts its reach register). */
 void sync_polled(struct sync *n, unsigned i);
@@ -85,7 +85,7 @@ void sync_timer(struct sync *n);
 void sync_tick(struct sync *n);
 /* Poll exponent source i should use next. */
 int sync_poll_exponent(const struct sync *n, unsigned i);
-/* Takes source i out of selection for good. */
+/* Takes source i out of selection for good; its index may be given to a source added later. */
 void sync_remove_source(struct sync *n, unsigned i);
 /* What `horloge tracking` shows, now. */
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t);

@@ -106,26 +106,38 @@ static unsigned active_peers_of(const struct upstream *u, unsigned cfg_index)
     return n;
 }
 
+/* The peer slot that goes with sync source `sync_index`: the removed peer's that had it, or a new one. */
+static struct upstream_peer *peer_slot(struct upstream *u, int sync_index)
+{
+    for (unsigned i = 0; i < u->n_peers; i++)
+        if (!u->peers[i].active && u->peers[i].sync_index == sync_index)
+            return &u->peers[i];
+    return u->n_peers < UPSTREAM_MAX_PEERS ? &u->peers[u->n_peers++] : NULL;
+}
+
 static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a)
 {
     const struct cfg_source *cs = &u->cfg.sources[cfg_index];
-    if (u->n_peers >= UPSTREAM_MAX_PEERS) {
+    struct net_addr net;
+    resolve_to_net_addr(a, &net);
+    int fd = open_peer_socket(a);
+    if (fd < 0)
+        return;
+    uint32_t refid = refid_of(&net);
+    int sync_index = sync_add_source(u->sync, refid, cs->prefer, cs->minpoll, cs->maxpoll);
+    struct upstream_peer *p = sync_index >= 0 ? peer_slot(u, sync_index) : NULL;
+    if (!p) {
         log_warn("%s: no room for more sources (%d at most)", cs->host, UPSTREAM_MAX_PEERS);
+        if (sync_index >= 0)
+            sync_remove_source(u->sync, (unsigned)sync_index);
+        close(fd);
         return;
     }
-    struct upstream_peer *p = &u->peers[u->n_peers];
     memset(p, 0, sizeof *p);
     p->addr = *a;
-    resolve_to_net_addr(a, &p->net);
-    p->fd = open_peer_socket(a);
-    if (p->fd < 0)
-        return;
-    uint32_t refid = refid_of(&p->net);
-    p->sync_index = sync_add_source(u->sync, refid, cs->prefer, cs->minpoll, cs->maxpoll);
-    if (p->sync_index < 0) {
-        close(p->fd);
-        return;
-    }
+    p->net = net;
+    p->fd = fd;
+    p->sync_index = sync_index;
     struct src_params sp = {
         .minpoll = cs->minpoll,
         .maxpoll = cs->maxpoll,
@@ -139,7 +151,6 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     src_init(&p->src, &sp);
     p->cfg_index = cfg_index;
     p->active = true;
-    u->n_peers++;
     log_info("source %s (%s) added", netaddr_format_port(&p->net, netaddr_port_of(&a->sa)).text, cs->host);
 }
 

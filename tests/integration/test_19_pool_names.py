@@ -4,18 +4,23 @@ namespace of its own (loopback only, so no DNS server is reachable) whose /etc/h
 `localhost` as 127.0.0.1 and ::1 and `pool.test` as 127.0.0.31-33, all served by `chronyd -x`.
 `pool localhost maxsources 2` uses both addresses, `server localhost` one of them, `pool
 pool.test maxsources 2` two of its three; a name that does not resolve is logged and retried
-while the other sources serve; every horloged reaches stratum 2."""
+while the other sources serve; every horloged reaches stratum 2. A pool of 16 silent addresses
+has its members replaced over and over (twice the source table's size), and still takes up a
+server that appears at one of them."""
 import hashlib
 import os
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltest import (Server, check, chronyd_upstream, free_port, horloge_json, note,
                     query, reach_of, rerun_in_netns, run, sources_by_addr, wait_until)
 
+DEAD = ["127.0.0.%d" % i for i in range(40, 56)]
 HOSTS = ("127.0.0.1 localhost\n::1 localhost\n"
-         "127.0.0.31 pool.test\n127.0.0.32 pool.test\n127.0.0.33 pool.test\n")
+         "127.0.0.31 pool.test\n127.0.0.32 pool.test\n127.0.0.33 pool.test\n"
+         + "".join("%s dead.test\n" % a for a in DEAD))
 POOL = ["127.0.0.31", "127.0.0.32", "127.0.0.33"]
 POLL = "iburst minpoll -1 maxpoll 0"
 
@@ -59,6 +64,19 @@ def check_refid(ctx, srv):
     note("%s: refid 0x%s for %s, in status and on the wire" % (srv.name, want.hex().upper(), addr))
 
 
+def check_dead_pool(ctx, srv, port, started):
+    def replaced():
+        return srv.log().count("unreachable pool member") >= 48
+    _, secs = wait_until(ctx, 20, replaced, "48 pool members replaced")
+    note("deadpool: %d members replaced in %.1f s, %d \"no room\" warnings"
+         % (srv.log().count("unreachable pool member"), time.time() - started,
+            srv.log().count("no room")))
+    chronyd_upstream(ctx, DEAD[0], port, "up-dead0")
+    srcs, secs = wait_until(ctx, 15, lambda: used(ctx, srv, 1), "deadpool using %s" % DEAD[0])
+    check(DEAD[0] in srcs and reach_of(srcs[DEAD[0]]), "deadpool sources: %r" % srcs)
+    note("deadpool: %s taken up %.1f s after it started serving" % (DEAD[0], secs))
+
+
 def show(srv, srcs):
     for a, r in sorted(srcs.items()):
         note("%-9s %-18s %-10s %-10s reach %s" % (srv.name, r.get("name"), a, r.get("state"),
@@ -80,6 +98,10 @@ def test(ctx):
                        name="loserver").start()
     named_pool = Server(ctx, ["pool pool.test port %d maxsources 2 %s" % (pool_port, POLL)],
                         name="namedpool").start()
+    # 16 polls 1/64 s apart without an answer make a pool member unreachable and replaced.
+    dead_pool = Server(ctx, ["pool dead.test port %d maxsources 16 iburst minpoll -6 maxpoll -6"
+                             % pool_port], name="deadpool").start()
+    t_dead = time.time()
 
     srcs, secs = wait_until(ctx, 20, lambda: used(ctx, lo_pool, 2), "pool localhost: 2 sources")
     show(lo_pool, srcs)
@@ -103,7 +125,8 @@ def test(ctx):
     check(len(srcs) == 2 and all(a in POOL for a in srcs), "pool.test sources: %r" % srcs)
     st = horloge_json(ctx, named_pool.sock, "status")
     check(st.get("reference_id_text") in srcs, "pool.test status: %r" % st)
-    for srv in (lo_pool, lo_server, named_pool):
+    check_dead_pool(ctx, dead_pool, pool_port, t_dead)
+    for srv in (lo_pool, lo_server, named_pool, dead_pool):
         check(srv.alive(), "%s died" % srv.name)
 
 
