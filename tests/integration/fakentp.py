@@ -6,8 +6,8 @@ Owns: answering mode-3 requests the way a misbehaving or strict upstream would, 
 tests can show how horloged treats it as a source:
   --shift S          serve our clock + S seconds (stratum 1, refid GPS, LI 0): a falseticker
   --kod DENY|RSTR    answer every request with that Kiss-o'-Death (LI 3, stratum 0)
-  --kod RATE --min-interval T   RATE KoD to a client asking sooner than T s after its previous
-                     request (its first request: after our start), time otherwise
+  --kod RATE --min-interval T   RATE KoD to a client's first request and to any sooner than T s
+                     after its previous one, time otherwise
 Every request is logged as `REQ <unix time> <client> <poll> <answer>` on stdout (line
 buffered), which the tests read to count requests and measure intervals.
 
@@ -57,7 +57,6 @@ def serve(addr, port, shift, kod, min_interval, out):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((addr, port))
     print("READY %s %d" % (addr, port), file=out, flush=True)
-    started = time.time()
     last = {}
     while True:
         req, client = s.recvfrom(4096)
@@ -65,7 +64,8 @@ def serve(addr, port, shift, kod, min_interval, out):
         key = client[0]
         this_kod = kod
         if kod == "RATE":
-            this_kod = "RATE" if rx - last.get(key, started) < min_interval else None
+            prev = last.get(key)
+            this_kod = "RATE" if prev is None or rx - prev < min_interval else None
         last[key] = rx
         reply = answer(req, rx, shift, this_kod)
         poll = struct.unpack("!b", req[2:3])[0] if len(req) > 2 else 0
