@@ -118,9 +118,15 @@ def test(ctx):
     note("tracking: system_time_offset %s, rms_offset %s, frequency %s ppm, skew %s ppm"
          % (off, tr.get("rms_offset"), tr.get("frequency_ppm"), tr.get("skew_ppm")))
 
-    # What a client gets on the wire: stratum 2, the chronyd's address as refid, our time.
-    rep, req, ta, tb = query(srv.port, timeout=1.0 * ctx.slow)
-    check(rep is not None, "no reply from horloged")
+    # What a client gets on the wire: stratum 2, the selected chronyd's address as refid, our time.
+    def wire_matches_status():
+        rep, req, ta, tb = query(srv.port, timeout=1.0 * ctx.slow)
+        ref = horloge_json(ctx, srv.sock, "status").get("reference_id_text")
+        if rep is None or ".".join(str(b) for b in rep.refid) != ref:
+            return None
+        return rep, req, ta, tb
+    (rep, req, ta, tb), _ = wait_until(ctx, 5, wire_matches_status,
+                                       "a reply whose refid is the status's reference")
     check_server_reply(rep, req, ta, tb, tol=0.01)
     check(rep.li == 0 and rep.stratum == 2, "reply LI %d stratum %d" % (rep.li, rep.stratum))
     addr = ".".join(str(b) for b in rep.refid)
@@ -137,9 +143,21 @@ def test(ctx):
     if m:
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
         check(abs(float(m.group(1)) * scale) < 0.01, "chronyd measures horloged off: %r" % line)
-    # Still a falseticker at the end, never selected.
-    srcs = sources_by_addr(ctx, srv.sock)
-    check(srcs[LIAR].get("state") == "falseticker", "liar now %r" % srcs[LIAR])
+    # For a few more seconds (more samples from all four): the liar is never trusted.
+    states = set()
+    t_end = time.time() + 5.0
+    while time.time() < t_end:
+        srcs = sources_by_addr(ctx, srv.sock)
+        states.add(srcs[LIAR].get("state"))
+        time.sleep(0.25)
+    check(states == {"falseticker"}, "the shifted server was also %r" % states)
+    tr = horloge_json(ctx, srv.sock, "tracking")
+    off = tr.get("system_time_offset")
+    check(isinstance(off, (int, float)) and abs(off) < 0.01, "tracking at the end: %r" % tr)
+    note("at the end (%.1f s): system_time_offset %s, rms_offset %s, frequency %s ppm, "
+         "skew %s ppm, poll %s" % (time.time() - t0, off, tr.get("rms_offset"),
+                                   tr.get("frequency_ppm"), tr.get("skew_ppm"),
+                                   {a: srcs[a].get("poll") for a in TRUE}))
 
 
 if __name__ == "__main__":
