@@ -426,69 +426,84 @@ static void tick(struct horloged *d)
     }
 }
 
-/* Milliseconds until the first of: the tick, a source's poll, the discipline's timer. */
-static int next_timeout_ms(struct horloged *d, double next_tick, double upstream_due)
+/* Monotonic time of the first of: the tick, a source's poll, the discipline's timer. */
+static double next_due(struct horloged *d, double next_tick, double upstream_due)
 {
-    double wait = next_tick - mono_now();
-    if (upstream_due < wait)
-        wait = upstream_due;
+    double due = next_tick < upstream_due ? next_tick : upstream_due;
     if (d->sync.timer_armed) {
-        double t = d->sync.timer_at - sync_now(&d->sync, NULL);
-        if (t < wait)
-            wait = t;
+        double t = mono_now() + (d->sync.timer_at - sync_now(&d->sync, NULL));
+        if (t < due)
+            due = t;
     }
-    return wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
+    return due;
 }
 
-static void run_timers(struct horloged *d, double *next_tick, double *upstream_due)
+/* Runs what is due; returns when the loop must wake next (monotonic seconds). */
+static double run_timers(struct horloged *d, double *next_tick)
 {
     if (d->sync.timer_armed && sync_now(&d->sync, NULL) >= d->sync.timer_at) {
         sync_timer(&d->sync);
         publish_state(d);
     }
-    *upstream_due = upstream_run_timers(&d->up);
+    double upstream_due = mono_now() + upstream_run_timers(&d->up);
     if (mono_now() >= *next_tick) {
         tick(d);
         *next_tick = mono_now() + TICK_SECONDS;
     }
+    return next_due(d, *next_tick, upstream_due);
 }
 
-static void handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
+/* Returns true when a source's reply was handled (the discipline may have armed its timer). */
+static bool handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
 {
+    bool upstream = false;
     for (unsigned i = 0; i < n; i++) {
         if (!(fds[i].revents & POLLIN))
             continue;
-        if (i == control_index && d->control_fd >= 0)
+        if (i == control_index && d->control_fd >= 0) {
             control_serve_one(d->control_fd, handle_control, d);
-        else if (upstream_handle_readable(&d->up, fds[i].fd))
+        } else if (upstream_handle_readable(&d->up, fds[i].fd)) {
             publish_state(d);
-        else
+            upstream = true;
+        } else {
             server_handle_readable(d->srv, fds[i].fd);
+        }
     }
+    return upstream;
 }
 
+/*
+ * Timers run only when due, not on every wake-up: under load the loop wakes
+ * for each request, and serving must cost no more than it has to.
+ */
 static void run_loop(struct horloged *d)
 {
-    double next_tick = mono_now() + TICK_SECONDS, upstream_due = 0;
+    double next_tick = mono_now() + TICK_SECONDS;
+    double due = run_timers(d, &next_tick);
     while (!d->signals.stop) {
         if (d->signals.reload) {
             d->signals.reload = 0;
             reload_config(d);
         }
-        run_timers(d, &next_tick, &upstream_due);
+        double now = mono_now();
+        if (now >= due) {
+            due = run_timers(d, &next_tick);
+            now = mono_now();
+        }
         struct pollfd fds[MAX_POLLFDS];
         unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS - 1);
         n += upstream_pollfds(&d->up, fds + n, MAX_POLLFDS - 1 - n);
         unsigned control_index = n;
         if (d->control_fd >= 0)
             fds[n++] = (struct pollfd){.fd = d->control_fd, .events = POLLIN};
-        int r = poll(fds, n, next_timeout_ms(d, next_tick, upstream_due));
+        int timeout = due <= now ? 0 : (int)ceil((due - now) * 1000.0);
+        int r = poll(fds, n, timeout);
         if (r < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             break;
         }
-        if (r > 0)
-            handle_ready(d, fds, n, control_index);
+        if (r > 0 && handle_ready(d, fds, n, control_index))
+            due = fmin(due, next_due(d, next_tick, due));
     }
 }
 
