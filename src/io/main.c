@@ -619,15 +619,17 @@ static int start(struct horloged *d)
     if (!d->srv)
         return -1;
     d->control_fd = -1;
-    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket) == 0)
+    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
         d->control_fd = control_open(d->cfg.controlsocket);
     snprintf(d->control_path, sizeof d->control_path, "%s", d->cfg.controlsocket);
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
-        (process_make_parent_dir(d->cfg.pidfile) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
+        (process_make_parent_dir(d->cfg.pidfile, d->cfg.user) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
         return -1;
     snprintf(d->pidfile_written, sizeof d->pidfile_written, "%s", d->cfg.pidfile);
+    if (d->cfg.driftfile[0] && process_make_parent_dir(d->cfg.driftfile, d->cfg.user) < 0)
+        log_warn("the drift file will not be saved");
     if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
         return -1;
     if (server_start_threads(d->srv) < 0)
