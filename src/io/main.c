@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,23 +182,34 @@ static void report_status(struct horloged *d, struct kv_out *out)
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
 
+static const struct {
+    const char *key;
+    size_t offset;
+} serverstats_fields[] = {
+    {"received", offsetof(struct server_counters, received)},
+    {"replied", offsetof(struct server_counters, replied)},
+    {"replied_symmetric", offsetof(struct server_counters, replied_sym)},
+    {"kod_rate", offsetof(struct server_counters, kod_rate)},
+    {"kod_deny", offsetof(struct server_counters, kod_deny)},
+    {"rate_limited", offsetof(struct server_counters, rate_limited)},
+    {"denied", offsetof(struct server_counters, denied)},
+    {"dropped_malformed", offsetof(struct server_counters, malformed)},
+    {"dropped_bad_mode", offsetof(struct server_counters, bad_mode)},
+    {"dropped_control_mode", offsetof(struct server_counters, control_mode)},
+    {"crypto_nak", offsetof(struct server_counters, crypto_nak)},
+    {"send_errors", offsetof(struct server_counters, send_errors)},
+    {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},
+};
+
 static void report_serverstats(struct horloged *d, struct kv_out *out)
 {
     struct server_counters c;
     server_get_counters(d->srv, &c);
-    kv_add(out, "received", "%llu", (unsigned long long)c.received);
-    kv_add(out, "replied", "%llu", (unsigned long long)c.replied);
-    kv_add(out, "replied_symmetric", "%llu", (unsigned long long)c.replied_sym);
-    kv_add(out, "kod_rate", "%llu", (unsigned long long)c.kod_rate);
-    kv_add(out, "kod_deny", "%llu", (unsigned long long)c.kod_deny);
-    kv_add(out, "rate_limited", "%llu", (unsigned long long)c.rate_limited);
-    kv_add(out, "denied", "%llu", (unsigned long long)c.denied);
-    kv_add(out, "dropped_malformed", "%llu", (unsigned long long)c.malformed);
-    kv_add(out, "dropped_bad_mode", "%llu", (unsigned long long)c.bad_mode);
-    kv_add(out, "dropped_control_mode", "%llu", (unsigned long long)c.control_mode);
-    kv_add(out, "crypto_nak", "%llu", (unsigned long long)c.crypto_nak);
-    kv_add(out, "send_errors", "%llu", (unsigned long long)c.send_errors);
-    kv_add(out, "kernel_rx_timestamps", "%llu", (unsigned long long)c.kernel_timestamps);
+    for (size_t i = 0; i < sizeof serverstats_fields / sizeof serverstats_fields[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&c + serverstats_fields[i].offset, sizeof v);
+        kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
+    }
     kv_add(out, "threads", "%u", server_worker_count(d->srv));
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
