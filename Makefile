@@ -97,8 +97,9 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)
 deps:
 	@sh tools/deps.sh
 
-purity: $(CORE_LIB)
-	sh tools/check-core-purity.sh $(CORE_LIB)
+purity: $(CORE_LIB) $(DAEMON)
+	@sh tools/check-core-purity.sh $(CORE_LIB)
+	@sh tools/check-sim-ready.sh $(DAEMON)
 
 unit: $(UNIT_BINS)
 	@sh tools/run-tests.sh $(UNIT_BINS)

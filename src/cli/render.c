@@ -2,6 +2,7 @@
 #include "cli/render.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -125,15 +126,108 @@ static void render_clients(const struct kvdoc *doc, FILE *f)
         fprintf(f, "(no clients yet)\n");
 }
 
-/* Generic renderer: each record's pairs, one per line, records separated by blank lines. */
-static void render_pairs(const struct kvdoc *doc, FILE *f)
+/* A duration in seconds printed with a unit that keeps 3 significant figures (ns, us, ms, s). */
+static void print_seconds(FILE *f, double v, bool with_sign)
 {
-    for (unsigned r = 0; r < doc->n_records; r++) {
-        if (r)
-            fputc('\n', f);
-        const struct kv_record *rec = &doc->records[r];
-        for (unsigned i = rec->first; i < rec->first + rec->count; i++)
-            fprintf(f, "%-22s: %s\n", doc->pairs[i].key, doc->pairs[i].value);
+    double a = fabs(v);
+    const char *unit = "s";
+    double scaled = v;
+    int decimals = 3;
+    if (a < 1e-6) {
+        unit = "ns";
+        scaled = v * 1e9;
+        decimals = 0;
+    } else if (a < 1e-3) {
+        unit = "us";
+        scaled = v * 1e6;
+        decimals = 1;
+    } else if (a < 1.0) {
+        unit = "ms";
+        scaled = v * 1e3;
+    }
+    fprintf(f, with_sign ? "%+.*f%s" : "%.*f%s", decimals, scaled, unit);
+}
+
+static void render_tracking(const struct kvdoc *doc, FILE *f)
+{
+    fprintf(f, "Reference ID    : %s (%s)\n", get(doc, "reference_id"), get(doc, "reference_id_text"));
+    fprintf(f, "Mode            : %s\n", get(doc, "reference_mode"));
+    fprintf(f, "Stratum         : %s\n", get(doc, "stratum"));
+    const char *ref = kvdoc_get(doc, 0, "reference_time");
+    if (ref) {
+        time_t t = (time_t)strtod(ref, NULL);
+        struct tm tm;
+        char when[40];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%a %b %d %H:%M:%S %Y", &tm);
+        fprintf(f, "Ref time (UTC)  : %s\n", when);
+    }
+    double off = get_double(doc, 0, "system_time_offset");
+    fprintf(f, "System time     : %.9f seconds %s of NTP time\n", fabs(off), off > 0 ? "slow" : "fast");
+    fprintf(f, "Last offset     : %+.9f seconds\n", get_double(doc, 0, "last_offset"));
+    fprintf(f, "RMS offset      : %.9f seconds\n", get_double(doc, 0, "rms_offset"));
+    fprintf(f, "Estimated error : %.9f seconds\n", get_double(doc, 0, "estimated_error"));
+    fprintf(f, "Frequency       : %+.3f ppm (correction applied)\n", get_double(doc, 0, "frequency_ppm"));
+    fprintf(f, "Residual freq   : %+.3f ppm\n", get_double(doc, 0, "residual_frequency_ppm"));
+    fprintf(f, "Skew            : %.3f ppm\n", get_double(doc, 0, "skew_ppm"));
+    fprintf(f, "Root delay      : %.9f seconds\n", get_double(doc, 0, "root_delay"));
+    fprintf(f, "Root dispersion : %.9f seconds\n", get_double(doc, 0, "root_dispersion"));
+    fprintf(f, "Update interval : %.1f seconds\n", get_double(doc, 0, "update_interval"));
+    fprintf(f, "Leap status     : %s\n", get(doc, "leap_status"));
+    fprintf(f, "Clock control   : %s\n", get(doc, "clock_control"));
+}
+
+static char state_symbol(const char *state)
+{
+    static const char *const names[] = {"selected", "candidate", "falseticker", "outlier", "too-far",
+                                        "unsynchronised", "not-enough", "unreachable", "removed"};
+    static const char symbols[] = {'*', '+', 'x', '-', '~', '?', '?', '?', '#'};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(state, names[i]) == 0)
+            return symbols[i];
+    return '?';
+}
+
+static void render_sources(const struct kvdoc *doc, FILE *f)
+{
+    fprintf(f, "S Name/Address                          Stratum Poll Reach LastRx Last sample\n");
+    fprintf(f, "=================================================================================\n");
+    for (unsigned i = 0; i < doc->n_records; i++) {
+        const char *state = kvdoc_get(doc, i, "state");
+        const char *name = kvdoc_get(doc, i, "address");
+        fprintf(f, "%c %-38s %7ld %4ld %5s ", state_symbol(state ? state : ""), name ? name : "?",
+                get_long(doc, i, "stratum"), get_long(doc, i, "poll"),
+                kvdoc_get(doc, i, "reach") ? kvdoc_get(doc, i, "reach") : "0");
+        if (kvdoc_get(doc, i, "last_offset")) {
+            fprintf(f, "%5.0fs ", get_double(doc, i, "last_rx_ago"));
+            print_seconds(f, get_double(doc, i, "last_offset"), true);
+            if (kvdoc_get(doc, i, "error")) {
+                fprintf(f, " +/- ");
+                print_seconds(f, get_double(doc, i, "error"), false);
+            }
+        } else {
+            fprintf(f, "     - ");
+        }
+        fprintf(f, "  %s\n", state ? state : "");
+    }
+    fprintf(f, "(* selected, + combined, - not combined, x falseticker, ~ too far, ? unusable or unreachable, # removed)\n");
+}
+
+static void render_sourcestats(const struct kvdoc *doc, FILE *f)
+{
+    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter\n");
+    fprintf(f, "==========================================================================================================\n");
+    for (unsigned i = 0; i < doc->n_records; i++) {
+        const char *name = kvdoc_get(doc, i, "address");
+        fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", name ? name : "?", get_long(doc, i, "samples"),
+                get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
+                get_double(doc, i, "frequency_error_ppm"));
+        print_seconds(f, get_double(doc, i, "offset"), true);
+        fputs("  ", f);
+        print_seconds(f, get_double(doc, i, "error"), false);
+        fputs("  ", f);
+        print_seconds(f, get_double(doc, i, "jitter"), false);
+        fputc('\n', f);
     }
 }
 
@@ -141,9 +235,9 @@ static const struct report_renderer renderers[] = {
     {"status", NULL, render_status},
     {"serverstats", NULL, render_serverstats},
     {"clients", "clients", render_clients},
-    {"tracking", NULL, render_pairs},
-    {"sources", "sources", render_pairs},
-    {"sourcestats", "sources", render_pairs},
+    {"tracking", NULL, render_tracking},
+    {"sources", "sources", render_sources},
+    {"sourcestats", "sources", render_sourcestats},
 };
 
 const struct report_renderer *render_find(const char *command)

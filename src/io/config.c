@@ -710,7 +710,7 @@ void cfg_defaults(struct config *cfg)
     cfg->threads = 1;
     cfg->local_enabled = false;
     cfg->local_stratum = 10;
-    cfg->local_distance = 0;
+    cfg->local_distance = 1.0; /* chrony's default: a held reference yields to the local one at 1 s root distance */
     strcpy(cfg->controlsocket, CFG_DEFAULT_CONTROLSOCKET);
     strcpy(cfg->pidfile, CFG_DEFAULT_PIDFILE);
     cfg->log = CFG_LOG_SYSLOG;

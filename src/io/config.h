@@ -17,7 +17,8 @@
  *   threads N                   serving threads (1..64, default 1)
  *   local stratum N [distance D]   reliable local reference: serve own clock at stratum N
  *                               (1..15, default 10 as chrony's when `local` is given alone)
- *                               when no source is selected; D root distance (s, 0..16, default 0)
+ *                               when no source is selected; with sources, when the held reference's root
+ *                               distance reaches D (s, 0..16, default 1 as chrony's)
  *   controlsocket PATH          (default /run/horloge/horloged.sock; `controlsocket none` disables)
  *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
  *   user NAME                   drop privileges to this user after binding (default: stay)

@@ -34,7 +34,7 @@ static enum drift_status fail(enum drift_status status, int err, int *sys_errno)
     return status;
 }
 
-static enum drift_status parse(const char *text, struct drift_value *out)
+enum drift_status drift_parse(const char *text, struct drift_value *out)
 {
     char *end;
     double values[2];
@@ -86,7 +86,7 @@ enum drift_status drift_read(const char *path, struct drift_value *out, int *sys
     if ((size_t)len > DRIFT_TEXT_MAX || memchr(text, '\0', (size_t)len))
         return fail(DRIFT_CORRUPT, 0, sys_errno);
     text[len] = '\0';
-    return fail(parse(text, out), 0, sys_errno);
+    return fail(drift_parse(text, out), 0, sys_errno);
 }
 
 static int write_all(int fd, const char *buf, size_t len)

@@ -36,6 +36,8 @@ enum drift_status {
 const char *drift_status_name(enum drift_status status);
 
 /* `sys_errno` (may be NULL) receives errno for DRIFT_MISSING and DRIFT_IO, else 0. */
+/* Parses the file's text ("FREQ SKEW", chrony's format and sign). */
+enum drift_status drift_parse(const char *text, struct drift_value *out);
 enum drift_status drift_read(const char *path, struct drift_value *out, int *sys_errno);
 enum drift_status drift_write(const char *path, const struct drift_value *value, int *sys_errno);
 

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,23 +196,34 @@ static void report_status(struct horloged *d, struct kv_out *out)
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
 
+static const struct {
+    const char *key;
+    size_t offset;
+} serverstats_fields[] = {
+    {"received", offsetof(struct server_counters, received)},
+    {"replied", offsetof(struct server_counters, replied)},
+    {"replied_symmetric", offsetof(struct server_counters, replied_sym)},
+    {"kod_rate", offsetof(struct server_counters, kod_rate)},
+    {"kod_deny", offsetof(struct server_counters, kod_deny)},
+    {"rate_limited", offsetof(struct server_counters, rate_limited)},
+    {"denied", offsetof(struct server_counters, denied)},
+    {"dropped_malformed", offsetof(struct server_counters, malformed)},
+    {"dropped_bad_mode", offsetof(struct server_counters, bad_mode)},
+    {"dropped_control_mode", offsetof(struct server_counters, control_mode)},
+    {"crypto_nak", offsetof(struct server_counters, crypto_nak)},
+    {"send_errors", offsetof(struct server_counters, send_errors)},
+    {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},
+};
+
 static void report_serverstats(struct horloged *d, struct kv_out *out)
 {
     struct server_counters c;
     server_get_counters(d->srv, &c);
-    kv_add(out, "received", "%llu", (unsigned long long)c.received);
-    kv_add(out, "replied", "%llu", (unsigned long long)c.replied);
-    kv_add(out, "replied_symmetric", "%llu", (unsigned long long)c.replied_sym);
-    kv_add(out, "kod_rate", "%llu", (unsigned long long)c.kod_rate);
-    kv_add(out, "kod_deny", "%llu", (unsigned long long)c.kod_deny);
-    kv_add(out, "rate_limited", "%llu", (unsigned long long)c.rate_limited);
-    kv_add(out, "denied", "%llu", (unsigned long long)c.denied);
-    kv_add(out, "dropped_malformed", "%llu", (unsigned long long)c.malformed);
-    kv_add(out, "dropped_bad_mode", "%llu", (unsigned long long)c.bad_mode);
-    kv_add(out, "dropped_control_mode", "%llu", (unsigned long long)c.control_mode);
-    kv_add(out, "crypto_nak", "%llu", (unsigned long long)c.crypto_nak);
-    kv_add(out, "send_errors", "%llu", (unsigned long long)c.send_errors);
-    kv_add(out, "kernel_rx_timestamps", "%llu", (unsigned long long)c.kernel_timestamps);
+    for (size_t i = 0; i < sizeof serverstats_fields / sizeof serverstats_fields[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&c + serverstats_fields[i].offset, sizeof v);
+        kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
+    }
     kv_add(out, "threads", "%u", server_worker_count(d->srv));
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
@@ -440,69 +452,84 @@ static void tick(struct horloged *d)
     }
 }
 
-/* Milliseconds until the first of: the tick, a source's poll, the discipline's timer. */
-static int next_timeout_ms(struct horloged *d, double next_tick, double upstream_due)
+/* Monotonic time of the first of: the tick, a source's poll, the discipline's timer. */
+static double next_due(struct horloged *d, double next_tick, double upstream_due)
 {
-    double wait = next_tick - mono_now();
-    if (upstream_due < wait)
-        wait = upstream_due;
+    double due = next_tick < upstream_due ? next_tick : upstream_due;
     if (d->sync.timer_armed) {
-        double t = d->sync.timer_at - sync_now(&d->sync, NULL);
-        if (t < wait)
-            wait = t;
+        double t = mono_now() + (d->sync.timer_at - sync_now(&d->sync, NULL));
+        if (t < due)
+            due = t;
     }
-    return wait <= 0 ? 0 : (int)ceil(wait * 1000.0);
+    return due;
 }
 
-static void run_timers(struct horloged *d, double *next_tick, double *upstream_due)
+/* Runs what is due; returns when the loop must wake next (monotonic seconds). */
+static double run_timers(struct horloged *d, double *next_tick)
 {
     if (d->sync.timer_armed && sync_now(&d->sync, NULL) >= d->sync.timer_at) {
         sync_timer(&d->sync);
         publish_state(d);
     }
-    *upstream_due = upstream_run_timers(&d->up);
+    double upstream_due = mono_now() + upstream_run_timers(&d->up);
     if (mono_now() >= *next_tick) {
         tick(d);
         *next_tick = mono_now() + TICK_SECONDS;
     }
+    return next_due(d, *next_tick, upstream_due);
 }
 
-static void handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
+/* Returns true when a source's reply was handled (the discipline may have armed its timer). */
+static bool handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
 {
+    bool upstream = false;
     for (unsigned i = 0; i < n; i++) {
         if (!(fds[i].revents & POLLIN))
             continue;
-        if (i == control_index && d->control_fd >= 0)
+        if (i == control_index && d->control_fd >= 0) {
             control_serve_one(d->control_fd, handle_control, d);
-        else if (upstream_handle_readable(&d->up, fds[i].fd))
+        } else if (upstream_handle_readable(&d->up, fds[i].fd)) {
             publish_state(d);
-        else
+            upstream = true;
+        } else {
             server_handle_readable(d->srv, fds[i].fd);
+        }
     }
+    return upstream;
 }
 
+/*
+ * Timers run only when due, not on every wake-up: under load the loop wakes
+ * for each request, and serving must cost no more than it has to.
+ */
 static void run_loop(struct horloged *d)
 {
-    double next_tick = mono_now() + TICK_SECONDS, upstream_due = 0;
+    double next_tick = mono_now() + TICK_SECONDS;
+    double due = run_timers(d, &next_tick);
     while (!d->signals.stop) {
         if (d->signals.reload) {
             d->signals.reload = 0;
             reload_config(d);
         }
-        run_timers(d, &next_tick, &upstream_due);
+        double now = mono_now();
+        if (now >= due) {
+            due = run_timers(d, &next_tick);
+            now = mono_now();
+        }
         struct pollfd fds[MAX_POLLFDS];
         unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS - 1);
         n += upstream_pollfds(&d->up, fds + n, MAX_POLLFDS - 1 - n);
         unsigned control_index = n;
         if (d->control_fd >= 0)
             fds[n++] = (struct pollfd){.fd = d->control_fd, .events = POLLIN};
-        int r = poll(fds, n, next_timeout_ms(d, next_tick, upstream_due));
+        int timeout = due <= now ? 0 : (int)ceil((due - now) * 1000.0);
+        int r = poll(fds, n, timeout);
         if (r < 0 && errno != EINTR) {
             log_error("poll: %s", strerror(errno));
             break;
         }
-        if (r > 0)
-            handle_ready(d, fds, n, control_index);
+        if (r > 0 && handle_ready(d, fds, n, control_index))
+            due = fmin(due, next_due(d, next_tick, due));
     }
 }
 
@@ -618,15 +645,17 @@ static int start(struct horloged *d)
     if (!d->srv)
         return -1;
     d->control_fd = -1;
-    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket) == 0)
+    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
         d->control_fd = control_open(d->cfg.controlsocket);
     snprintf(d->control_path, sizeof d->control_path, "%s", d->cfg.controlsocket);
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
-        (process_make_parent_dir(d->cfg.pidfile) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
+        (process_make_parent_dir(d->cfg.pidfile, d->cfg.user) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
         return -1;
     snprintf(d->pidfile_written, sizeof d->pidfile_written, "%s", d->cfg.pidfile);
+    if (d->cfg.driftfile[0] && process_make_parent_dir(d->cfg.driftfile, d->cfg.user) < 0)
+        log_warn("the drift file will not be saved");
     if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
         return -1;
     if (server_start_threads(d->srv) < 0)

@@ -77,7 +77,7 @@ int process_daemonize(void)
     return 0;
 }
 
-int process_make_parent_dir(const char *path)
+int process_make_parent_dir(const char *path, const char *owner)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -85,10 +85,16 @@ int process_make_parent_dir(const char *path)
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    if (mkdir(dir, 0755) < 0) {
+        if (errno == EEXIST)
+            return 0;
         log_error("cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
+    /* A directory we made for ourselves: the unprivileged daemon must be able to remove its files. */
+    struct passwd *pw = owner && owner[0] ? getpwnam(owner) : NULL;
+    if (pw && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+        log_warn("cannot give %s to %s: %s", dir, owner, strerror(errno));
     return 0;
 }
 
@@ -108,6 +114,7 @@ int process_check_pidfile(const char *path)
     }
     return 0;
 }
+
 
 int process_write_pidfile(const char *path)
 {

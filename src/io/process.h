@@ -20,8 +20,8 @@ struct process_signals {
 void process_install_signals(struct process_signals *flags);
 /* Forks into the background, detached from the terminal. Returns 0 in the child, -1 on error. */
 int process_daemonize(void);
-/* Creates the parent directory of `path` if missing (mode 0755). */
-int process_make_parent_dir(const char *path);
+/* Creates the parent directory of `path` if missing (mode 0755), owned by `owner` when given. */
+int process_make_parent_dir(const char *path, const char *owner);
 /* Fails (and logs why) when the pid file names a live process: another daemon owns it. */
 int process_check_pidfile(const char *path);
 /* Writes our pid to `path` atomically (temp file + rename). */

@@ -45,7 +45,7 @@ struct batch {
     struct mmsghdr out_msgs[BATCH];
     struct iovec out_iov[BATCH];
     uint8_t out_bufs[BATCH][NTP_MAX_PACKET_LEN];
-    bool is_time_reply[BATCH];
+    unsigned dirty; /* messages the last receive filled */
 };
 
 struct worker {
@@ -160,6 +160,23 @@ static int worker_open_sockets(struct worker *w, const struct config *cfg)
     return 0;
 }
 
+static void batch_init(struct batch *b)
+{
+    for (unsigned i = 0; i < BATCH; i++) {
+        b->iov[i].iov_base = b->bufs[i];
+        b->iov[i].iov_len = sizeof b->bufs[i];
+        struct msghdr *m = &b->msgs[i].msg_hdr;
+        m->msg_name = &b->addrs[i];
+        m->msg_namelen = sizeof b->addrs[i];
+        m->msg_iov = &b->iov[i];
+        m->msg_iovlen = 1;
+        m->msg_control = b->control[i];
+        m->msg_controllen = CONTROL_LEN;
+        m->msg_flags = 0;
+    }
+    b->dirty = 0;
+}
+
 static int worker_init(struct server *srv, struct worker *w, unsigned index, const struct config *cfg)
 {
     w->srv = srv;
@@ -167,6 +184,8 @@ static int worker_init(struct server *srv, struct worker *w, unsigned index, con
     w->use_sendmmsg = true;
     pthread_mutex_init(&w->lock, NULL);
     w->batch = calloc(1, sizeof *w->batch);
+    if (w->batch)
+        batch_init(w->batch);
     size_t bytes = rl_table_bytes(cfg->clientlog_size);
     w->rl_mem = calloc(1, bytes); /* zero pages: resident only as clients arrive */
     if (!w->batch || !w->rl_mem) {
@@ -312,7 +331,7 @@ static uint64_t mono_now_ns(void)
 }
 
 /* Builds the replies for `n` received messages; returns how many to send. */
-static unsigned worker_process(struct worker *w, unsigned n, ntp_ts fallback_rx)
+static unsigned worker_process(struct worker *w, unsigned n)
 {
     struct batch *b = w->batch;
     uint64_t mono = mono_now_ns();
@@ -323,9 +342,11 @@ static unsigned worker_process(struct worker *w, unsigned n, ntp_ts fallback_rx)
         struct msghdr *msg = &b->msgs[i].msg_hdr;
         size_t len = b->msgs[i].msg_len;
         w->counters.received++;
-        ntp_ts rx = fallback_rx;
+        ntp_ts rx;
         if (kernel_rx_timestamp(msg, &rx))
             w->counters.kernel_timestamps++;
+        else
+            rx = read_ntp_now(); /* no kernel timestamp: the next best thing */
         rx = corrected(&w->settings, rx);
         struct net_addr client;
         if (!netaddr_from_sockaddr(&b->addrs[i], &client))
@@ -389,33 +410,27 @@ static void worker_send(struct worker *w, int fd, unsigned n)
     }
 }
 
+/* The kernel rewrites only the lengths of the messages it filled: restore just those. */
 static int worker_receive(struct worker *w, int fd)
 {
     struct batch *b = w->batch;
-    for (unsigned i = 0; i < BATCH; i++) {
-        b->iov[i].iov_base = b->bufs[i];
-        b->iov[i].iov_len = sizeof b->bufs[i];
-        struct msghdr *m = &b->msgs[i].msg_hdr;
-        m->msg_name = &b->addrs[i];
-        m->msg_namelen = sizeof b->addrs[i];
-        m->msg_iov = &b->iov[i];
-        m->msg_iovlen = 1;
-        m->msg_control = b->control[i];
-        m->msg_controllen = CONTROL_LEN;
-        m->msg_flags = 0;
+    for (unsigned i = 0; i < b->dirty; i++) {
+        b->msgs[i].msg_hdr.msg_namelen = sizeof b->addrs[i];
+        b->msgs[i].msg_hdr.msg_controllen = CONTROL_LEN;
     }
-    return recvmmsg(fd, b->msgs, BATCH, 0, NULL);
+    int n = recvmmsg(fd, b->msgs, BATCH, 0, NULL);
+    b->dirty = n > 0 ? (unsigned)n : 0;
+    return n;
 }
 
 /* Drains a readable socket: batches until the kernel has nothing more (bounded, to stay fair). */
 static void worker_drain(struct worker *w, int fd)
 {
     for (int round = 0; round < 16; round++) {
-        ntp_ts fallback_rx = read_ntp_now();
         int n = worker_receive(w, fd);
         if (n <= 0)
             return;
-        unsigned replies = worker_process(w, (unsigned)n, fallback_rx);
+        unsigned replies = worker_process(w, (unsigned)n);
         if (replies > 0)
             worker_send(w, fd, replies);
         if (n < BATCH)
