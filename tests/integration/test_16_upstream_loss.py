@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Sources lost: horloged synchronised to one `chronyd -x` (stratum 2) loses it. With `local
-stratum 9 distance 1` it holds over: still stratum 2 with the chronyd's refid, its root
-dispersion growing between queries, while `horloge sources` shows the reach register draining
-to 0 and the source unreachable. With `local stratum 9` (distance 0, the default) the local
-reference takes over at once. (The hour-long hold time itself is the simulator's to show.)"""
+stratum 9` (distance 1 s by default, as chrony's) it holds over: still stratum 2 with the
+chronyd's refid, its root dispersion growing between queries, while `horloge sources` shows the
+reach register draining to 0 and the source unreachable. With `local stratum 9 distance 0` the
+local reference takes over at once. (The hold time itself is the simulator's to show.)"""
 import os
 import sys
 import time
@@ -29,8 +29,8 @@ def test(ctx):
     up_port = free_port([UP])
     up = chronyd_upstream(ctx, UP, up_port, "up")
     line = "server %s port %d %s" % (UP, up_port, POLL)
-    hold = Server(ctx, [line, "local stratum 9 distance 1"], name="hold").start()
-    local = Server(ctx, [line, "local stratum 9"], name="local").start()
+    hold = Server(ctx, [line, "local stratum 9"], name="hold").start()
+    local = Server(ctx, [line, "local stratum 9 distance 0"], name="local").start()
     for srv in (hold, local):
         _, secs = wait_until(ctx, 20, lambda: synced(ctx, srv), "%s at stratum 2" % srv.name)
         note("%s synchronised (stratum 2) %.1f s after it answered" % (srv.name, secs))
@@ -90,7 +90,7 @@ def test(ctx):
     def is_local():
         st = horloge_json(ctx, local.sock, "status")
         return st if st.get("source_kind") == "local" and st.get("stratum") == 9 else None
-    st, _ = wait_until(ctx, 15, is_local, "`local stratum 9` taking over")
+    st, _ = wait_until(ctx, 15, is_local, "`local stratum 9 distance 0` taking over")
     rep, _, _, _ = query(local.port, timeout=1.0 * ctx.slow)
     check(rep is not None and rep.stratum == 9 and rep.refid == b"LOCL" and rep.li == 0,
           "local reference reply: %r" % rep)
