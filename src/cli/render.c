@@ -167,7 +167,9 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Last offset     : %+.9f seconds\n", get_double(doc, 0, "last_offset"));
     fprintf(f, "RMS offset      : %.9f seconds\n", get_double(doc, 0, "rms_offset"));
     fprintf(f, "Estimated error : %.9f seconds\n", get_double(doc, 0, "estimated_error"));
-    fprintf(f, "Frequency       : %+.3f ppm (correction applied)\n", get_double(doc, 0, "frequency_ppm"));
+    /* As chronyc: how the uncorrected clock runs; we apply the opposite correction. */
+    double freq = get_double(doc, 0, "frequency_ppm");
+    fprintf(f, "Frequency       : %.3f ppm %s\n", fabs(freq), freq > 0 ? "slow" : "fast");
     fprintf(f, "Residual freq   : %+.3f ppm\n", get_double(doc, 0, "residual_frequency_ppm"));
     fprintf(f, "Skew            : %.3f ppm\n", get_double(doc, 0, "skew_ppm"));
     fprintf(f, "Root delay      : %.9f seconds\n", get_double(doc, 0, "root_delay"));
