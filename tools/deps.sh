@@ -15,6 +15,17 @@ if [ -n "$need" ]; then
     fi
     echo "deps: installing$need"
     export DEBIAN_FRONTEND=noninteractive
+    # Packages must not start their services here: a system chronyd would steer this machine's clock.
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+    fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $need >/dev/null
+    if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+if [ -f /run/chrony/chronyd.pid ] && kill -0 "$(cat /run/chrony/chronyd.pid)" 2>/dev/null; then
+    echo "deps: a system chronyd is running (pid $(cat /run/chrony/chronyd.pid)); the tests check the clock is left alone" >&2
+    echo "deps: stop it first (service chrony stop)" >&2
+    exit 1
 fi
