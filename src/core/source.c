@@ -183,12 +183,17 @@ void src_set_poll(struct source *s, int poll)
 /*
  * RFC 5905 §7.4 and RFC 8633 §3: RATE asks for a longer poll, so at least
  * double it, to the server's advertised poll if that is longer, and never
- * come back below it; DENY and RSTR mean this server will not serve us.
+ * come back below it — even past our own maxpoll, which is raised with it
+ * (as chrony does): a client that keeps its rate after a kiss gets blocked.
+ * DENY and RSTR mean this server will not serve us.
  */
 static enum src_verdict handle_kod(struct source *s, const struct ntp_header *h)
 {
     if (h->refid == pkt_refid_ascii("RATE")) {
         int want = s->poll + 1 > h->poll ? s->poll + 1 : h->poll;
+        want = clamp_int(want, SRC_POLL_MIN, SRC_POLL_MAX);
+        if (want > s->p.maxpoll)
+            s->p.maxpoll = want;
         s->poll_floor = clamp_int(want, s->poll_floor, s->p.maxpoll);
         s->poll = clamp_int(s->poll, s->poll_floor, s->p.maxpoll);
         s->burst_left = 0;
