@@ -77,6 +77,30 @@ static void test_parse_fixture(void **state)
     assert_int_equal(st.tai_offset, 35);
 }
 
+/* The system's copy of the published list, where tzdata installed one (not shipped here). */
+static void test_parse_system_list(void **state)
+{
+    (void)state;
+    static char buf[65536];
+    FILE *f = fopen("/usr/share/zoneinfo/leap-seconds.list", "r");
+    if (!f) {
+        skip();
+        return;
+    }
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    struct leapsec_error err = {0};
+    if (leapsec_parse(buf, len, &list, &err) != 0)
+        fail_msg("/usr/share/zoneinfo/leap-seconds.list:%u: %s", err.line, err.message);
+    assert_true(list.n >= 28);
+    assert_true(list.entry[0].ntp_sec == 2272060800LL);
+    assert_int_equal(list.entry[0].tai_offset, 10);
+    struct leapsec_status st = status_at(JUL_2012 - 1);
+    assert_int_equal(st.leap, NTP_LEAP_INSERT);
+    assert_int_equal(st.tai_offset, 34);
+    assert_int_equal(status_at(JAN_2017).tai_offset, 37);
+}
+
 static void test_last_day_only(void **state)
 {
     (void)state;
@@ -371,6 +395,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_fixture),
+        cmocka_unit_test(test_parse_system_list),
         cmocka_unit_test(test_last_day_only),
         cmocka_unit_test(test_negative_leap),
         cmocka_unit_test(test_expiry),
