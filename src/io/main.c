@@ -441,8 +441,9 @@ static int read_small_file(const char *path, char *buf, size_t cap, size_t *len)
     FILE *f = fopen(path, "re");
     if (!f)
         return errno;
+    errno = 0;
     *len = fread(buf, 1, cap, f);
-    int err = ferror(f) ? EIO : 0;
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
     if (!err && *len == cap && fgetc(f) != EOF)
         err = EFBIG;
     fclose(f);
