@@ -24,10 +24,22 @@ const char *ref_mode_name(enum ref_mode m)
     return "unknown";
 }
 
+static void apply_leap(struct ref *r)
+{
+    if (r->mode == REF_UNSYNC)
+        r->state.leap = NTP_LEAP_UNSYNC;
+    else if (r->leap_override != REF_LEAP_FROM_SOURCES)
+        r->state.leap = (uint8_t)r->leap_override;
+    else if (r->mode == REF_LOCAL)
+        r->state.leap = NTP_LEAP_NONE;
+    else
+        r->state.leap = r->sources_leap;
+}
+
 static void set_unsync(struct ref *r)
 {
     r->mode = REF_UNSYNC;
-    r->state.leap = NTP_LEAP_UNSYNC;
+    apply_leap(r);
     r->state.stratum = NTP_STRATUM_UNSYNC;
     r->state.refid = pkt_refid_ascii("INIT");
 }
@@ -35,7 +47,7 @@ static void set_unsync(struct ref *r)
 static void set_local(struct ref *r, ntp_ts now)
 {
     r->mode = REF_LOCAL;
-    r->state.leap = NTP_LEAP_NONE;
+    apply_leap(r);
     r->state.stratum = (uint8_t)r->params.local_stratum;
     r->state.refid = pkt_refid_ascii("LOCL");
     r->state.root_delay = 0.0;
@@ -62,6 +74,7 @@ void ref_init(struct ref *r, const struct ref_params *p, ntp_ts now)
     r->state.precision = p->precision;
     r->state.reference_time = 0;
     r->last_update = now;
+    r->leap_override = REF_LEAP_FROM_SOURCES;
     fall_back(r, now);
 }
 
@@ -75,7 +88,8 @@ void ref_update(struct ref *r, ntp_ts now, const struct ref_peer *peer, uint8_t 
     r->mode = REF_SYNCED;
     r->ever_synced = true;
     r->last_update = now;
-    r->state.leap = leap == NTP_LEAP_UNSYNC ? NTP_LEAP_NONE : leap;
+    r->sources_leap = leap == NTP_LEAP_UNSYNC ? NTP_LEAP_NONE : leap & 3;
+    apply_leap(r);
     r->state.stratum = (uint8_t)(peer->stratum + 1);
     r->state.refid = peer->refid;
     r->state.reference_time = now;
@@ -117,6 +131,13 @@ bool ref_tick(struct ref *r, ntp_ts now)
 const struct resp_state *ref_resp_state(const struct ref *r)
 {
     return &r->state;
+}
+
+void ref_set_leap_override(struct ref *r, int leap)
+{
+    r->leap_override = leap == NTP_LEAP_INSERT || leap == NTP_LEAP_DELETE || leap == NTP_LEAP_NONE
+                           ? leap : REF_LEAP_FROM_SOURCES;
+    apply_leap(r);
 }
 
 void ref_get_tracking(const struct ref *r, const struct disc *d, ntp_ts now_ntp, double now,

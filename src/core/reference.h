@@ -6,13 +6,18 @@
  *  - SYNCED: stratum = system peer's + 1, refid = the peer's (computed by the
  *    shell: IPv4 address, or the first 4 bytes of the MD5 of an IPv6 one),
  *    root delay = peer root delay + delay, root dispersion = peer root
- *    dispersion + dispersion + jitter + PHI * age, LI = the majority's;
+ *    dispersion + dispersion + jitter + PHI * age, LI = the majority's
+ *    unless a leap-second list decides it (ref_set_leap_override);
  *  - HOLDOVER: selection found no peer; the state stays and its root
  *    dispersion keeps growing at PHI (the responder adds PHI * age);
  *  - after `hold_time` without an update, or once the root distance exceeds
  *    `maxdistance`: UNSYNC (stratum 16, LI 3), or, with `local stratum N
  *    [distance D]`, LOCAL (stratum N, refid "LOCL"), which also takes over
  *    in holdover as soon as the root distance reaches D (chrony's meaning).
+ * The leap indicator: UNSYNC gives 3; otherwise a leap override, when set
+ * (the shell's verdict from a valid `leapseclist`, as ntpd treats a current
+ * leap file as authoritative), wins over the sources' majority; in LOCAL mode
+ * without one it is 0.
  * Also the figures `horloge tracking` shows. Pure: times are parameters.
  */
 #ifndef HORLOGE_REFERENCE_H
@@ -24,6 +29,9 @@
 #include "core/discipline.h"
 #include "core/ntptime.h"
 #include "core/responder.h"
+
+/* ref_set_leap_override(): no override, the sources' majority decides. */
+#define REF_LEAP_FROM_SOURCES (-1)
 
 /* Default hold time: an hour of holdover, then unsynchronised (docs/discipline.md). */
 #define REF_HOLD_TIME 3600.0
@@ -61,6 +69,8 @@ struct ref {
     struct resp_state state;
     ntp_ts last_update;
     bool ever_synced;
+    uint8_t sources_leap;   /* the majority's at the last update */
+    int leap_override;      /* NTP_LEAP_NONE/INSERT/DELETE, or REF_LEAP_FROM_SOURCES */
 };
 
 void ref_init(struct ref *r, const struct ref_params *p, ntp_ts now);
@@ -71,6 +81,12 @@ void ref_set_unselected(struct ref *r, ntp_ts now);
 /* Applies the timeouts; call it at least every few seconds. True when the state changed. */
 bool ref_tick(struct ref *r, ntp_ts now);
 const struct resp_state *ref_resp_state(const struct ref *r);
+/*
+ * The leap status to announce whatever the sources say (NTP_LEAP_NONE, _INSERT
+ * or _DELETE), or REF_LEAP_FROM_SOURCES. It applies while synchronised, in
+ * holdover and in LOCAL mode; an unsynchronised reference still says 3.
+ */
+void ref_set_leap_override(struct ref *r, int leap);
 /* Root delay / 2 + root dispersion grown to `now`. */
 double ref_root_distance_at(const struct ref *r, ntp_ts now);
 

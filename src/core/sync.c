@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "core/ntptime.h"
+#include "core/packet.h"
 
 /* A source that has not answered this many polls stops counting towards the majority. */
 #define SYNC_PENDING_POLLS 8
@@ -211,8 +212,10 @@ static void publish_sync_status(struct sync *n)
     sync_get_tracking(n, &t);
     bool synced = t.mode == REF_SYNCED || t.mode == REF_HOLDOVER;
     double max_error = t.root_delay / 2 + t.root_dispersion;
+    /* A LOCAL reference announces a leap-second list's leap too: the kernel must make it. */
+    int leap = t.leap == NTP_LEAP_UNSYNC ? NTP_LEAP_NONE : t.leap;
     if (n->drv.set_sync_status &&
-        n->drv.set_sync_status(n->drv.ctx, synced, synced ? t.leap : 0, t.est_error, max_error) != 0)
+        n->drv.set_sync_status(n->drv.ctx, synced, leap, t.est_error, max_error) != 0)
         n->n_driver_errors++;
 }
 

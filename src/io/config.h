@@ -30,7 +30,9 @@
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
  *   driftfile PATH
- *   leapseclist PATH
+ *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
+ *                               bad file is a warning, never a config error); while not expired it
+ *                               decides the leap indicator (LI=1/2 in the last UTC day before an entry)
  */
 #ifndef HORLOGE_CONFIG_H
 #define HORLOGE_CONFIG_H
