@@ -411,14 +411,14 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 }
 
 /* The kernel rewrites only the lengths of the messages it filled: restore just those. */
-static int worker_receive(struct worker *w, int fd)
+static int worker_receive(struct worker *w, int fd, int flags)
 {
     struct batch *b = w->batch;
     for (unsigned i = 0; i < b->dirty; i++) {
         b->msgs[i].msg_hdr.msg_namelen = sizeof b->addrs[i];
         b->msgs[i].msg_hdr.msg_controllen = CONTROL_LEN;
     }
-    int n = recvmmsg(fd, b->msgs, BATCH, 0, NULL);
+    int n = recvmmsg(fd, b->msgs, BATCH, flags, NULL);
     b->dirty = n > 0 ? (unsigned)n : 0;
     return n;
 }
@@ -427,7 +427,7 @@ static int worker_receive(struct worker *w, int fd)
 static void worker_drain(struct worker *w, int fd)
 {
     for (int round = 0; round < 16; round++) {
-        int n = worker_receive(w, fd);
+        int n = worker_receive(w, fd, 0);
         if (n <= 0)
             return;
         unsigned replies = worker_process(w, (unsigned)n);
@@ -438,14 +438,50 @@ static void worker_drain(struct worker *w, int fd)
     }
 }
 
+/* How often a blocked worker wakes to see whether the server is stopping. */
+#define WORKER_WAKE_MS 500
+
+/*
+ * A worker with one socket blocks in recvmmsg itself (with a receive
+ * timeout to notice a stop): one system call fewer per wake-up than poll()
+ * then recvmmsg. Extra workers exist only with `threads N > 1`, where the
+ * daemon is not required to wait in poll() alone.
+ */
+static bool worker_make_blocking(struct worker *w)
+{
+    if (w->n_fds != 1)
+        return false;
+    int fd = w->fds[0];
+    struct timeval tv = {.tv_sec = 0, .tv_usec = WORKER_WAKE_MS * 1000};
+    int flags = fcntl(fd, F_GETFL);
+    return flags >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+           fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
+}
+
+static void worker_serve_blocking(struct worker *w)
+{
+    while (!atomic_load(&w->srv->stopping)) {
+        int n = worker_receive(w, w->fds[0], MSG_WAITFORONE);
+        if (n <= 0)
+            continue;
+        unsigned replies = worker_process(w, (unsigned)n);
+        if (replies > 0)
+            worker_send(w, w->fds[0], replies);
+    }
+}
+
 static void *worker_thread(void *arg)
 {
     struct worker *w = arg;
+    if (worker_make_blocking(w)) {
+        worker_serve_blocking(w);
+        return NULL;
+    }
     struct pollfd fds[MAX_SOCKETS];
     for (unsigned i = 0; i < w->n_fds; i++)
         fds[i] = (struct pollfd){.fd = w->fds[i], .events = POLLIN};
     while (!atomic_load(&w->srv->stopping)) {
-        int r = poll(fds, w->n_fds, 500);
+        int r = poll(fds, w->n_fds, WORKER_WAKE_MS);
         if (r <= 0)
             continue;
         for (unsigned i = 0; i < w->n_fds; i++)
