@@ -175,7 +175,10 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Root delay      : %.9f seconds\n", get_double(doc, 0, "root_delay"));
     fprintf(f, "Root dispersion : %.9f seconds\n", get_double(doc, 0, "root_dispersion"));
     fprintf(f, "Update interval : %.1f seconds\n", get_double(doc, 0, "update_interval"));
-    fprintf(f, "Leap status     : %s\n", get(doc, "leap_status"));
+    fprintf(f, "Leap status     : %s", get(doc, "leap_status"));
+    if (kvdoc_get(doc, 0, "tai_offset"))
+        fprintf(f, " (from %s, TAI-UTC %s s)", get(doc, "leap_source"), get(doc, "tai_offset"));
+    fputc('\n', f);
     fprintf(f, "Clock control   : %s\n", get(doc, "clock_control"));
 }
 
