@@ -43,6 +43,18 @@ static const char *stratum_meaning(long stratum, const char *source_kind)
     return "secondary reference, synchronised by NTP";
 }
 
+/* A Unix time given as text ("1795595684.370524348") in UTC: "2026-11-25 09:38:33 UTC", or chronyc's form. */
+static void format_utc(const char *unix_text, bool chronyc_style, char *out, size_t cap)
+{
+    time_t t = (time_t)strtod(unix_text, NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = chronyc_style ? strftime(out, cap, "%a %b %d %H:%M:%S %Y", &tm)
+                             : strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (n == 0)
+        snprintf(out, cap, "?");
+}
+
 static void print_age(FILE *f, double seconds)
 {
     if (seconds < 120)
@@ -70,11 +82,8 @@ static void render_status(const struct kvdoc *doc, FILE *f)
         fprintf(f, "Reference ID:      %s (%s)\n", get(doc, "reference_id"), rtext);
     const char *last = kvdoc_get(doc, 0, "last_sync");
     if (last) {
-        time_t t = (time_t)strtod(last, NULL);
-        struct tm tm;
-        char when[32];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+        char when[40];
+        format_utc(last, false, when, sizeof when);
         fprintf(f, "Last successful sync: %s (", when);
         print_age(f, get_double(doc, 0, "last_sync_age"));
         fprintf(f, ")\n");
@@ -155,11 +164,8 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Stratum         : %s\n", get(doc, "stratum"));
     const char *ref = kvdoc_get(doc, 0, "reference_time");
     if (ref) {
-        time_t t = (time_t)strtod(ref, NULL);
-        struct tm tm;
         char when[40];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%a %b %d %H:%M:%S %Y", &tm);
+        format_utc(ref, true, when, sizeof when);
         fprintf(f, "Ref time (UTC)  : %s\n", when);
     }
     double off = get_double(doc, 0, "system_time_offset");
