@@ -1,5 +1,4 @@
 /* Unit tests for netaddr and acl: prefix matching and rule precedence. */
-#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,16 +9,12 @@
 
 #include "core/acl.h"
 #include "core/netaddr.h"
+#include "io/netutil.h"
 
 static struct net_addr addr(const char *text)
 {
     struct net_addr a;
-    memset(&a, 0, sizeof a);
-    if (inet_pton(AF_INET, text, a.bytes) == 1)
-        a.family = NET_IPV4;
-    else if (inet_pton(AF_INET6, text, a.bytes) == 1)
-        a.family = NET_IPV6;
-    else
+    if (!netaddr_parse(text, &a))
         fail_msg("bad test address %s", text);
     return a;
 }

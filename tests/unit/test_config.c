@@ -3,7 +3,6 @@
  * `file:line: message` for each of many bad lines, several errors reported
  * together, file loading and prefix parsing.
  */
-#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +15,7 @@
 #include <cmocka.h>
 
 #include "io/config.h"
+#include "io/netutil.h"
 
 static struct config cfg;
 static struct cfg_errors errs;
@@ -28,12 +28,7 @@ static int parse(const char *text)
 static struct net_addr addr(const char *text)
 {
     struct net_addr a;
-    memset(&a, 0, sizeof a);
-    if (inet_pton(AF_INET, text, a.bytes) == 1)
-        a.family = NET_IPV4;
-    else if (inet_pton(AF_INET6, text, a.bytes) == 1)
-        a.family = NET_IPV6;
-    else
+    if (!netaddr_parse(text, &a))
         fail_msg("bad test address %s", text);
     return a;
 }
