@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +14,8 @@
 #include "io/kvdoc.h"
 #include "core/packet.h"
 #include "core/responder.h"
+#include "io/netutil.h"
+#include "io/sockio.h"
 
 struct query_sample {
     struct ntp_header hdr;
@@ -22,13 +23,6 @@ struct query_sample {
     double delay;
     bool kod;
 };
-
-static ntp_ts ntp_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
-}
 
 /* Splits HOST[:PORT] and [V6]:PORT; a bare IPv6 literal has several colons and no port. */
 static int split_target(const char *target, char *host, size_t cap, char *port, size_t pcap)
@@ -92,10 +86,9 @@ static int exchange(int fd, const struct sockaddr_storage *ss, socklen_t len, do
 {
     uint8_t req[NTP_HEADER_LEN] = {0}, rep[NTP_MAX_PACKET_LEN];
     struct ntp_header h = {.leap = NTP_LEAP_UNSYNC, .version = 4, .mode = NTP_MODE_CLIENT, .poll = 6};
-    if (getrandom(&h.transmit, sizeof h.transmit, 0) != (ssize_t)sizeof h.transmit)
-        h.transmit = ntp_now();
+    h.transmit = sockio_random64();
     pkt_encode_header(&h, req);
-    ntp_ts t1 = ntp_now();
+    ntp_ts t1 = sockio_realtime_ntp();
     if (sendto(fd, req, sizeof req, 0, (const struct sockaddr *)ss, len) < 0) {
         fprintf(stderr, "horloge query: send: %s\n", strerror(errno));
         return -1;
@@ -110,7 +103,7 @@ static int exchange(int fd, const struct sockaddr_storage *ss, socklen_t len, do
         if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
             return 1;
         ssize_t n = recv(fd, rep, sizeof rep, 0);
-        ntp_ts t4 = ntp_now();
+        ntp_ts t4 = sockio_realtime_ntp();
         if (n < 0)
             return 1;
         if (pkt_decode(rep, (size_t)n, &out->hdr, NULL) != PKT_OK || out->hdr.origin != h.transmit)
@@ -123,27 +116,10 @@ static int exchange(int fd, const struct sockaddr_storage *ss, socklen_t len, do
     }
 }
 
-/* Kiss codes and stratum-1 ids are ASCII, and so is a local reference's "LOCL" at any stratum;
- * otherwise the id is the upstream's IPv4 address (or a hash of its IPv6 address). */
-static void refid_string(const struct ntp_header *h, char *out, size_t cap)
-{
-    uint32_t r = h->refid;
-    if (h->stratum <= 1 || r == pkt_refid_ascii("LOCL")) {
-        char ascii[5] = {0};
-        for (int i = 0; i < 4; i++) {
-            char ch = (char)(r >> (24 - 8 * i));
-            ascii[i] = (ch >= 32 && ch < 127) ? ch : '.';
-        }
-        snprintf(out, cap, "%s", ascii);
-        return;
-    }
-    snprintf(out, cap, "%u.%u.%u.%u", r >> 24, (r >> 16) & 255, (r >> 8) & 255, r & 255);
-}
-
 static void print_sample(const char *server, const struct query_sample *s, bool json)
 {
     char refid[32];
-    refid_string(&s->hdr, refid, sizeof refid);
+    netaddr_format_refid(s->hdr.refid, s->hdr.stratum, refid, sizeof refid);
     double rd = ntp_short_to_sec(s->hdr.root_delay), rdisp = ntp_short_to_sec(s->hdr.root_dispersion);
     time_t now = time(NULL);
     struct tm tm;

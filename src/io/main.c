@@ -33,6 +33,7 @@
 #include "io/netutil.h"
 #include "io/process.h"
 #include "io/server.h"
+#include "io/sockio.h"
 #include "io/upstream.h"
 
 #define MAX_POLLFDS (CFG_MAX_LISTEN + UPSTREAM_MAX_PEERS + 8)
@@ -79,13 +80,6 @@ static double mono_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static ntp_ts ntp_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
 }
 
 /* The clock's precision as RFC 5905 means it: the shortest observable tick of reading it. */
@@ -137,24 +131,6 @@ static ntp_ts local_time(void *ctx, const struct unix_time *raw)
 
 /* ---- reports served on the control socket ---- */
 
-static void refid_text(uint32_t refid, uint8_t stratum, char *out, size_t cap)
-{
-    if (stratum <= 1 || stratum >= NTP_STRATUM_UNSYNC || refid == pkt_refid_ascii("LOCL")) {
-        /* kiss codes and local references are ASCII; a synchronised stratum >= 2 refid is an address */
-        char c[5];
-        for (int i = 0; i < 4; i++) {
-            char ch = (char)(refid >> (24 - 8 * i));
-            c[i] = (ch >= 32 && ch < 127) ? ch : '.';
-        }
-        c[4] = '\0';
-        snprintf(out, cap, "%s", c);
-        if (refid == 0)
-            snprintf(out, cap, "none");
-    } else {
-        snprintf(out, cap, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 255, (refid >> 8) & 255, refid & 255);
-    }
-}
-
 /* The peer the reference came from; in holdover nothing is selected, but the refid still names it. */
 static const struct upstream_peer *reference_peer(const struct horloged *d)
 {
@@ -173,10 +149,10 @@ static const struct upstream_peer *reference_peer(const struct horloged *d)
 static void report_status(struct horloged *d, struct kv_out *out)
 {
     const struct resp_state *s = &d->state;
-    ntp_ts now = ntp_now();
+    ntp_ts now = sockio_realtime_ntp();
     bool synced = s->stratum < NTP_STRATUM_UNSYNC;
     char rtext[32];
-    refid_text(s->refid, s->stratum, rtext, sizeof rtext);
+    netaddr_format_refid(s->refid, s->stratum, rtext, sizeof rtext);
     kv_add(out, "leap", "%u", s->leap);
     kv_add(out, "stratum", "%u", s->stratum);
     kv_add(out, "precision", "%d", s->precision);
@@ -269,7 +245,7 @@ static void report_tracking(struct horloged *d, struct kv_out *out)
     struct ref_tracking t;
     sync_get_tracking(&d->sync, &t);
     char rtext[32];
-    refid_text(t.refid, t.stratum, rtext, sizeof rtext);
+    netaddr_format_refid(t.refid, t.stratum, rtext, sizeof rtext);
     kv_add(out, "reference_id", "0x%08X", t.refid);
     kv_add(out, "reference_id_text", "%s", rtext);
     kv_add(out, "reference_mode", "%s", ref_mode_name(t.mode));

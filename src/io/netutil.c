@@ -1,10 +1,13 @@
-/* netutil: sockaddr <-> net_addr; see netutil.h. */
+/* netutil: sockaddr <-> net_addr and printable addresses and refids; see netutil.h. */
 #include "io/netutil.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "core/packet.h"
+#include "core/responder.h"
 
 static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -85,4 +88,25 @@ bool netaddr_parse(const char *text, struct net_addr *out)
         return true;
     }
     return false;
+}
+
+void netaddr_format_refid(uint32_t refid, uint8_t stratum, char *out, size_t cap)
+{
+    /* Kiss codes, stratum-1 sources and a local reference's "LOCL" are ASCII; a synchronised
+     * stratum >= 2 refid is the upstream's IPv4 address (or a hash of its IPv6 one). */
+    if (stratum <= 1 || stratum >= NTP_STRATUM_UNSYNC || refid == pkt_refid_ascii("LOCL")) {
+        if (refid == 0) {
+            snprintf(out, cap, "none");
+            return;
+        }
+        char c[5];
+        for (int i = 0; i < 4; i++) {
+            char ch = (char)(refid >> (24 - 8 * i));
+            c[i] = (ch >= 32 && ch < 127) ? ch : '.';
+        }
+        c[4] = '\0';
+        snprintf(out, cap, "%s", c);
+        return;
+    }
+    snprintf(out, cap, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 255, (refid >> 8) & 255, refid & 255);
 }

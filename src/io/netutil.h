@@ -6,6 +6,7 @@
 #define HORLOGE_NETUTIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -22,5 +23,7 @@ uint16_t netaddr_port_of(const struct sockaddr_storage *ss);
 struct addr_text netaddr_format(const struct net_addr *addr);
 struct addr_text netaddr_format_port(const struct net_addr *addr, uint16_t port);
 bool netaddr_parse(const char *text, struct net_addr *out);
+/* A reference ID as people read it: "LOCL", "RATE", "192.0.2.1", or "none". */
+void netaddr_format_refid(uint32_t refid, uint8_t stratum, char *out, size_t cap);
 
 #endif

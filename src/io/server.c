@@ -4,8 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/errqueue.h>
-#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +18,7 @@
 #include "core/packet.h"
 #include "io/log.h"
 #include "io/netutil.h"
+#include "io/sockio.h"
 
 #define BATCH 64
 #define MAX_SOCKETS CFG_MAX_LISTEN
@@ -82,36 +81,6 @@ static void settings_from_config(struct serving_settings *s, const struct config
     s->ratelimit = cfg->ratelimit;
 }
 
-static uint64_t random_u64(void)
-{
-    uint64_t v = 0;
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd >= 0) {
-        if (read(fd, &v, sizeof v) != (ssize_t)sizeof v)
-            v = 0;
-        close(fd);
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return v ^ ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)getpid();
-}
-
-static int set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-/* Kernel software receive timestamps: SO_TIMESTAMPING, not SO_TIMESTAMPNS, see the issue on sync. */
-static void enable_rx_timestamps(int fd)
-{
-    int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
-    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0)
-        log_warn("SO_TIMESTAMPING unavailable (%s): receive times read from the clock", strerror(errno));
-}
-
 static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport)
 {
     struct sockaddr_storage ss;
@@ -123,14 +92,16 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
         return -1;
     }
     int one = 1;
-    if (set_nonblocking(fd) < 0)
+    if (sockio_set_nonblocking(fd) < 0)
         log_warn("fcntl on %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
     if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
         log_warn("IPV6_V6ONLY: %s", strerror(errno));
     /* Only between our own workers: without it a second daemon on the same port fails to bind. */
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         log_warn("SO_REUSEPORT: %s", strerror(errno));
-    enable_rx_timestamps(fd);
+    /* SO_TIMESTAMPING, not SO_TIMESTAMPNS alone: see sockio.h. */
+    if (sockio_enable_rx_timestamps(fd) < 0)
+        log_warn("SO_TIMESTAMPING unavailable (%s): receive times read from the clock", strerror(errno));
     if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
         log_error("cannot bind %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
         close(fd);
@@ -192,7 +163,7 @@ static int worker_init(struct server *srv, struct worker *w, unsigned index, con
         log_error("out of memory for worker %u", index);
         return -1;
     }
-    w->rl = rl_table_init(w->rl_mem, bytes, cfg->clientlog_size, &cfg->ratelimit, random_u64());
+    w->rl = rl_table_init(w->rl_mem, bytes, cfg->clientlog_size, &cfg->ratelimit, sockio_random64());
     if (!w->rl) {
         log_error("bad client table size %u", cfg->clientlog_size);
         return -1;
@@ -243,13 +214,6 @@ static void worker_refresh_settings(struct worker *w)
         rl_set_params(w->rl, &w->settings.ratelimit);
 }
 
-static ntp_ts read_ntp_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
-}
-
 /* Raw clock reading -> the time we serve (see struct time_correction). */
 static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
 {
@@ -258,23 +222,6 @@ static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
     const struct time_correction *c = &s->correction;
     double since = ntp_diff_sec(raw, ntp_from_unix(c->since));
     return ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
-}
-
-static bool kernel_rx_timestamp(struct msghdr *msg, ntp_ts *out)
-{
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPING)
-            continue;
-        if (c->cmsg_len < CMSG_LEN(sizeof(struct timespec)))
-            continue;
-        struct timespec ts;
-        memcpy(&ts, CMSG_DATA(c), sizeof ts); /* ts[0] is the software timestamp */
-        if (ts.tv_sec == 0 && ts.tv_nsec == 0)
-            continue;
-        *out = ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
-        return true;
-    }
-    return false;
 }
 
 static void count_outcome(struct server_counters *c, enum resp_outcome outcome)
@@ -343,10 +290,13 @@ static unsigned worker_process(struct worker *w, unsigned n)
         size_t len = b->msgs[i].msg_len;
         w->counters.received++;
         ntp_ts rx;
-        if (kernel_rx_timestamp(msg, &rx))
+        struct unix_time kts;
+        if (sockio_rx_timestamp(msg, &kts)) {
+            rx = ntp_from_unix(kts);
             w->counters.kernel_timestamps++;
-        else
-            rx = read_ntp_now(); /* no kernel timestamp: the next best thing */
+        } else {
+            rx = sockio_realtime_ntp(); /* no kernel timestamp: the next best thing */
+        }
         rx = corrected(&w->settings, rx);
         struct net_addr client;
         if (!netaddr_from_sockaddr(&b->addrs[i], &client))
@@ -383,7 +333,7 @@ static void worker_send(struct worker *w, int fd, unsigned n)
 {
     struct batch *b = w->batch;
     /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
-    ntp_ts tx = corrected(&w->settings, read_ntp_now());
+    ntp_ts tx = corrected(&w->settings, sockio_realtime_ntp());
     for (unsigned i = 0; i < n; i++)
         pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;

@@ -2,16 +2,14 @@
 #include "io/upstream.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/packet.h"
 #include "io/log.h"
+#include "io/sockio.h"
 
 /* A pool line whose peers were lost, or a name that did not resolve, is tried again this much later. */
 #define RESOLVE_RETRY_SECONDS 60.0
@@ -41,27 +39,14 @@ static uint32_t refid_of(const struct net_addr *a)
     return load_be32(digest);
 }
 
-static uint64_t random64(void)
-{
-    uint64_t v;
-    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
-    }
-    return v;
-}
-
 static int open_peer_socket(const struct resolve_addr *addr)
 {
     int fd = socket(addr->sa.ss_family, SOCK_DGRAM, 0);
     if (fd < 0)
         return -1;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+    if (sockio_set_nonblocking(fd) < 0)
         log_warn("fcntl on an upstream socket: %s", strerror(errno));
-    int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
-    if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts) < 0)
+    if (sockio_enable_rx_timestamps(fd) < 0)
         log_debug("SO_TIMESTAMPING on an upstream socket: %s", strerror(errno));
     /* Port 0: the kernel picks a random unprivileged port, unknown to an off-path attacker. */
     struct sockaddr_storage any;
@@ -226,7 +211,7 @@ static void send_request(struct upstream *u, struct upstream_peer *p)
 {
     uint8_t buf[SRC_REQUEST_LEN];
     src_set_poll(&p->src, sync_poll_exponent(u->sync, (unsigned)p->sync_index));
-    size_t n = src_build_request(&p->src, local_now(u), random64(), buf, sizeof buf);
+    size_t n = src_build_request(&p->src, local_now(u), sockio_random64(), buf, sizeof buf);
     if (n == 0)
         return;
     /* T1 as late as possible: right before the send. */
@@ -282,22 +267,6 @@ unsigned upstream_pollfds(const struct upstream *u, struct pollfd *fds, unsigned
     return n;
 }
 
-static bool kernel_timestamp(struct msghdr *msg, struct unix_time *out)
-{
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPING ||
-            c->cmsg_len < CMSG_LEN(sizeof(struct timespec)))
-            continue;
-        struct timespec ts;
-        memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        if (ts.tv_sec == 0 && ts.tv_nsec == 0)
-            continue;
-        *out = (struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec};
-        return true;
-    }
-    return false;
-}
-
 static bool from_peer(const struct upstream_peer *p, const struct sockaddr_storage *from)
 {
     struct net_addr a;
@@ -341,7 +310,7 @@ static void receive_from(struct upstream *u, struct upstream_peer *p)
             return;
         struct unix_time kts;
         ntp_ts rx;
-        if (kernel_timestamp(&msg, &kts)) {
+        if (sockio_rx_timestamp(&msg, &kts)) {
             rx = u->local_time(u->time_ctx, &kts);
             p->ts.kernel_rx++;
         } else {
