@@ -219,9 +219,7 @@ static void report_clients(struct horloged *d, struct kv_out *out)
 {
     struct rl_client_stats top[CLIENTS_SHOWN];
     unsigned n = server_top_clients(d->srv, top, CLIENTS_SHOWN);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    uint64_t now_ns = sockio_monotonic_ns();
     for (unsigned i = 0; i < n; i++) {
         kv_add(out, "address", "%s", netaddr_format(&top[i].addr).text);
         kv_add(out, "requests", "%llu", (unsigned long long)top[i].requests);

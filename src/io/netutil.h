@@ -1,6 +1,6 @@
 /*
  * netutil: conversions between the core's struct net_addr and the socket
- * API's sockaddr, and printable forms of addresses.
+ * API's sockaddr, and printable forms of addresses and reference IDs.
  */
 #ifndef HORLOGE_NETUTIL_H
 #define HORLOGE_NETUTIL_H

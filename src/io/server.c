@@ -270,18 +270,11 @@ static void count_reply(struct server_counters *c, enum resp_kod kod, const uint
     }
 }
 
-static uint64_t mono_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Builds the replies for `n` received messages; returns how many to send. */
 static unsigned worker_process(struct worker *w, unsigned n)
 {
     struct batch *b = w->batch;
-    uint64_t mono = mono_now_ns();
+    uint64_t mono = sockio_monotonic_ns();
     unsigned out = 0;
     pthread_mutex_lock(&w->lock);
     worker_refresh_settings(w);

@@ -55,3 +55,10 @@ ntp_ts sockio_realtime_ntp(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return ntp_from_unix((struct unix_time){ts.tv_sec, (uint32_t)ts.tv_nsec});
 }
+
+uint64_t sockio_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}

@@ -4,7 +4,7 @@
  * which an LD_PRELOAD network simulator does not take), kernel software
  * receive timestamps (SO_TIMESTAMPING, which such a simulator provides where
  * SO_TIMESTAMPNS alone gives nothing), and 64 random bits for nonces and
- * hash keys.
+ * hash keys; the clock readings the serving path stamps with.
  */
 #ifndef HORLOGE_SOCKIO_H
 #define HORLOGE_SOCKIO_H
@@ -25,5 +25,7 @@ bool sockio_rx_timestamp(struct msghdr *msg, struct unix_time *out);
 uint64_t sockio_random64(void);
 /* CLOCK_REALTIME now, as an NTP timestamp. */
 ntp_ts sockio_realtime_ntp(void);
+/* CLOCK_MONOTONIC now in nanoseconds: the timescale of the client tables' first/last seen. */
+uint64_t sockio_monotonic_ns(void);
 
 #endif
