@@ -303,10 +303,12 @@ static void report_one_source(struct horloged *d, const struct upstream_peer *p,
         kv_add(out, "last_offset", "%.9f", s->last_sample.offset);
         kv_add(out, "last_delay", "%.9f", s->last_sample.delay);
     }
+    /* The filters work in the raw frame; shown offsets are against the system clock. */
+    double now_raw = disc_raw_time(&d->sync.disc, now);
     struct filt_estimate e;
-    filt_source_estimate(&s->filt, disc_raw_time(&d->sync.disc, now), &e);
+    filt_source_estimate(&s->filt, now_raw, &e);
     if (e.valid) {
-        kv_add(out, "offset", "%.9f", e.offset - (sync_now(&d->sync, NULL) - disc_raw_time(&d->sync.disc, now)));
+        kv_add(out, "offset", "%.9f", e.offset - (now - now_raw));
         kv_add(out, "error", "%.9f", e.error);
     }
     if (stats) {
