@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ntp.h"
 #include "core/ntptime.h"
 
 #define NTP_HEADER_LEN 48

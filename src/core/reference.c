@@ -8,7 +8,7 @@ void ref_default_params(struct ref_params *p)
     p->local_enabled = false;
     p->local_stratum = 10;
     p->local_distance = 0.0;
-    p->maxdistance = 3.0;
+    p->maxdistance = NTP_DEFAULT_MAXDISTANCE;
     p->hold_time = REF_HOLD_TIME;
     p->precision = -20;
 }

@@ -14,13 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ntp.h"
 #include "core/ntptime.h"
-
-#define NTP_STRATUM_UNSYNC 16
-#define NTP_MINPOLL 4
-#define NTP_MAXPOLL 17
-/* RFC 5905 PHI: how fast the dispersion of an idle reference grows. */
-#define NTP_PHI 15e-6
 
 /* What the server says about itself; the shell publishes a new one on every change. */
 struct resp_state {

@@ -14,7 +14,7 @@
 void sel_default_params(struct sel_params *p)
 {
     p->minsources = 1;
-    p->maxdistance = 3.0;
+    p->maxdistance = NTP_DEFAULT_MAXDISTANCE;
 }
 
 const char *sel_verdict_name(enum sel_verdict v)

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ntp.h"
 #include "core/ntptime.h"
 #include "core/sample.h"
 
@@ -45,7 +46,7 @@
 /* Poll exponents accepted (chrony's range at the low end: sub-second polls for LANs and tests). */
 #define SRC_POLL_MIN (-6)
 #define SRC_POLL_MAX 17
-#define SRC_DEFAULT_MAXDISTANCE 3.0
+#define SRC_DEFAULT_MAXDISTANCE NTP_DEFAULT_MAXDISTANCE
 #define SRC_DEFAULT_MAXDELAY 3.0
 #define SRC_DEFAULT_PRECISION (-20)
 /* What src_time_to_poll returns for a demobilised source: a year, finite so it converts safely. */

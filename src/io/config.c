@@ -17,12 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ntp.h"
+#include "core/source.h"
+
 #define CFG_LINE_MAX 1023
 #define CFG_MAX_WORDS 32
 #define CFG_FILE_MAX (1024 * 1024)
 #define CFG_SOCKET_PATH_MAX 107 /* sizeof(sun_path) - 1 */
 #define CFG_QUOTE_MAX 64
-#define CFG_MAX_DISTANCE 16.0   /* RFC 5905 MAXDISP: beyond it a server is useless */
 
 struct parser {
     const char *name;
@@ -386,7 +388,7 @@ static void do_local(struct parser *p, struct args *a)
                 cfg->local_stratum = (int)v;
         } else if (strcmp(opt, "distance") == 0) {
             if ((w = need_value(p, a, opt)))
-                get_seconds(p, a, w, 0, false, CFG_MAX_DISTANCE,
+                get_seconds(p, a, w, 0, false, NTP_MAXDISP,
                             "a distance in seconds (0..16)", &cfg->local_distance);
         } else {
             char q[CFG_QUOTE_MAX + 4];
@@ -504,11 +506,11 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
             src->port = (uint16_t)v;
     } else if (strcmp(opt, "minpoll") == 0) {
         *min_given = true;
-        if ((w = need_value(p, a, opt)) && get_long(p, a, w, -6, 17, "a poll exponent", &v))
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
             src->minpoll = (int)v;
     } else if (strcmp(opt, "maxpoll") == 0) {
         *max_given = true;
-        if ((w = need_value(p, a, opt)) && get_long(p, a, w, -6, 17, "a poll exponent", &v))
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
             src->maxpoll = (int)v;
     } else if (src->is_pool && strcmp(opt, "maxsources") == 0) {
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 16, "a source count", &v))
@@ -550,9 +552,9 @@ static void add_source(struct parser *p, struct args *a, bool is_pool)
     struct cfg_source src;
     memset(&src, 0, sizeof src);
     src.is_pool = is_pool;
-    src.port = 123;
-    src.minpoll = 6;
-    src.maxpoll = 10;
+    src.port = NTP_PORT;
+    src.minpoll = NTP_DEFAULT_MINPOLL;
+    src.maxpoll = NTP_DEFAULT_MAXPOLL;
     src.maxsources = 4;
     char q[CFG_QUOTE_MAX + 4];
     if (!valid_host(host)) {
@@ -590,7 +592,7 @@ static void do_maxdistance(struct parser *p, struct args *a)
 {
     const char *w = need_word(p, a);
     if (w)
-        get_seconds(p, a, w, 0, true, CFG_MAX_DISTANCE,
+        get_seconds(p, a, w, 0, true, NTP_MAXDISP,
                     "a distance in seconds (above 0, at most 16)", &p->cfg->maxdistance);
 }
 
@@ -698,7 +700,7 @@ static void parse_line(struct parser *p, char *line)
 void cfg_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->port = 123;
+    cfg->port = NTP_PORT;
     /* 0.0.0.0 and ::, until the first `listen` directive replaces them. */
     cfg->n_listen = 2;
     cfg->listen[0].family = NET_IPV4;
@@ -715,7 +717,7 @@ void cfg_defaults(struct config *cfg)
     strcpy(cfg->pidfile, CFG_DEFAULT_PIDFILE);
     cfg->log = CFG_LOG_SYSLOG;
     cfg->minsources = 1;
-    cfg->maxdistance = 3.0;
+    cfg->maxdistance = NTP_DEFAULT_MAXDISTANCE;
     cfg->makestep_enabled = false;
 }
 
