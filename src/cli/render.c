@@ -106,6 +106,8 @@ static const char *const serverstats_labels[][2] = {
     {"dropped_malformed", "Dropped: malformed"},
     {"dropped_bad_mode", "Dropped: mode not served"},
     {"dropped_control_mode", "Dropped: mode 6/7 (control)"},
+    {"dropped_auth", "Dropped: authentication"},
+    {"dropped_no_room", "Dropped: reply > request"},
     {"crypto_nak", "Crypto-NAKs sent"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},

@@ -7,10 +7,14 @@ const char *resp_outcome_name(enum resp_outcome outcome)
 {
     switch (outcome) {
     case RESP_REPLIED: return "replied";
+    case RESP_REPLIED_SYMMETRIC: return "replied-symmetric";
+    case RESP_CRYPTO_NAK: return "crypto-nak";
+    case RESP_CRYPTO_NAK_SYMMETRIC: return "crypto-nak-symmetric";
     case RESP_KOD_SENT: return "kod-sent";
     case RESP_DROP_MALFORMED: return "malformed";
     case RESP_DROP_MODE: return "bad-mode";
     case RESP_DROP_CONTROL: return "control-mode";
+    case RESP_DROP_AUTH: return "auth-failed";
     case RESP_DROP_NO_ROOM: return "no-room";
     case RESP_OUTCOME_COUNT: break;
     }
@@ -87,52 +91,86 @@ static void fill_time_fields(const struct resp_state *state, ntp_ts rx_ts, struc
     rep->reference = state->reference_time;
 }
 
-/*
- * A request authenticated with a key we do not have gets a crypto-NAK (a
- * 4-byte zero key id, RFC 5905 §9.2), which tells the client why it cannot
- * trust us; still never longer than its request.
- */
-static size_t append_mac(const struct ntp_layout *layout, uint8_t *out, size_t len)
+static void encode_reply(const struct resp_state *state, const struct ntp_header *rq, uint8_t mode,
+                         const struct resp_request *req, uint8_t *out)
 {
-    if (!layout->has_mac || layout->mac_len <= 4)
-        return len;
-    store_be32(out + len, 0);
-    return len + 4;
+    struct ntp_header rep = {0};
+    rep.version = rq->version;
+    rep.mode = mode;
+    rep.poll = clamp_poll(rq->poll);
+    fill_time_fields(state, req->rx, &rep);
+    if (req->kod != RESP_KOD_NONE) {
+        rep.leap = NTP_LEAP_UNSYNC;
+        rep.stratum = 0;
+        rep.refid = kod_code(req->kod);
+    }
+    rep.origin = rq->transmit;
+    rep.receive = req->rx;
+    rep.transmit = req->rx;
+    pkt_encode_header(&rep, out);
+}
+
+/* Decodes the request and picks the reply mode; 0 (with the outcome set) when it gets no reply. */
+static uint8_t accept_request(const struct resp_request *rq, struct ntp_header *hdr,
+                              struct ntp_layout *layout, enum resp_outcome *outcome)
+{
+    if (pkt_decode(rq->bytes, rq->len, hdr, layout) == PKT_OK)
+        return reply_mode(hdr, outcome);
+    /* Short ntpq/ntpdc probes (mode 6/7, often 8 to 12 bytes) are counted as what they are. */
+    uint8_t mode = rq->len > 0 ? (uint8_t)(rq->bytes[0] & 7) : NTP_MODE_RESERVED;
+    bool control = mode == NTP_MODE_CONTROL || mode == NTP_MODE_PRIVATE;
+    *outcome = control ? RESP_DROP_CONTROL : RESP_DROP_MALFORMED;
+    return 0;
+}
+
+static enum resp_outcome reply_outcome(enum resp_kod kod, uint8_t mode, enum auth_verdict verdict)
+{
+    bool symmetric = mode == NTP_MODE_SYM_PASSIVE;
+    if (kod != RESP_KOD_NONE)
+        return RESP_KOD_SENT;
+    if (verdict == AUTH_CRYPTO_NAK)
+        return symmetric ? RESP_CRYPTO_NAK_SYMMETRIC : RESP_CRYPTO_NAK;
+    return symmetric ? RESP_REPLIED_SYMMETRIC : RESP_REPLIED;
+}
+
+/*
+ * The one place a reply is held to its request's length (no amplification):
+ * the strategy seals within `cap`, and a reply it made longer is dropped.
+ */
+static size_t seal(const struct auth_request_info *info, uint8_t *out, size_t cap)
+{
+    size_t len = auth_seal_reply(info, out, NTP_HEADER_LEN, cap);
+    return len >= NTP_HEADER_LEN && len <= cap ? len : 0;
+}
+
+size_t resp_answer(const struct resp_state *state, const struct auth_set *auth,
+                   const struct resp_request *rq, uint8_t *out, size_t out_cap,
+                   enum resp_outcome *outcome)
+{
+    struct ntp_header hdr;
+    struct ntp_layout layout;
+    uint8_t mode = accept_request(rq, &hdr, &layout, outcome);
+    if (mode == 0)
+        return 0;
+    struct auth_request_info info;
+    if (auth_check_request(auth, rq->bytes, rq->len, &layout, &info) == AUTH_INVALID) {
+        *outcome = RESP_DROP_AUTH;
+        return 0;
+    }
+    size_t cap = out_cap < rq->len ? out_cap : rq->len;
+    if (cap < NTP_HEADER_LEN) {
+        *outcome = RESP_DROP_NO_ROOM;
+        return 0;
+    }
+    encode_reply(state, &hdr, mode, rq, out);
+    size_t len = seal(&info, out, cap);
+    *outcome = len ? reply_outcome(rq->kod, mode, info.verdict) : RESP_DROP_NO_ROOM;
+    return len;
 }
 
 size_t resp_build(const struct resp_state *state, const uint8_t *req, size_t req_len, ntp_ts rx_ts,
                   enum resp_kod kod, uint8_t *out, size_t out_cap, enum resp_outcome *outcome)
 {
-    struct ntp_header rq;
-    struct ntp_layout layout;
-    if (pkt_decode(req, req_len, &rq, &layout) != PKT_OK) {
-        /* Short ntpq/ntpdc probes (mode 6/7, often 8 to 12 bytes) are counted as what they are. */
-        bool control = req_len > 0 && ((req[0] & 7) == NTP_MODE_CONTROL || (req[0] & 7) == NTP_MODE_PRIVATE);
-        *outcome = control ? RESP_DROP_CONTROL : RESP_DROP_MALFORMED;
-        return 0;
-    }
-    uint8_t mode = reply_mode(&rq, outcome);
-    if (mode == 0)
-        return 0;
-    if (out_cap < NTP_HEADER_LEN + 4) {
-        *outcome = RESP_DROP_NO_ROOM;
-        return 0;
-    }
-    struct ntp_header rep = {0};
-    rep.version = rq.version;
-    rep.mode = mode;
-    rep.poll = clamp_poll(rq.poll);
-    fill_time_fields(state, rx_ts, &rep);
-    if (kod != RESP_KOD_NONE) {
-        rep.leap = NTP_LEAP_UNSYNC;
-        rep.stratum = 0;
-        rep.refid = kod_code(kod);
-    }
-    rep.origin = rq.transmit;
-    rep.receive = rx_ts;
-    rep.transmit = rx_ts;
-    pkt_encode_header(&rep, out);
-    size_t len = append_mac(&layout, out, NTP_HEADER_LEN);
-    *outcome = kod != RESP_KOD_NONE ? RESP_KOD_SENT : RESP_REPLIED;
-    return len;
+    const struct resp_request rq = {.bytes = req, .len = req_len, .rx = rx_ts, .kod = kod};
+    return resp_answer(state, NULL, &rq, out, out_cap, outcome);
 }

@@ -3,10 +3,11 @@
  *
  * Owns: deciding whether a request gets a reply and building it into a
  * caller-owned buffer: mode 3 -> 4, mode 1 (w32time's symmetric active) -> 2,
- * NTPv1 mode 0 -> 4, each in the request's version; Kiss-o'-Death replies.
- * Knows no sockets, clocks or clients: access control and rate limiting are
- * decided before (acl, ratelimit), the transmit timestamp is written after
- * (pkt_set_transmit), by the shell.
+ * NTPv1 mode 0 -> 4, each in the request's version; Kiss-o'-Death replies;
+ * the rule that a reply is never longer than its request (enforced on what
+ * the authentication strategy seals, see auth.h). Knows no sockets, clocks
+ * or clients: access control and rate limiting are decided before (serve),
+ * the transmit timestamp is written after (pkt_set_transmit), by the shell.
  */
 #ifndef HORLOGE_RESPONDER_H
 #define HORLOGE_RESPONDER_H
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/auth.h"
 #include "core/ntp.h"
 #include "core/ntptime.h"
 
@@ -35,25 +37,42 @@ enum resp_kod {
     RESP_KOD_RSTR,
 };
 
-/* Why a request got what it got; the shell counts these. */
+/* What the responder did with a request; serve counts these. */
 enum resp_outcome {
-    RESP_REPLIED = 0,
-    RESP_KOD_SENT,
-    RESP_DROP_MALFORMED,   /* too short, bad version, bad extension fields or trailer */
-    RESP_DROP_MODE,        /* modes 0 (v2+), 2, 4, 5 */
-    RESP_DROP_CONTROL,     /* modes 6 and 7 (ntpq/ntpdc): never answered, they amplify */
-    RESP_DROP_NO_ROOM,     /* the reply would be larger than the request or the buffer */
+    RESP_REPLIED = 0,          /* time, in mode 4 */
+    RESP_REPLIED_SYMMETRIC,    /* time, in mode 2 to a symmetric active request (w32time) */
+    RESP_CRYPTO_NAK,           /* time in mode 4, with a crypto-NAK (a MAC of a key we lack) */
+    RESP_CRYPTO_NAK_SYMMETRIC, /* the same in mode 2 */
+    RESP_KOD_SENT,             /* the Kiss-o'-Death asked for */
+    RESP_DROP_MALFORMED,       /* too short, bad version, bad extension fields or trailer */
+    RESP_DROP_MODE,            /* modes 0 (v2+), 2, 4, 5 */
+    RESP_DROP_CONTROL,         /* modes 6 and 7 (ntpq/ntpdc): never answered, they amplify */
+    RESP_DROP_AUTH,            /* authentication that fails (AUTH_INVALID) */
+    RESP_DROP_NO_ROOM,         /* the reply would be longer than the request or the buffer */
     RESP_OUTCOME_COUNT
 };
 
 const char *resp_outcome_name(enum resp_outcome outcome);
 
+struct resp_request {
+    const uint8_t *bytes;
+    size_t len;
+    ntp_ts rx;           /* receive timestamp, as served */
+    enum resp_kod kod;   /* a Kiss-o'-Death instead of time */
+};
+
 /*
- * Builds the reply to `req` received at `rx_ts` into `out` and returns its
- * length, or 0 for no reply. `kod` asks for a Kiss-o'-Death instead of time.
- * The transmit timestamp is set to rx_ts; the shell overwrites it just before
- * sending. The reply is never longer than the request.
+ * Builds the reply to `rq` into `out` and returns its length, or 0 for no
+ * reply; `outcome` says which. The request's authentication is judged by
+ * `auth`'s strategies, then auth_none (`auth` may be NULL: auth_none alone),
+ * and the judging strategy seals the reply. The transmit timestamp is set to
+ * rq->rx; the shell overwrites it just before sending.
  */
+size_t resp_answer(const struct resp_state *state, const struct auth_set *auth,
+                   const struct resp_request *rq, uint8_t *out, size_t out_cap,
+                   enum resp_outcome *outcome);
+
+/* resp_answer for `req` received at `rx_ts`, with auth_none alone (the simulator's server). */
 size_t resp_build(const struct resp_state *state, const uint8_t *req, size_t req_len, ntp_ts rx_ts,
                   enum resp_kod kod, uint8_t *out, size_t out_cap, enum resp_outcome *outcome);
 

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/acl.h"
 #include "core/packet.h"
 #include "io/log.h"
 #include "io/netutil.h"
@@ -30,8 +29,7 @@ struct serving_settings {
     struct resp_state state;
     struct time_correction correction;
     bool corrected; /* correction is not zero */
-    struct acl acl;
-    bool deny_kod;
+    struct serve_policy policy;
     struct rl_params ratelimit;
 };
 
@@ -76,8 +74,8 @@ struct server {
 
 static void settings_from_config(struct serving_settings *s, const struct config *cfg)
 {
-    s->acl = cfg->acl;
-    s->deny_kod = cfg->deny_kod;
+    s->policy.acl = cfg->acl;
+    s->policy.deny_kod = cfg->deny_kod;
     s->ratelimit = cfg->ratelimit;
 }
 
@@ -181,6 +179,7 @@ struct server *server_open(const struct config *cfg, const struct resp_state *in
     srv->n_workers = cfg->threads ? cfg->threads : 1;
     srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
     pthread_mutex_init(&srv->settings_lock, NULL);
+    serve_policy_init(&srv->settings.policy);
     settings_from_config(&srv->settings, cfg);
     srv->settings.state = *initial;
     atomic_store(&srv->generation, 1);
@@ -224,52 +223,6 @@ static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
     return ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
 }
 
-static void count_outcome(struct server_counters *c, enum resp_outcome outcome)
-{
-    switch (outcome) {
-    case RESP_DROP_MALFORMED: c->malformed++; break;
-    case RESP_DROP_MODE: c->bad_mode++; break;
-    case RESP_DROP_CONTROL: c->control_mode++; break;
-    default: break;
-    }
-}
-
-/* Access list, then rate limit: what kind of reply this client may get. Returns false to drop. */
-static bool admit(struct worker *w, const struct net_addr *client, uint64_t mono_ns, enum resp_kod *kod)
-{
-    *kod = RESP_KOD_NONE;
-    if (!acl_allows(&w->settings.acl, client)) {
-        w->counters.denied++;
-        if (!w->settings.deny_kod)
-            return false;
-        *kod = RESP_KOD_DENY;
-        return true;
-    }
-    enum rl_verdict v = rl_check(w->rl, client, mono_ns);
-    if (v == RL_PASS)
-        return true;
-    w->counters.rate_limited++;
-    if (v == RL_DROP)
-        return false;
-    *kod = RESP_KOD_RATE;
-    return true;
-}
-
-static void count_reply(struct server_counters *c, enum resp_kod kod, const uint8_t *reply, size_t len)
-{
-    if (kod == RESP_KOD_RATE)
-        c->kod_rate++;
-    else if (kod == RESP_KOD_DENY)
-        c->kod_deny++;
-    else {
-        c->replied++;
-        if ((reply[0] & 7) == NTP_MODE_SYM_PASSIVE)
-            c->replied_sym++;
-        if (len > NTP_HEADER_LEN)
-            c->crypto_nak++;
-    }
-}
-
 /* Builds the replies for `n` received messages; returns how many to send. */
 static unsigned worker_process(struct worker *w, unsigned n)
 {
@@ -281,7 +234,6 @@ static unsigned worker_process(struct worker *w, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         struct msghdr *msg = &b->msgs[i].msg_hdr;
         size_t len = b->msgs[i].msg_len;
-        w->counters.received++;
         ntp_ts rx;
         struct unix_time kts;
         if (sockio_rx_timestamp(msg, &kts)) {
@@ -290,21 +242,19 @@ static unsigned worker_process(struct worker *w, unsigned n)
         } else {
             rx = sockio_realtime_ntp(); /* no kernel timestamp: the next best thing */
         }
-        rx = corrected(&w->settings, rx);
         struct net_addr client;
-        if (!netaddr_from_sockaddr(&b->addrs[i], &client))
-            continue;
-        enum resp_kod kod;
-        if (!admit(w, &client, mono, &kod))
-            continue;
-        enum resp_outcome outcome;
-        size_t rlen = resp_build(&w->settings.state, b->bufs[i], len, rx, kod, b->out_bufs[out],
-                                 NTP_MAX_PACKET_LEN, &outcome);
-        if (rlen == 0) {
-            count_outcome(&w->counters, outcome);
+        if (!netaddr_from_sockaddr(&b->addrs[i], &client)) {
+            w->counters.serve.received++; /* a datagram all the same, but no address to answer */
             continue;
         }
-        count_reply(&w->counters, kod, b->out_bufs[out], rlen);
+        const struct serve_request rq = {
+            .client = &client, .mono_ns = mono, .bytes = b->bufs[i], .len = len,
+            .rx = corrected(&w->settings, rx),
+        };
+        size_t rlen = serve_request(&w->settings.policy, &w->settings.state, w->rl, &rq,
+                                    b->out_bufs[out], NTP_MAX_PACKET_LEN, &w->counters.serve);
+        if (rlen == 0)
+            continue;
         b->out_iov[out].iov_base = b->out_bufs[out];
         b->out_iov[out].iov_len = rlen;
         memset(&b->out_msgs[out].msg_hdr, 0, sizeof b->out_msgs[out].msg_hdr);
@@ -488,6 +438,7 @@ void server_apply_config(struct server *srv, const struct config *cfg)
 
 static void add_counters(struct server_counters *sum, const struct server_counters *c)
 {
+    _Static_assert(sizeof *c % sizeof(uint64_t) == 0, "server_counters is summed as uint64_t words");
     const uint64_t *src = (const uint64_t *)c;
     uint64_t *dst = (uint64_t *)sum;
     for (size_t i = 0; i < sizeof *c / sizeof(uint64_t); i++)

@@ -4,8 +4,9 @@
  *
  * Owns: one socket per listen address per worker (SO_REUSEPORT spreads
  * clients over workers; a client stays on one worker, so each worker's rate
- * limiter and counters are private to it), the receive -> access list ->
- * rate limit -> responder -> transmit pipeline, and the per-worker counters.
+ * limiter and counters are private to it), receiving, timestamping (kernel
+ * receive times, the -x time correction) and sending around the serving
+ * policy (core/serve), and the per-worker counters.
  * Worker 0 is driven by the daemon's main loop (so `threads 1` is a single
  * thread blocking only in poll()); workers 1..N-1 run their own threads.
  */
@@ -17,21 +18,12 @@
 
 #include "core/ratelimit.h"
 #include "core/responder.h"
+#include "core/serve.h"
 #include "io/config.h"
 
-/* Why requests were not answered with time, and what was answered. */
+/* What the serving policy decided (serve.h), and what the sockets did. */
 struct server_counters {
-    uint64_t received;
-    uint64_t replied;          /* time replies (mode 4 and mode 2) */
-    uint64_t replied_sym;      /* of which mode 2 replies to symmetric active (w32time) */
-    uint64_t kod_rate;
-    uint64_t kod_deny;
-    uint64_t denied;           /* refused by the access list (dropped or DENY KoD) */
-    uint64_t rate_limited;     /* refused by the rate limiter (dropped or RATE KoD) */
-    uint64_t malformed;        /* too short, bad version, bad extension fields or trailer */
-    uint64_t bad_mode;         /* modes 0 (v2+), 2, 4, 5 */
-    uint64_t control_mode;     /* modes 6 and 7 */
-    uint64_t crypto_nak;       /* requests with a MAC of a key we do not hold */
+    struct serve_counters serve;
     uint64_t send_errors;
     uint64_t kernel_timestamps;/* receive timestamps that came from the kernel */
 };

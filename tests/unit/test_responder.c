@@ -81,6 +81,7 @@ static void test_w32time_symmetric_active_gets_passive(void **unused)
     size_t len = make_request(req, 3, NTP_MODE_SYM_ACTIVE, 10);
     req[0] |= 0xc0; /* w32time sends LI=3 while it is unsynchronised */
     assert_int_equal(respond(&s, req, len, RESP_KOD_NONE, out, &rep, &oc), NTP_HEADER_LEN);
+    assert_int_equal(oc, RESP_REPLIED_SYMMETRIC);
     assert_int_equal(rep.version, 3);
     assert_int_equal(rep.mode, NTP_MODE_SYM_PASSIVE);
     assert_int_equal(rep.poll, 10);
@@ -142,7 +143,46 @@ static void test_mac_gets_crypto_nak(void **unused)
     store_be32(req + NTP_HEADER_LEN, 1);
     memset(req + NTP_HEADER_LEN + 4, 0xab, 16);
     assert_int_equal(respond(&s, req, sizeof req, RESP_KOD_NONE, out, &rep, &oc), NTP_HEADER_LEN + 4);
+    assert_int_equal(oc, RESP_CRYPTO_NAK);
     assert_int_equal(load_be32(out + NTP_HEADER_LEN), 0);
+    /* A symmetric peer with a key we lack: mode 2, still a crypto-NAK. */
+    req[0] = (uint8_t)((3 << 3) | NTP_MODE_SYM_ACTIVE);
+    assert_int_equal(respond(&s, req, sizeof req, RESP_KOD_NONE, out, &rep, &oc), NTP_HEADER_LEN + 4);
+    assert_int_equal(oc, RESP_CRYPTO_NAK_SYMMETRIC);
+    assert_int_equal(rep.mode, NTP_MODE_SYM_PASSIVE);
+    /* A KoD to such a request carries the crypto-NAK too, and counts as the KoD. */
+    assert_int_equal(respond(&s, req, sizeof req, RESP_KOD_RATE, out, &rep, &oc), NTP_HEADER_LEN + 4);
+    assert_int_equal(oc, RESP_KOD_SENT);
+}
+
+static void test_crypto_nak_trailer_gets_plain_reply(void **unused)
+{
+    (void)unused;
+    struct resp_state s = synced_state();
+    uint8_t req[NTP_HEADER_LEN + 4] = {0}, out[NTP_MAX_PACKET_LEN];
+    struct ntp_header rep;
+    enum resp_outcome oc;
+    make_request(req, 4, NTP_MODE_CLIENT, 6);
+    assert_int_equal(respond(&s, req, sizeof req, RESP_KOD_NONE, out, &rep, &oc), NTP_HEADER_LEN);
+    assert_int_equal(oc, RESP_REPLIED);
+}
+
+/* The buffer, not only the request, bounds the reply: too small a buffer is a counted drop. */
+static void test_small_buffer_is_no_room(void **unused)
+{
+    (void)unused;
+    struct resp_state s = synced_state();
+    uint8_t req[NTP_HEADER_LEN + 20] = {0}, out[NTP_MAX_PACKET_LEN];
+    enum resp_outcome oc;
+    make_request(req, 4, NTP_MODE_CLIENT, 6);
+    store_be32(req + NTP_HEADER_LEN, 9);
+    assert_int_equal(resp_build(&s, req, sizeof req, RX, RESP_KOD_NONE, out, NTP_HEADER_LEN + 3, &oc), 0);
+    assert_int_equal(oc, RESP_DROP_NO_ROOM);
+    assert_int_equal(resp_build(&s, req, NTP_HEADER_LEN, RX, RESP_KOD_NONE, out, NTP_HEADER_LEN - 1, &oc), 0);
+    assert_int_equal(oc, RESP_DROP_NO_ROOM);
+    assert_int_equal(resp_build(&s, req, NTP_HEADER_LEN, RX, RESP_KOD_NONE, out, NTP_HEADER_LEN, &oc),
+                     NTP_HEADER_LEN);
+    assert_int_equal(oc, RESP_REPLIED);
 }
 
 static void test_extension_field_request_gets_plain_reply(void **unused)
@@ -211,6 +251,8 @@ int main(void)
         cmocka_unit_test(test_versions_one_to_four),
         cmocka_unit_test(test_no_reply_modes_and_versions),
         cmocka_unit_test(test_mac_gets_crypto_nak),
+        cmocka_unit_test(test_crypto_nak_trailer_gets_plain_reply),
+        cmocka_unit_test(test_small_buffer_is_no_room),
         cmocka_unit_test(test_extension_field_request_gets_plain_reply),
         cmocka_unit_test(test_kiss_o_death),
         cmocka_unit_test(test_unsynchronised_state),

@@ -1,0 +1,71 @@
+/* serve: the serving policy and its counters; see serve.h. */
+#include "core/serve.h"
+
+void serve_policy_init(struct serve_policy *policy)
+{
+    acl_init(&policy->acl);
+    policy->deny_kod = false;
+    auth_set_init(&policy->auth);
+}
+
+/* Access list, then rate limit: what kind of reply this client may get. Returns false to drop. */
+static bool admit(const struct serve_policy *policy, struct rl_table *rl,
+                  const struct serve_request *rq, struct serve_counters *c, enum resp_kod *kod)
+{
+    *kod = RESP_KOD_NONE;
+    if (!acl_allows(&policy->acl, rq->client)) {
+        c->denied++;
+        *kod = RESP_KOD_DENY;
+        return policy->deny_kod;
+    }
+    enum rl_verdict v = rl_check(rl, rq->client, rq->mono_ns);
+    if (v == RL_PASS)
+        return true;
+    c->rate_limited++;
+    *kod = RESP_KOD_RATE;
+    return v == RL_KOD;
+}
+
+static void count_time_reply(struct serve_counters *c, bool symmetric, bool crypto_nak)
+{
+    c->replied++;
+    c->replied_sym += symmetric;
+    c->crypto_nak += crypto_nak;
+}
+
+static void count(struct serve_counters *c, enum resp_kod kod, enum resp_outcome outcome)
+{
+    switch (outcome) {
+    case RESP_REPLIED: count_time_reply(c, false, false); break;
+    case RESP_REPLIED_SYMMETRIC: count_time_reply(c, true, false); break;
+    case RESP_CRYPTO_NAK: count_time_reply(c, false, true); break;
+    case RESP_CRYPTO_NAK_SYMMETRIC: count_time_reply(c, true, true); break;
+    case RESP_KOD_SENT:
+        if (kod == RESP_KOD_RATE)
+            c->kod_rate++;
+        else
+            c->kod_deny++;
+        break;
+    case RESP_DROP_MALFORMED: c->malformed++; break;
+    case RESP_DROP_MODE: c->bad_mode++; break;
+    case RESP_DROP_CONTROL: c->control_mode++; break;
+    case RESP_DROP_AUTH: c->auth_failed++; break;
+    case RESP_DROP_NO_ROOM: c->no_room++; break;
+    case RESP_OUTCOME_COUNT: break;
+    }
+}
+
+size_t serve_request(const struct serve_policy *policy, const struct resp_state *state,
+                     struct rl_table *rl, const struct serve_request *rq, uint8_t *out,
+                     size_t out_cap, struct serve_counters *counters)
+{
+    counters->received++;
+    enum resp_kod kod;
+    if (!admit(policy, rl, rq, counters, &kod))
+        return 0;
+    const struct resp_request req = {.bytes = rq->bytes, .len = rq->len, .rx = rq->rx, .kod = kod};
+    enum resp_outcome outcome;
+    size_t len = resp_answer(state, &policy->auth, &req, out, out_cap, &outcome);
+    count(counters, kod, outcome);
+    return len;
+}
