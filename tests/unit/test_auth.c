@@ -70,130 +70,116 @@ static const struct auth_ops fake_mac_ops = {
 
 static const struct resp_state state = {.stratum = 2, .precision = -20, .refid = 0x0a000001};
 
-static size_t request(uint8_t *buf, uint32_t key_id, size_t mac_len)
+/* A server whose set holds the fake strategy, and one request/reply pair. */
+struct fixture {
+    struct auth_set set;
+    struct fake_mac fake;
+    uint8_t req[NTP_MAX_PACKET_LEN];
+    uint8_t out[NTP_MAX_PACKET_LEN];
+    size_t req_len;
+    enum resp_outcome oc;
+};
+
+static int setup(void **state_)
 {
-    memset(buf, 0, NTP_HEADER_LEN + mac_len);
-    buf[0] = (4 << 3) | NTP_MODE_CLIENT;
-    store_be64(buf + 40, 0x1122334455667788ULL);
-    if (mac_len >= 4)
-        store_be32(buf + NTP_HEADER_LEN, key_id);
-    return NTP_HEADER_LEN + mac_len;
+    struct fixture *f = test_calloc(1, sizeof *f);
+    auth_set_init(&f->set);
+    assert_true(auth_set_add(&f->set, &fake_mac_ops, &f->fake));
+    *state_ = f;
+    return 0;
 }
 
-static size_t answer(const struct auth_set *set, const uint8_t *req, size_t len, uint8_t *out,
-                     size_t cap, enum resp_outcome *oc)
+static int teardown(void **state_)
 {
-    const struct resp_request rq = {.bytes = req, .len = len, .rx = RX, .kod = RESP_KOD_NONE};
-    size_t n = resp_answer(&state, set, &rq, out, cap, oc);
-    assert_true(n <= len && n <= cap);
+    test_free(*state_);
+    return 0;
+}
+
+/* A client request with a MAC of `mac_len` bytes (0: none) naming `key_id`. */
+static void request(struct fixture *f, uint32_t key_id, size_t mac_len)
+{
+    memset(f->req, 0, NTP_HEADER_LEN + mac_len);
+    f->req[0] = (4 << 3) | NTP_MODE_CLIENT;
+    store_be64(f->req + 40, 0x1122334455667788ULL);
+    if (mac_len >= 4)
+        store_be32(f->req + NTP_HEADER_LEN, key_id);
+    f->req_len = NTP_HEADER_LEN + mac_len;
+}
+
+/* Answers a request with a fake-MAC-sized MAC naming `key_id`, into `cap` bytes. */
+static size_t answer(struct fixture *f, uint32_t key_id, size_t cap)
+{
+    request(f, key_id, 4 + DIGEST_LEN);
+    const struct resp_request rq = {.bytes = f->req, .len = f->req_len, .rx = RX, .kod = RESP_KOD_NONE};
+    size_t n = resp_answer(&state, &f->set, &rq, f->out, cap, &f->oc);
+    assert_true(n <= f->req_len && n <= cap);
     return n;
 }
 
-static void with_fake(struct auth_set *set, struct fake_mac *f)
+static void test_held_key_is_sealed_by_its_strategy(void **state_)
 {
-    memset(f, 0, sizeof *f);
-    auth_set_init(set);
-    assert_true(auth_set_add(set, &fake_mac_ops, f));
+    struct fixture *f = *state_;
+    size_t len = NTP_HEADER_LEN + 4 + DIGEST_LEN;
+    assert_int_equal(answer(f, KEY_HELD, sizeof f->out), len);
+    assert_int_equal(f->oc, RESP_REPLIED);
+    assert_int_equal(f->fake.checks, 1);
+    assert_int_equal(f->fake.seals, 1);
+    assert_int_equal(f->fake.last_cap, len); /* the request's length, not the 1280-byte buffer */
+    assert_int_equal(load_be32(f->out + NTP_HEADER_LEN), KEY_HELD);
+    assert_int_equal(f->out[NTP_HEADER_LEN + 4], DIGEST_BYTE);
+    assert_int_equal(f->out[len - 1], DIGEST_BYTE);
 }
 
-static void test_held_key_is_sealed_by_its_strategy(void **unused)
+static void test_cap_is_smaller_of_request_and_buffer(void **state_)
 {
-    (void)unused;
-    struct auth_set set;
-    struct fake_mac f;
-    with_fake(&set, &f);
-    uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
-    enum resp_outcome oc;
-    size_t len = request(req, KEY_HELD, 4 + DIGEST_LEN);
-    assert_int_equal(answer(&set, req, len, out, sizeof out, &oc), len);
-    assert_int_equal(oc, RESP_REPLIED);
-    assert_int_equal(f.checks, 1);
-    assert_int_equal(f.seals, 1);
-    assert_int_equal(f.last_cap, len); /* the request's length, not the 1280-byte buffer */
-    assert_int_equal(load_be32(out + NTP_HEADER_LEN), KEY_HELD);
-    assert_int_equal(out[NTP_HEADER_LEN + 4], DIGEST_BYTE);
-    assert_int_equal(out[len - 1], DIGEST_BYTE);
+    struct fixture *f = *state_;
+    size_t cap = NTP_HEADER_LEN + 4 + DIGEST_LEN - 1;
+    assert_int_equal(answer(f, KEY_HELD, cap), 0);
+    assert_int_equal(f->oc, RESP_DROP_NO_ROOM);
+    assert_int_equal(f->fake.last_cap, cap);
 }
 
-static void test_cap_is_smaller_of_request_and_buffer(void **unused)
+static void test_overreaching_strategy_is_refused(void **state_)
 {
-    (void)unused;
-    struct auth_set set;
-    struct fake_mac f;
-    with_fake(&set, &f);
-    uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
-    enum resp_outcome oc;
-    size_t len = request(req, KEY_HELD, 4 + DIGEST_LEN);
-    assert_int_equal(answer(&set, req, len, out, len - 1, &oc), 0);
-    assert_int_equal(oc, RESP_DROP_NO_ROOM);
-    assert_int_equal(f.last_cap, len - 1);
+    struct fixture *f = *state_;
+    f->fake.overreach = 4;
+    assert_int_equal(answer(f, KEY_HELD, sizeof f->out), 0);
+    assert_int_equal(f->oc, RESP_DROP_NO_ROOM);
+    assert_int_equal(f->fake.seals, 1);
 }
 
-static void test_overreaching_strategy_is_refused(void **unused)
+static void test_invalid_is_dropped_unsealed(void **state_)
 {
-    (void)unused;
-    struct auth_set set;
-    struct fake_mac f;
-    with_fake(&set, &f);
-    f.overreach = 4;
-    uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
-    enum resp_outcome oc;
-    size_t len = request(req, KEY_HELD, 4 + DIGEST_LEN);
-    assert_int_equal(answer(&set, req, len, out, sizeof out, &oc), 0);
-    assert_int_equal(oc, RESP_DROP_NO_ROOM);
-    assert_int_equal(f.seals, 1);
-}
-
-static void test_invalid_is_dropped_unsealed(void **unused)
-{
-    (void)unused;
-    struct auth_set set;
-    struct fake_mac f;
-    with_fake(&set, &f);
-    uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
-    enum resp_outcome oc;
-    size_t len = request(req, KEY_WRONG_DIGEST, 4 + DIGEST_LEN);
-    assert_int_equal(answer(&set, req, len, out, sizeof out, &oc), 0);
-    assert_int_equal(oc, RESP_DROP_AUTH);
-    assert_int_equal(f.seals, 0);
+    struct fixture *f = *state_;
+    assert_int_equal(answer(f, KEY_WRONG_DIGEST, sizeof f->out), 0);
+    assert_int_equal(f->oc, RESP_DROP_AUTH);
+    assert_int_equal(f->fake.seals, 0);
 }
 
 /* What no strategy claims is auth_none's: a plain reply, or a crypto-NAK for a key nobody holds. */
-static void test_unclaimed_falls_to_auth_none(void **unused)
+static void test_unclaimed_falls_to_auth_none(void **state_)
 {
-    (void)unused;
-    struct auth_set set;
-    struct fake_mac f;
-    with_fake(&set, &f);
-    uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
-    enum resp_outcome oc;
-    size_t len = request(req, 7, 4 + DIGEST_LEN);
-    assert_int_equal(answer(&set, req, len, out, sizeof out, &oc), NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN);
-    assert_int_equal(oc, RESP_CRYPTO_NAK);
-    assert_int_equal(load_be32(out + NTP_HEADER_LEN), 0);
-    len = request(req, 0, 0);
-    assert_int_equal(answer(&set, req, len, out, sizeof out, &oc), NTP_HEADER_LEN);
-    assert_int_equal(oc, RESP_REPLIED);
-    assert_int_equal(f.checks, 2);
-    assert_int_equal(f.seals, 0);
+    struct fixture *f = *state_;
+    assert_int_equal(answer(f, 7, sizeof f->out), NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN);
+    assert_int_equal(f->oc, RESP_CRYPTO_NAK);
+    assert_int_equal(load_be32(f->out + NTP_HEADER_LEN), 0);
+    request(f, 0, 0);
+    const struct resp_request rq = {.bytes = f->req, .len = f->req_len, .rx = RX};
+    assert_int_equal(resp_answer(&state, &f->set, &rq, f->out, sizeof f->out, &f->oc), NTP_HEADER_LEN);
+    assert_int_equal(f->oc, RESP_REPLIED);
+    assert_int_equal(f->fake.checks, 2);
+    assert_int_equal(f->fake.seals, 0);
 }
 
-static void test_strategies_asked_in_order(void **unused)
+static void test_strategies_asked_in_order(void **state_)
 {
-    (void)unused;
-    struct auth_set set;
-    struct fake_mac first, second;
-    with_fake(&set, &first);
-    memset(&second, 0, sizeof second);
-    assert_true(auth_set_add(&set, &fake_mac_ops, &second));
-    uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
-    enum resp_outcome oc;
-    size_t len = request(req, KEY_HELD, 4 + DIGEST_LEN);
-    assert_int_equal(answer(&set, req, len, out, sizeof out, &oc), len);
-    assert_int_equal(first.seals, 1);
+    struct fixture *f = *state_;
+    struct fake_mac second = {0};
+    assert_true(auth_set_add(&f->set, &fake_mac_ops, &second));
+    assert_int_equal(answer(f, KEY_HELD, sizeof f->out), NTP_HEADER_LEN + 4 + DIGEST_LEN);
+    assert_int_equal(f->fake.seals, 1);
     assert_int_equal(second.checks, 0); /* the first claimed it */
-    len = request(req, 7, 4 + DIGEST_LEN);
-    answer(&set, req, len, out, sizeof out, &oc);
+    answer(f, 7, sizeof f->out);
     assert_int_equal(second.checks, 1);
 }
 
@@ -212,25 +198,24 @@ static void test_registry_and_none_client_side(void **unused)
     (void)unused;
     assert_ptr_equal(auth_find("none"), &auth_none);
     assert_null(auth_find("fake-mac"));
-    uint8_t pkt[NTP_MAX_PACKET_LEN];
-    size_t len = request(pkt, 0, 0);
-    assert_int_equal(auth_none.build_request(NULL, pkt, len, sizeof pkt), len);
+    uint8_t pkt[NTP_MAX_PACKET_LEN] = {0x23};
+    assert_int_equal(auth_none.build_request(NULL, pkt, NTP_HEADER_LEN, sizeof pkt), NTP_HEADER_LEN);
     struct ntp_header h;
     struct ntp_layout layout;
-    assert_int_equal(pkt_decode(pkt, len, &h, &layout), PKT_OK);
-    assert_true(auth_none.check_reply(NULL, pkt, len, &layout));
+    assert_int_equal(pkt_decode(pkt, NTP_HEADER_LEN, &h, &layout), PKT_OK);
+    assert_true(auth_none.check_reply(NULL, pkt, NTP_HEADER_LEN, &layout));
     assert_string_equal(auth_verdict_name(AUTH_CRYPTO_NAK), "crypto-nak");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_held_key_is_sealed_by_its_strategy),
-        cmocka_unit_test(test_cap_is_smaller_of_request_and_buffer),
-        cmocka_unit_test(test_overreaching_strategy_is_refused),
-        cmocka_unit_test(test_invalid_is_dropped_unsealed),
-        cmocka_unit_test(test_unclaimed_falls_to_auth_none),
-        cmocka_unit_test(test_strategies_asked_in_order),
+        cmocka_unit_test_setup_teardown(test_held_key_is_sealed_by_its_strategy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_is_smaller_of_request_and_buffer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overreaching_strategy_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_is_dropped_unsealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unclaimed_falls_to_auth_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strategies_asked_in_order, setup, teardown),
         cmocka_unit_test(test_set_is_bounded),
         cmocka_unit_test(test_registry_and_none_client_side),
     };

@@ -88,14 +88,26 @@ static void deny_everyone(struct fixture *f)
     assert_true(acl_add(&f->policy.acl, &deny_all));
 }
 
+/* Every counter at once: the ones not named must have stayed zero. */
+static void expect(const struct fixture *f, struct serve_counters want)
+{
+    const uint64_t *got = (const uint64_t *)&f->c, *exp = (const uint64_t *)&want;
+    for (size_t i = 0; i < sizeof want / sizeof(uint64_t); i++)
+        assert_int_equal(got[i], exp[i]);
+}
+
+/* Serves a 48-byte request of `version` and `mode`. */
+static size_t serve_header(struct fixture *f, uint8_t version, uint8_t mode)
+{
+    uint8_t req[NTP_HEADER_LEN];
+    return serve(f, req, request(req, version, mode));
+}
+
 static void test_plain_request_replied(void **state)
 {
     struct fixture *f = *state;
-    uint8_t req[NTP_HEADER_LEN];
-    assert_int_equal(serve(f, req, request(req, 4, NTP_MODE_CLIENT)), NTP_HEADER_LEN);
-    assert_int_equal(f->c.received, 1);
-    assert_int_equal(f->c.replied, 1);
-    assert_int_equal(f->c.replied_sym, 0);
+    assert_int_equal(serve_header(f, 4, NTP_MODE_CLIENT), NTP_HEADER_LEN);
+    expect(f, (struct serve_counters){.received = 1, .replied = 1});
     assert_int_equal(rl_used_entries(f->rl), 1); /* the client log saw it */
 }
 
@@ -103,11 +115,8 @@ static void test_acl_deny_drops(void **state)
 {
     struct fixture *f = *state;
     deny_everyone(f);
-    uint8_t req[NTP_HEADER_LEN];
-    assert_int_equal(serve(f, req, request(req, 4, NTP_MODE_CLIENT)), 0);
-    assert_int_equal(f->c.denied, 1);
-    assert_int_equal(f->c.kod_deny, 0);
-    assert_int_equal(f->c.replied, 0);
+    assert_int_equal(serve_header(f, 4, NTP_MODE_CLIENT), 0);
+    expect(f, (struct serve_counters){.received = 1, .denied = 1});
     assert_int_equal(rl_used_entries(f->rl), 0); /* refused before the rate limiter */
 }
 
@@ -116,17 +125,12 @@ static void test_acl_deny_kod(void **state)
     struct fixture *f = *state;
     deny_everyone(f);
     f->policy.deny_kod = true;
-    uint8_t req[NTP_HEADER_LEN];
-    assert_int_equal(serve(f, req, request(req, 4, NTP_MODE_CLIENT)), NTP_HEADER_LEN);
+    assert_int_equal(serve_header(f, 4, NTP_MODE_CLIENT), NTP_HEADER_LEN);
     assert_int_equal(reply_refid(f), pkt_refid_ascii("DENY"));
-    assert_int_equal(f->c.denied, 1);
-    assert_int_equal(f->c.kod_deny, 1);
-    assert_int_equal(f->c.replied, 0);
+    expect(f, (struct serve_counters){.received = 1, .denied = 1, .kod_deny = 1});
     /* A denied client's malformed request is counted as denied and malformed, no KoD. */
-    assert_int_equal(serve(f, req, NTP_HEADER_LEN - 1), 0);
-    assert_int_equal(f->c.denied, 2);
-    assert_int_equal(f->c.kod_deny, 1);
-    assert_int_equal(f->c.malformed, 1);
+    assert_int_equal(serve_header(f, 0, NTP_MODE_CLIENT), 0);
+    expect(f, (struct serve_counters){.received = 2, .denied = 2, .kod_deny = 1, .malformed = 1});
 }
 
 static void limit(struct fixture *f, unsigned leak_log2)
@@ -139,40 +143,29 @@ static void test_rate_limited_kod(void **state)
 {
     struct fixture *f = *state;
     limit(f, 0); /* every limited request gets a RATE KoD */
-    uint8_t req[NTP_HEADER_LEN];
-    request(req, 4, NTP_MODE_CLIENT);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(serve(f, req, NTP_HEADER_LEN), NTP_HEADER_LEN);
-    assert_int_equal(serve(f, req, NTP_HEADER_LEN), NTP_HEADER_LEN);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(serve_header(f, 4, NTP_MODE_CLIENT), NTP_HEADER_LEN);
     assert_int_equal(reply_refid(f), pkt_refid_ascii("RATE"));
-    assert_int_equal(f->c.replied, 2);
-    assert_int_equal(f->c.rate_limited, 1);
-    assert_int_equal(f->c.kod_rate, 1);
+    expect(f, (struct serve_counters){.received = 3, .replied = 2, .rate_limited = 1, .kod_rate = 1});
 }
 
 static void test_rate_limited_drop(void **state)
 {
     struct fixture *f = *state;
     limit(f, 4); /* one limited request in 16 gets a KoD, the others nothing */
-    uint8_t req[NTP_HEADER_LEN];
-    request(req, 4, NTP_MODE_CLIENT);
     unsigned answered = 0;
     for (int i = 0; i < 2 + 32; i++)
-        answered += serve(f, req, NTP_HEADER_LEN) > 0;
-    assert_int_equal(f->c.replied, 2);
-    assert_int_equal(f->c.rate_limited, 32);
-    assert_int_equal(f->c.kod_rate, 2);
-    assert_int_equal(answered, f->c.replied + f->c.kod_rate);
+        answered += serve_header(f, 4, NTP_MODE_CLIENT) > 0;
+    expect(f, (struct serve_counters){.received = 34, .replied = 2, .rate_limited = 32, .kod_rate = 2});
+    assert_int_equal(answered, 2 + 2);
 }
 
 static void test_w32time_counted_symmetric(void **state)
 {
     struct fixture *f = *state;
-    uint8_t req[NTP_HEADER_LEN];
-    assert_int_equal(serve(f, req, request(req, 3, NTP_MODE_SYM_ACTIVE)), NTP_HEADER_LEN);
+    assert_int_equal(serve_header(f, 3, NTP_MODE_SYM_ACTIVE), NTP_HEADER_LEN);
     assert_int_equal(f->out[0] & 7, NTP_MODE_SYM_PASSIVE);
-    assert_int_equal(f->c.replied, 1);
-    assert_int_equal(f->c.replied_sym, 1);
+    expect(f, (struct serve_counters){.received = 1, .replied = 1, .replied_sym = 1});
 }
 
 static void test_mac_counted_crypto_nak(void **state)
@@ -182,14 +175,13 @@ static void test_mac_counted_crypto_nak(void **state)
     request(req, 4, NTP_MODE_CLIENT);
     store_be32(req + NTP_HEADER_LEN, 1);
     assert_int_equal(serve(f, req, sizeof req), NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN);
-    assert_int_equal(f->c.crypto_nak, 1);
-    assert_int_equal(f->c.replied, 1);
+    expect(f, (struct serve_counters){.received = 1, .replied = 1, .crypto_nak = 1});
     /* A KoD carries the crypto-NAK too, but counts only as the KoD (as before the seam). */
     deny_everyone(f);
     f->policy.deny_kod = true;
     assert_int_equal(serve(f, req, sizeof req), NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN);
-    assert_int_equal(f->c.crypto_nak, 1);
-    assert_int_equal(f->c.kod_deny, 1);
+    expect(f, (struct serve_counters){.received = 2, .replied = 1, .crypto_nak = 1, .denied = 1,
+                                      .kod_deny = 1});
 }
 
 static void test_drops_counted(void **state)
@@ -197,16 +189,12 @@ static void test_drops_counted(void **state)
     struct fixture *f = *state;
     uint8_t req[NTP_HEADER_LEN];
     assert_int_equal(serve(f, req, request(req, 4, NTP_MODE_CLIENT) - 1), 0);
-    assert_int_equal(serve(f, req, request(req, 0, NTP_MODE_CLIENT)), 0);
-    assert_int_equal(f->c.malformed, 2);
-    assert_int_equal(serve(f, req, request(req, 4, NTP_MODE_BROADCAST)), 0);
-    assert_int_equal(serve(f, req, request(req, 4, NTP_MODE_SERVER)), 0);
-    assert_int_equal(f->c.bad_mode, 2);
-    assert_int_equal(serve(f, req, request(req, 2, NTP_MODE_CONTROL)), 0);
+    assert_int_equal(serve_header(f, 0, NTP_MODE_CLIENT), 0);
+    assert_int_equal(serve_header(f, 4, NTP_MODE_BROADCAST), 0);
+    assert_int_equal(serve_header(f, 4, NTP_MODE_SERVER), 0);
+    assert_int_equal(serve_header(f, 2, NTP_MODE_CONTROL), 0);
     assert_int_equal(serve(f, req, request(req, 2, NTP_MODE_PRIVATE) - 40), 0); /* ntpdc's 8 bytes */
-    assert_int_equal(f->c.control_mode, 2);
-    assert_int_equal(f->c.received, 6);
-    assert_int_equal(f->c.replied, 0);
+    expect(f, (struct serve_counters){.received = 6, .malformed = 2, .bad_mode = 2, .control_mode = 2});
 }
 
 /* Each request lands in exactly one outcome counter (with the rate limiter off and everyone allowed). */
