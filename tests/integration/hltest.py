@@ -475,6 +475,19 @@ def chrony_translate(lines):
     return out
 
 
+def check_chronyd_refuses(ctx, port, what):
+    """`chronyd -Q` (measuring only, no CAP_SYS_TIME) against our server must not take its time;
+    `what` says why it must not, for the failure message. Returns chronyd's last line."""
+    cmd = NOCLOCK + ["chronyd", "-x", "-Q", "-t", str(int(3 * ctx.slow)), "-f", "/dev/null",
+                     "server 127.0.0.1 port %d iburst maxsamples 2" % port,
+                     "pidfile %s" % ctx.path("q.pid")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=40 * ctx.slow)
+    out = r.stdout + r.stderr
+    check(not re.search(r"System clock wrong by", out), "chronyd took time from %s:\n%s"
+          % (what, out))
+    return (out.strip().splitlines() or ["(nothing)"])[-1]
+
+
 # ------------------------------------------------------------ upstream sources
 
 def wait_until(ctx, timeout, fn, what):
