@@ -25,6 +25,7 @@
 #include "core/responder.h"
 #include "core/sync.h"
 #include "io/clock_linux.h"
+#include "io/clockwatch.h"
 #include "io/config.h"
 #include "io/control.h"
 #include "io/driftfile.h"
@@ -61,6 +62,8 @@ struct horloged {
     struct clock_real real_clock;
     struct clock_none virtual_clock;
     struct clock_driver drv;
+    int take_control_err;       /* clock_real_take_control()'s, counted once sync has started */
+    struct clockwatch clockwatch;
     struct sync sync;
     struct upstream up;
     double next_drift_save;     /* engine seconds */
@@ -139,6 +142,16 @@ static const struct upstream_peer *reference_peer(const struct horloged *d)
     return NULL;
 }
 
+/* Whether we steer the clock (on/off/failed), how many clock calls failed, and the last failure. */
+static void report_clock_control(const struct horloged *d, struct kv_out *out)
+{
+    const struct sync_clock_health *h = &d->sync.clock;
+    kv_add(out, "clock_control", "%s", !d->clock_controlled ? "off" : h->failing ? "failed" : "on");
+    kv_add(out, "clock_errors", "%lu", h->n_errors);
+    if (h->n_errors)
+        kv_add(out, "last_clock_error", "%s: %s", sync_clock_op_name(h->last_op), strerror(h->last_errno));
+}
+
 static void report_status(struct horloged *d, struct kv_out *out)
 {
     const struct resp_state *s = &d->state;
@@ -168,11 +181,13 @@ static void report_status(struct horloged *d, struct kv_out *out)
         kv_add(out, "source_name", "%s", upstream_peer_name(&d->up, p));
     } else {
         kv_add(out, "source_kind", "none");
-        kv_add(out, "source", "none (unsynchronised)");
+        kv_add(out, "source", "%s", d->sync.ref.mode == REF_CLOCK_FAILED
+                                        ? "none (the system clock cannot be steered)"
+                                        : "none (unsynchronised)");
     }
     kv_add(out, "reference_mode", "%s", ref_mode_name(d->sync.ref.mode));
     kv_add(out, "poll", "%d", p ? src_poll(&p->src) : 6);
-    kv_add(out, "clock_control", "%s", d->no_clock_control ? "off" : "on");
+    report_clock_control(d, out);
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
 
@@ -261,7 +276,7 @@ static void report_tracking(struct horloged *d, struct kv_out *out)
         kv_add(out, "tai_offset", "%d", d->leaplist.status.tai_offset);
         kv_add(out, "leapseclist_expired", "%s", d->leaplist.status.expired ? "yes" : "no");
     }
-    kv_add(out, "clock_control", "%s", d->clock_controlled ? "on" : "off");
+    report_clock_control(d, out);
 }
 
 static const char *source_state_name(const struct sync_source *s)
@@ -440,6 +455,7 @@ static void tick(struct horloged *d)
 {
     apply_leapseclist(d);
     sync_tick(&d->sync);
+    clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
     publish_state(d);
     double now = sync_now(&d->sync, NULL);
     if (now >= d->next_drift_save) {
@@ -574,8 +590,9 @@ static int open_clock(struct horloged *d)
         log_error("cannot open the system clock: %s", strerror(-err));
         return -1;
     }
-    if (d->clock_controlled && clock_real_take_control(&d->real_clock) != 0)
-        log_warn("could not take the kernel clock from its previous steering");
+    /* Failing (EPERM without CAP_SYS_TIME) is counted, logged and shown like any clock failure. */
+    if (d->clock_controlled)
+        d->take_control_err = clock_real_take_control(&d->real_clock);
     return 0;
 }
 
@@ -620,6 +637,9 @@ static int start_sync(struct horloged *d)
     struct unix_time now;
     d->drv.read(d->drv.ctx, &now);
     sync_init(&d->sync, &sp, &d->drv, ntp_from_unix(now));
+    if (d->take_control_err)
+        sync_clock_result(&d->sync, SYNC_CLOCK_TAKE_CONTROL, d->take_control_err);
+    clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
     upstream_init(&d->up, &d->cfg, &d->sync, local_time, d, d->precision);
     d->next_drift_save = DRIFT_SAVE_SECONDS;
     d->sync_started = true;
@@ -664,7 +684,8 @@ static int start(struct horloged *d)
     log_info("serving NTP on port %u with %u thread(s), %s, precision 2^%d s%s", d->cfg.port,
              server_worker_count(d->srv),
              d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
-             d->precision, d->clock_controlled ? ", steering the system clock" : ", clock control off");
+             d->precision, !d->clock_controlled ? ", clock control off"
+             : d->sync.clock.failing ? ", clock control failed" : ", steering the system clock");
     return 0;
 }
 
