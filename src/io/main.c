@@ -2,10 +2,10 @@
  * horloged: the NTP daemon's entry point and main loop.
  *
  * Owns: the command line, start-up order (config, clock, sockets, control
- * socket, detach, privilege drop), the single-threaded event loop (poll() on
- * worker 0's sockets, the upstream sources' sockets and the control socket,
- * with plain poll timeouts for the sources' polls, the discipline's timer
- * and a one-second tick), config reload on SIGHUP, the drift file, the
+ * socket, detach, privilege drop), the single-threaded event loop (io/loop:
+ * worker 0's sockets and the control socket watched from here, the upstream
+ * sources registering their own sockets and timers; the discipline's timer
+ * and a one-second tick as its poll timeout), config reload on SIGHUP, the drift file, the
  * leap-second list (`leapseclist`, read at start and on SIGHUP, its verdict
  * handed to the reference every tick), and the reports the control socket
  * serves.

@@ -46,17 +46,11 @@ static int fixed_read(void *ctx, struct unix_time *now)
     return 0;
 }
 
-static int accept_freq(void *ctx, double ppm)
+/* Frequency changes and steps (the core never reads them back). */
+static int accept_command(void *ctx, double value)
 {
     (void)ctx;
-    (void)ppm;
-    return 0;
-}
-
-static int zero_freq(void *ctx, double *ppm)
-{
-    (void)ctx;
-    *ppm = 0;
+    (void)value;
     return 0;
 }
 
@@ -74,7 +68,7 @@ static void check_engine(const struct assoc *a, const struct assoc_outcome *o, u
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct sync engine;
-    struct clock_driver drv = {NULL, fixed_read, accept_freq, zero_freq, accept_freq, NULL};
+    struct clock_driver drv = {NULL, fixed_read, accept_command, NULL, accept_command, NULL};
     struct sync_params sp;
     sync_default_params(&sp);
     sync_init(&engine, &sp, &drv, 0);

@@ -22,24 +22,11 @@ static int fake_read(void *ctx, struct unix_time *now)
     return 0;
 }
 
-static int fake_set_frequency(void *ctx, double ppm)
+/* Frequency changes and steps: accepted, not needed here (the core never reads them back). */
+static int fake_accept(void *ctx, double value)
 {
     (void)ctx;
-    (void)ppm;
-    return 0;
-}
-
-static int fake_get_frequency(void *ctx, double *ppm)
-{
-    (void)ctx;
-    *ppm = 0;
-    return 0;
-}
-
-static int fake_step(void *ctx, double offset)
-{
-    (void)ctx;
-    (void)offset;
+    (void)value;
     return 0;
 }
 
@@ -66,7 +53,7 @@ static void rig_init(struct rig *r, int minpoll, int maxpoll)
 {
     memset(r, 0, sizeof *r);
     r->clock.now = (struct unix_time){1750000000, 0};
-    struct clock_driver drv = {&r->clock, fake_read, fake_set_frequency, fake_get_frequency, fake_step, NULL};
+    struct clock_driver drv = {&r->clock, fake_read, fake_accept, NULL, fake_accept, NULL};
     struct sync_params sp;
     sync_default_params(&sp);
     sync_init(&r->sync, &sp, &drv, rig_now(r));
