@@ -5,6 +5,7 @@
 #   tests/unit/test_*.c  -> one cmocka program each, linked with both libraries
 #   tests/sim/*.c        -> simulation harness library; tests/sim/test_*.c -> cmocka programs
 #   tests/fuzz/fuzz_*.c  -> libFuzzer targets (clang), corpora in tests/fuzz/corpus/NAME/
+#   bench/ntpload.c, bench/udpecho.c -> $(B)/ntpload, $(B)/udpecho (bench/serve.sh's load and floor)
 # SAN=1 builds everything with ASan+UBSan into build-san/.
 
 CC ?= cc
@@ -48,7 +49,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 .SECONDARY:
 .PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity
-all: $(DAEMON) $(CLI)
+all: $(DAEMON) $(CLI) $(TOOLS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,14 +82,9 @@ $(B)/tests/test_sim_%: $(B)/obj/tests/sim/test_sim_%.o $(SIM_LIB) $(IO_LIB) $(CO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
-# The shared load generator and echo floor, built from ../shared (never copied here).
-SHARED ?= $(firstword $(wildcard ../shared/bench /work/shared/bench))
-$(B)/ntpload: $(SHARED)/ntpload.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -o $@ $<
-$(B)/udpecho: $(SHARED)/udpecho.c
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -o $@ $<
+# The benchmark's load generator and floor responder (bench/serve.sh), one C file each.
+$(B)/ntpload $(B)/udpecho: $(B)/%: $(B)/obj/bench/%.o
+	$(CC) $(LDFLAGS) -o $@ $^
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)
 	@mkdir -p build-fuzz

@@ -1,13 +1,34 @@
 #!/bin/sh
-# Installs the Debian packages that building and testing horloge need, only when missing.
+# Installs the Debian 12 packages that building, testing and benchmarking horloge use, only when
+# missing, and without recommended packages: whatever is used is named here. As non-root it only
+# checks, and fails naming what is missing. Packages' services are never started.
 set -e
+# package                what uses it
+packages="
+make                    Makefile
+gcc                     build (cc)
+libc6-dev               libc headers and crt files (gcc only recommends it)
+binutils                ar (Makefile), nm and readelf (tools/check-*.sh)
+clang                   make CC=clang, fuzz targets
+libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/fuzz_*)
+libssl-dev              -lssl -lcrypto
+libcmocka-dev           unit and simulation tests
+python3                 tests/integration/*.py
+iproute2                ip netns (integration tests), ss (bench/serve.sh)
+util-linux              setpriv (tests and bench drop CAP_SYS_TIME), taskset (bench/serve.sh)
+coreutils               timeout (tests/integration/run.sh), nproc, mktemp, date
+mawk                    awk (tools/, bench/)
+tzdata                  /usr/share/zoneinfo/leap-seconds.list (unit test of the leap-second list)
+chrony                  chronyd and chronyc peers (integration tests, bench/serve.sh)
+ntpsec-ntpdig           ntpdig client (integration test 02)
+tshark                  packet dissection (integration test 03)
+wireshark-common        dumpcap capture (integration test 03)
+"
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }
-for p in make gcc clang libssl-dev libcmocka-dev chrony ntpsec-ntpdig tshark iproute2 python3 \
-         util-linux procps openssl; do
+for p in $(printf '%s\n' "$packages" | awk 'NF {print $1}'); do
     want "$p"
 done
-# chrony's own service must not run: tests start chronyd instances of their own.
 if [ -n "$need" ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "deps: missing packages:$need (run as root to install them)" >&2
@@ -16,14 +37,15 @@ if [ -n "$need" ]; then
     echo "deps: installing$need"
     export DEBIAN_FRONTEND=noninteractive
     # Packages must not start their services here: a system chronyd would steer this machine's clock.
-    guard=""
+    # The guard is removed even when apt-get fails.
     if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     fi
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $need >/dev/null
-    if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
+# chrony's own service must not run: tests start chronyd instances of their own.
 if [ -f /run/chrony/chronyd.pid ] && kill -0 "$(cat /run/chrony/chronyd.pid)" 2>/dev/null; then
     echo "deps: a system chronyd is running (pid $(cat /run/chrony/chronyd.pid)); the tests check the clock is left alone" >&2
     echo "deps: stop it first (service chrony stop)" >&2

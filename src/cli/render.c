@@ -65,6 +65,17 @@ static void print_age(FILE *f, double seconds)
         fprintf(f, "%.1f h ago", seconds / 3600);
 }
 
+/* "failed (set frequency: Operation not permitted; 12 errors)", "on", "on (1 error before: ...)". */
+static void print_clock_control(const struct kvdoc *doc, FILE *f)
+{
+    long errors = get_long(doc, 0, "clock_errors");
+    fprintf(f, "%s", get(doc, "clock_control"));
+    if (errors > 0)
+        fprintf(f, " (%ld error%s, the last: %s)", errors, errors == 1 ? "" : "s",
+                get(doc, "last_clock_error"));
+    fputc('\n', f);
+}
+
 static void render_status(const struct kvdoc *doc, FILE *f)
 {
     long leap = get_long(doc, 0, "leap"), stratum = get_long(doc, 0, "stratum");
@@ -93,6 +104,8 @@ static void render_status(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Source:            %s\n", get(doc, "source"));
     long poll = get_long(doc, 0, "poll");
     fprintf(f, "Poll interval:     %ld (%.0f s)\n", poll, ldexp(1.0, (int)poll));
+    fprintf(f, "Clock control:     ");
+    print_clock_control(doc, f);
 }
 
 static const char *const serverstats_labels[][2] = {
@@ -185,7 +198,8 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     if (kvdoc_get(doc, 0, "tai_offset"))
         fprintf(f, " (from %s, TAI-UTC %s s)", get(doc, "leap_source"), get(doc, "tai_offset"));
     fputc('\n', f);
-    fprintf(f, "Clock control   : %s\n", get(doc, "clock_control"));
+    fprintf(f, "Clock control   : ");
+    print_clock_control(doc, f);
 }
 
 static char state_symbol(const char *state)

@@ -21,7 +21,7 @@ size_t assoc_build_request(struct assoc *a, ntp_ts now, uint64_t random64, uint8
     size_t n = src_build_request(&a->src, now, random64, buf, cap);
     if (n == 0)
         return 0;
-    bool pending = src_sent(&a->src) <= ASSOC_PENDING_POLLS;
+    bool pending = src_sent(&a->src) <= SYNC_PENDING_POLLS;
     sync_polled(a->sync, (unsigned)a->sync_index, src_is_reachable(&a->src), pending);
     return n;
 }

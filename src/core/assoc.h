@@ -43,9 +43,6 @@
 #include "core/source.h"
 #include "core/sync.h"
 
-/* A source without an estimate counts for the majority during its first this many polls. */
-#define ASSOC_PENDING_POLLS 8
-
 struct auth_ops;
 
 /* What the shell must do after a reply. */

@@ -55,6 +55,7 @@ void disc_init(struct disc *d, const struct disc_params *p, double now, double f
     d->seg[0] = (struct disc_segment){now, 0.0, freq_ppm};
     d->valid_from = now;
     d->last_update = NAN;
+    d->undo.kind = DISC_UNDO_INIT;
     *cmd = (struct disc_cmd){.set_freq = true, .freq_ppm = freq_ppm};
 }
 
@@ -129,8 +130,22 @@ static bool step_allowed(const struct disc *d, double e)
     return p->step_limit < 0 || d->n_updates <= (unsigned)p->step_limit;
 }
 
+static void save_undo(struct disc *d)
+{
+    d->undo = (struct disc_undo){
+        .kind = DISC_UNDO_STEER,
+        .seg_head = d->seg_head,
+        .n_seg = d->n_seg,
+        .overwritten = d->seg[(d->seg_head + 1) % DISC_NSEG],
+        .valid_from = d->valid_from,
+        .slewing = d->slewing,
+        .slew_end = d->slew_end,
+    };
+}
+
 static void steer(struct disc *d, double now, bool may_step, struct disc_cmd *cmd)
 {
+    save_undo(d);
     double c = correction_now(d, now);
     double theta = c, f = d->kf.s.x1;
     if (d->kf.started)
@@ -166,6 +181,7 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
                               struct disc_cmd *cmd)
 {
     *cmd = (struct disc_cmd){0};
+    d->undo.kind = DISC_UNDO_NONE;
     double f_before = d->kf.s.x1;
     bool had_state = d->kf.started;
     enum filt_verdict v = filt_kalman_update(&d->kf, &d->params.filt, m->time, m->offset, m->var);
@@ -191,6 +207,33 @@ void disc_timer(struct disc *d, double now, struct disc_cmd *cmd)
 {
     *cmd = (struct disc_cmd){0};
     steer(d, now, false, cmd);
+}
+
+void disc_cmd_failed(struct disc *d, const struct disc_cmd *cmd, bool stepped, double clock_ppm)
+{
+    struct disc_undo *u = &d->undo;
+    if (u->kind == DISC_UNDO_INIT && isfinite(clock_ppm))
+        d->seg[d->seg_head].ppm = clock_ppm;
+    if (u->kind != DISC_UNDO_STEER) {
+        u->kind = DISC_UNDO_NONE;
+        return;
+    }
+    if (stepped) {
+        d->seg[d->seg_head].ppm = d->seg[u->seg_head].ppm;
+    } else {
+        d->seg[d->seg_head] = u->overwritten;
+        d->seg_head = u->seg_head;
+        d->n_seg = u->n_seg;
+        d->valid_from = u->valid_from;
+        if (cmd->step) {
+            d->n_steps--;
+            d->total_stepped -= cmd->step_by;
+        }
+    }
+    /* The slew in progress before goes on at its frequency (shifted by a step that was made). */
+    d->slewing = u->slewing;
+    d->slew_end = u->slew_end + (stepped ? cmd->step_by : 0.0);
+    u->kind = DISC_UNDO_NONE;
 }
 
 void disc_get_frequency(const struct disc *d, double *ppm, double *error_ppm)

@@ -15,7 +15,9 @@
  *  - holdover: without samples the last frequency stays and nothing moves;
  *  - the frequency to save in the drift file, and the poll policy.
  * Pure: `now` is the system clock reading, in the same timescale (seconds) as
- * the samples' local_time; the shell applies the commands at once.
+ * the samples' local_time; the shell applies the commands at once, and tells
+ * disc_cmd_failed() when the clock refused one, so the frames never record a
+ * correction the clock did not make.
  */
 #ifndef HORLOGE_DISCIPLINE_H
 #define HORLOGE_DISCIPLINE_H
@@ -59,6 +61,22 @@ struct disc_segment {
     double ppm;             /* frequency commanded from start */
 };
 
+/* What the last command changed in the frames, so that a refused command can be taken back. */
+enum disc_undo_kind {
+    DISC_UNDO_NONE,         /* the last command changed nothing, or was taken back */
+    DISC_UNDO_INIT,         /* disc_init's: nothing before it */
+    DISC_UNDO_STEER,        /* disc_update's or disc_timer's: the fields below */
+};
+
+struct disc_undo {
+    enum disc_undo_kind kind;
+    unsigned seg_head, n_seg;
+    struct disc_segment overwritten; /* the slot the command's segment took */
+    double valid_from;
+    bool slewing;
+    double slew_end;
+};
+
 struct disc {
     struct disc_params params;
     struct filt_kalman kf;  /* system filter, raw frame */
@@ -76,6 +94,7 @@ struct disc {
     double last_offset;     /* offset corrected at the last update (NTP - system) */
     double rms_offset;
     double residual_ppm;    /* change of the frequency estimate at the last update */
+    struct disc_undo undo;
 };
 
 /*
@@ -107,6 +126,17 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
                               struct disc_cmd *cmd);
 /* The timer asked for in a previous command expired (ends a slew). */
 void disc_timer(struct disc *d, double now, struct disc_cmd *cmd);
+/*
+ * The clock did not make all of `cmd`, the command disc_init, disc_update or
+ * disc_timer just returned: `stepped` says whether its step was made (its
+ * frequency change was not). The frames take back what the clock did not do,
+ * so that the correction stays the clock's real one: without the step they are
+ * as before the command; with it, the step stands at the frequency before it.
+ * disc_init's command has no "before": its frequency becomes `clock_ppm`, the
+ * frequency the clock really runs at (the driver's reading; NAN if unknown:
+ * the frame keeps the commanded one).
+ */
+void disc_cmd_failed(struct disc *d, const struct disc_cmd *cmd, bool stepped, double clock_ppm);
 
 /* Frequency of the raw clock to correct (what to save in the drift file), ppm, and its std. */
 void disc_get_frequency(const struct disc *d, double *ppm, double *error_ppm);

@@ -20,13 +20,14 @@ const char *ref_mode_name(enum ref_mode m)
     case REF_SYNCED: return "synchronised";
     case REF_HOLDOVER: return "holdover";
     case REF_LOCAL: return "local";
+    case REF_CLOCK_FAILED: return "clock-failed";
     }
     return "unknown";
 }
 
 static void apply_leap(struct ref *r)
 {
-    if (r->mode == REF_UNSYNC)
+    if (r->mode == REF_UNSYNC || r->mode == REF_CLOCK_FAILED)
         r->state.leap = NTP_LEAP_UNSYNC;
     else if (r->leap_override != REF_LEAP_FROM_SOURCES)
         r->state.leap = (uint8_t)r->leap_override;
@@ -36,9 +37,9 @@ static void apply_leap(struct ref *r)
         r->state.leap = r->sources_leap;
 }
 
-static void set_unsync(struct ref *r)
+static void set_unsync(struct ref *r, enum ref_mode mode)
 {
-    r->mode = REF_UNSYNC;
+    r->mode = mode;
     apply_leap(r);
     r->state.stratum = NTP_STRATUM_UNSYNC;
     r->state.refid = pkt_refid_ascii("INIT");
@@ -60,7 +61,7 @@ static void fall_back(struct ref *r, ntp_ts now)
     if (r->params.local_enabled)
         set_local(r, now);
     else
-        set_unsync(r);
+        set_unsync(r, REF_UNSYNC);
 }
 
 void ref_init(struct ref *r, const struct ref_params *p, ntp_ts now)
@@ -80,6 +81,8 @@ void ref_init(struct ref *r, const struct ref_params *p, ntp_ts now)
 
 void ref_update(struct ref *r, ntp_ts now, const struct ref_peer *peer, uint8_t leap)
 {
+    if (r->mode == REF_CLOCK_FAILED)
+        return;
     if (peer->stratum + 1 >= NTP_STRATUM_UNSYNC) {
         fall_back(r, now);
         return;
@@ -103,6 +106,16 @@ void ref_set_unselected(struct ref *r, ntp_ts now)
     if (r->mode == REF_SYNCED)
         r->mode = REF_HOLDOVER;
     ref_tick(r, now);
+}
+
+void ref_set_clock_failed(struct ref *r, ntp_ts now, bool failed)
+{
+    if (failed == (r->mode == REF_CLOCK_FAILED))
+        return;
+    if (failed)
+        set_unsync(r, REF_CLOCK_FAILED);
+    else
+        fall_back(r, now);
 }
 
 double ref_root_distance_at(const struct ref *r, ntp_ts now)

@@ -13,8 +13,13 @@
  *  - after `hold_time` without an update, or once the root distance exceeds
  *    `maxdistance`: UNSYNC (stratum 16, LI 3), or, with `local stratum N
  *    [distance D]`, LOCAL (stratum N, refid "LOCL"), which also takes over
- *    in holdover as soon as the root distance reaches D (chrony's meaning).
- * The leap indicator: UNSYNC gives 3; otherwise a leap override, when set
+ *    in holdover as soon as the root distance reaches D (chrony's meaning);
+ *  - CLOCK_FAILED: the shell could not steer the system clock (a clock
+ *    command failed), so our clock is not what the discipline measured and
+ *    corrected: served as UNSYNC, never LOCAL, and updates are ignored until
+ *    a clock command succeeds again (ref_set_clock_failed), when the state
+ *    falls back to UNSYNC or LOCAL and the next update synchronises it.
+ * The leap indicator: UNSYNC and CLOCK_FAILED give 3; otherwise a leap override, when set
  * (the shell's verdict from a valid `leapseclist`, as ntpd treats a current
  * leap file as authoritative), wins over the sources' majority; in LOCAL mode
  * without one it is 0.
@@ -47,7 +52,7 @@ struct ref_params {
 
 void ref_default_params(struct ref_params *p);
 
-enum ref_mode { REF_UNSYNC = 0, REF_SYNCED, REF_HOLDOVER, REF_LOCAL };
+enum ref_mode { REF_UNSYNC = 0, REF_SYNCED, REF_HOLDOVER, REF_LOCAL, REF_CLOCK_FAILED };
 
 const char *ref_mode_name(enum ref_mode m);
 
@@ -78,6 +83,8 @@ void ref_init(struct ref *r, const struct ref_params *p, ntp_ts now);
 void ref_update(struct ref *r, ntp_ts now, const struct ref_peer *peer, uint8_t leap);
 /* Selection found no system peer. */
 void ref_set_unselected(struct ref *r, ntp_ts now);
+/* A clock command failed (true), or one succeeded after failures (false); see CLOCK_FAILED above. */
+void ref_set_clock_failed(struct ref *r, ntp_ts now, bool failed);
 /* Applies the timeouts; call it at least every few seconds. True when the state changed. */
 bool ref_tick(struct ref *r, ntp_ts now);
 const struct resp_state *ref_resp_state(const struct ref *r);

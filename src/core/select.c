@@ -57,7 +57,8 @@ static enum sel_verdict fitness(const struct sel_params *p, const struct sel_inp
     if (!in->reachable || !isfinite(in->offset) || !isfinite(in->error) ||
         !isfinite(in->root_distance))
         return SEL_UNREACHABLE;
-    if (in->leap == NTP_LEAP_UNSYNC || in->stratum == 0 || in->stratum >= NTP_STRATUM_UNSYNC)
+    /* Stratum 0 is a reference clock's (an NTP server's stratum 0 is a kiss, never a sample). */
+    if (in->leap == NTP_LEAP_UNSYNC || in->stratum >= NTP_STRATUM_UNSYNC)
         return SEL_UNFIT;
     if (in->root_distance > p->maxdistance)
         return SEL_TOO_FAR;

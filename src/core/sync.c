@@ -25,15 +25,73 @@ double sync_now(const struct sync *n, ntp_ts *ntp)
     return ntp_diff_sec(now, n->epoch);
 }
 
+const char *sync_clock_op_name(enum sync_clock_op op)
+{
+    switch (op) {
+    case SYNC_CLOCK_TAKE_CONTROL: return "take control";
+    case SYNC_CLOCK_STEP: return "step";
+    case SYNC_CLOCK_SET_FREQUENCY: return "set frequency";
+    case SYNC_CLOCK_SET_SYNC_STATUS: return "set sync status";
+    }
+    return "unknown";
+}
+
+/*
+ * Each kind of call is cleared only by a success of its own kind: a sync
+ * status the kernel accepts says nothing about a frequency it refused.
+ */
+void sync_clock_result(struct sync *n, enum sync_clock_op op, int err)
+{
+    struct sync_clock_health *h = &n->clock;
+    bool was_failing = h->failing;
+    if (op == SYNC_CLOCK_SET_SYNC_STATUS)
+        h->status_failed = err != 0;
+    else
+        h->steering_failed = err != 0;
+    h->failing = h->steering_failed || h->status_failed;
+    if (err) {
+        h->n_errors++;
+        h->last_op = op;
+        h->last_errno = err < 0 ? -err : err;
+    }
+    if (h->failing != was_failing) {
+        ntp_ts now_ntp;
+        sync_now(n, &now_ntp);
+        ref_set_clock_failed(&n->ref, now_ntp, h->failing);
+    }
+}
+
+static int clock_call(struct sync *n, enum sync_clock_op op, int err)
+{
+    sync_clock_result(n, op, err);
+    return err;
+}
+
+/* The frequency the clock really runs at, for a discipline whose first command failed. */
+static double driver_frequency(const struct sync *n)
+{
+    double ppm;
+    if (n->drv.get_frequency && n->drv.get_frequency(n->drv.ctx, &ppm) == 0)
+        return ppm;
+    return NAN;
+}
+
+/* A command the clock refuses is not made by halves: after a failed step its frequency is not set. */
 static void apply(struct sync *n, double now, const struct disc_cmd *cmd)
 {
-    if (cmd->step && n->drv.step(n->drv.ctx, cmd->step_by) != 0)
-        n->n_driver_errors++;
-    if (cmd->set_freq && n->drv.set_frequency(n->drv.ctx, cmd->freq_ppm) != 0)
-        n->n_driver_errors++;
+    int err = 0;
+    bool stepped = false;
+    if (cmd->step) {
+        err = clock_call(n, SYNC_CLOCK_STEP, n->drv.step(n->drv.ctx, cmd->step_by));
+        stepped = err == 0;
+    }
+    if (!err && cmd->set_freq)
+        err = clock_call(n, SYNC_CLOCK_SET_FREQUENCY, n->drv.set_frequency(n->drv.ctx, cmd->freq_ppm));
+    if (err)
+        disc_cmd_failed(&n->disc, cmd, stepped, driver_frequency(n));
     n->timer_armed = cmd->timer_in > 0.0;
     if (n->timer_armed)
-        n->timer_at = now + (cmd->step ? cmd->step_by : 0.0) + cmd->timer_in;
+        n->timer_at = now + (stepped ? cmd->step_by : 0.0) + cmd->timer_in;
 }
 
 void sync_init(struct sync *n, const struct sync_params *p,
@@ -46,10 +104,10 @@ void sync_init(struct sync *n, const struct sync_params *p,
     n->sel.selected = -1;
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
+    ref_init(&n->ref, &p->ref, now_ntp);
     struct disc_cmd cmd;
     disc_init(&n->disc, &p->disc, now, p->drift_ppm, p->drift_error_ppm, &cmd);
     apply(n, now, &cmd);
-    ref_init(&n->ref, &p->ref, now_ntp);
 }
 
 /* A removed source's slot is reused, so replacing pool members never fills the table. */
@@ -211,9 +269,9 @@ static void publish_sync_status(struct sync *n)
     double max_error = t.root_delay / 2 + t.root_dispersion;
     /* A LOCAL reference announces a leap-second list's leap too: the kernel must make it. */
     int leap = t.leap == NTP_LEAP_UNSYNC ? NTP_LEAP_NONE : t.leap;
-    if (n->drv.set_sync_status &&
-        n->drv.set_sync_status(n->drv.ctx, synced, leap, t.est_error, max_error) != 0)
-        n->n_driver_errors++;
+    if (n->drv.set_sync_status)
+        sync_clock_result(n, SYNC_CLOCK_SET_SYNC_STATUS,
+                          n->drv.set_sync_status(n->drv.ctx, synced, leap, t.est_error, max_error));
 }
 
 void sync_tick(struct sync *n)

@@ -10,6 +10,10 @@
  * end of slews; a tick for the reference's timeouts and the kernel's sync
  * status. It reads time only through the driver; its timescale is seconds
  * since `epoch` (an NTP timestamp), as source.c's samples' local_time.
+ * Also owns how steering the clock goes: a driver call that fails (-errno)
+ * is counted with its operation and error, the discipline takes back the
+ * command, and the reference serves unsynchronised (CLOCK_FAILED) until a
+ * clock command succeeds again; the shell reads `clock` to log and report it.
  */
 #ifndef HORLOGE_SYNC_H
 #define HORLOGE_SYNC_H
@@ -26,6 +30,8 @@
 #include "core/select.h"
 
 #define SYNC_MAX_SOURCES 32
+/* A source without an estimate counts for the majority during its first this many polls (`pending`). */
+#define SYNC_PENDING_POLLS 8
 
 struct sync_params {
     struct disc_params disc;
@@ -36,6 +42,25 @@ struct sync_params {
 };
 
 void sync_default_params(struct sync_params *p);
+
+/* The clock-changing driver calls, as `horloge tracking` names them. */
+enum sync_clock_op {
+    SYNC_CLOCK_TAKE_CONTROL,    /* the shell's, at start (clock_real_take_control) */
+    SYNC_CLOCK_STEP,
+    SYNC_CLOCK_SET_FREQUENCY,
+    SYNC_CLOCK_SET_SYNC_STATUS,
+};
+
+const char *sync_clock_op_name(enum sync_clock_op op);
+
+struct sync_clock_health {
+    bool failing;               /* steering_failed || status_failed: serving unsynchronised */
+    bool steering_failed;       /* the last take control, step or set frequency failed */
+    bool status_failed;         /* the last set sync status failed */
+    unsigned long n_errors;     /* failed calls since start */
+    enum sync_clock_op last_op; /* the last failed call (when n_errors > 0) */
+    int last_errno;             /* and its error, a positive errno value */
+};
 
 struct sync_source {
     struct filt_source filt;
@@ -67,7 +92,7 @@ struct sync {
     double timer_at;         /* system time when sync_timer is due */
     unsigned n_updates;      /* discipline updates */
     unsigned n_selections;
-    unsigned n_driver_errors;
+    struct sync_clock_health clock;
 };
 
 void sync_init(struct sync *n, const struct sync_params *p,
@@ -91,6 +116,11 @@ void sync_tick(struct sync *n);
 int sync_recommended_poll(const struct sync *n, unsigned i);
 /* Takes source i out of selection for good; its index may be given to a source added later. */
 void sync_remove_source(struct sync *n, unsigned i);
+/*
+ * The outcome of a clock-changing call (0 or -errno) the shell made itself
+ * (SYNC_CLOCK_TAKE_CONTROL); sync records its own driver calls the same way.
+ */
+void sync_clock_result(struct sync *n, enum sync_clock_op op, int err);
 /* What `horloge tracking` shows, now. */
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t);
 

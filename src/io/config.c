@@ -17,6 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/packet.h"
+#include "core/refclock.h"
+#include "core/source.h"
+#include "io/refclock.h"
+
 #define CFG_LINE_MAX 1023
 #define CFG_MAX_WORDS 32
 #define CFG_FILE_MAX (1024 * 1024)
@@ -578,6 +583,93 @@ static void add_source(struct parser *p, struct args *a, bool is_pool)
 static void do_server(struct parser *p, struct args *a) { add_source(p, a, false); }
 static void do_pool(struct parser *p, struct args *a) { add_source(p, a, true); }
 
+/* refid: 1 to 4 printable ASCII characters, as reference-clock refids are written (RFC 5905 §7.3). */
+static bool parse_refid(const char *w, uint32_t *refid)
+{
+    size_t n = strlen(w);
+    if (n == 0 || n > 4)
+        return false;
+    char padded[4] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (!isgraph((unsigned char)w[i]))
+            return false;
+        padded[i] = w[i];
+    }
+    *refid = pkt_refid_ascii(padded);
+    return true;
+}
+
+static bool refclock_option(struct parser *p, struct args *a, const char *opt, struct cfg_refclock *rc)
+{
+    char q[CFG_QUOTE_MAX + 4];
+    long v;
+    if (strcmp(opt, "prefer") == 0) {
+        rc->prefer = true;
+        return true;
+    }
+    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
+        known |= strcmp(opt, with_value[i]) == 0;
+    if (!known) {
+        parse_error(p, "%s: unknown option '%s'", a->directive, quote(opt, q));
+        return false;
+    }
+    const char *w = need_value(p, a, opt);
+    if (!w)
+        return false;
+    if (strcmp(opt, "refid") == 0) {
+        if (parse_refid(w, &rc->refid))
+            return true;
+        parse_error(p, "%s: '%s' is not a refid (1 to 4 ASCII characters)", a->directive, quote(w, q));
+        return false;
+    }
+    if (strcmp(opt, "poll") == 0) {
+        if (!get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
+            return false;
+        rc->poll = (int)v;
+        return true;
+    }
+    if (strcmp(opt, "offset") == 0)
+        return get_seconds(p, a, w, -1.0, false, 1.0, "an offset in seconds (-1..1)", &rc->offset);
+    if (strcmp(opt, "delay") == 0)
+        return get_seconds(p, a, w, 0, true, 1.0, "a delay in seconds (above 0, at most 1)", &rc->delay);
+    if (!get_long(p, a, w, -30, 0, "a precision exponent", &v)) /* "precision" */
+        return false;
+    rc->precision = (int)v;
+    return true;
+}
+
+static void do_refclock(struct parser *p, struct args *a)
+{
+    char q[CFG_QUOTE_MAX + 4];
+    const char *driver = need_word(p, a);
+    if (!driver)
+        return;
+    if (!refclock_driver_find(driver)) {
+        parse_error(p, "%s: unknown driver '%s' (known: %s)", a->directive, quote(driver, q),
+                    refclock_driver_names());
+        return;
+    }
+    const char *param = need_word(p, a);
+    struct cfg_refclock rc = {.poll = REFCLOCK_DEFAULT_POLL, .delay = REFCLOCK_DEFAULT_DELAY,
+                              .precision = REFCLOCK_DEFAULT_PRECISION};
+    if (!param || !get_path(p, a, param, sizeof rc.param - 1, rc.param))
+        return;
+    snprintf(rc.driver, sizeof rc.driver, "%s", driver);
+    parse_refid(rc.driver, &rc.refid);
+    const char *opt;
+    while ((opt = next_word(a)))
+        if (!refclock_option(p, a, opt, &rc))
+            return;
+    struct config *cfg = p->cfg;
+    if (cfg->n_refclocks >= CFG_MAX_REFCLOCKS) {
+        parse_error(p, "%s: more than %d reference clocks", a->directive, CFG_MAX_REFCLOCKS);
+        return;
+    }
+    cfg->refclocks[cfg->n_refclocks++] = rc;
+}
+
 static void do_minsources(struct parser *p, struct args *a)
 {
     const char *w = need_word(p, a);
@@ -635,6 +727,7 @@ static const struct directive directives[] = {
     {"log", do_log},
     {"server", do_server},
     {"pool", do_pool},
+    {"refclock", do_refclock},
     {"minsources", do_minsources},
     {"maxdistance", do_maxdistance},
     {"makestep", do_makestep},

@@ -29,6 +29,10 @@
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
+ *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer]
+ *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
+ *                               chrony's socket protocol, as gpsd writes it); refid 1-4 ASCII
+ *                               characters (default the driver's name), poll default 4
  *   driftfile PATH
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
@@ -64,6 +68,19 @@ struct cfg_source {
     unsigned maxsources; /* pools only, default 4 */
 };
 
+#define CFG_MAX_REFCLOCKS 8
+
+struct cfg_refclock {
+    char driver[16];     /* as the driver table names it, e.g. "SOCK" */
+    char param[CFG_PATH_MAX]; /* the driver's parameter: a path or device */
+    uint32_t refid;      /* default: the driver's name */
+    int poll;            /* log2 s; default 4 (chrony's) */
+    double offset;       /* added to every reading, s */
+    double delay;        /* the reading's uncertainty as a delay, s; default 1 ns */
+    int precision;       /* log2 s; default -20 */
+    bool prefer;
+};
+
 enum cfg_log { CFG_LOG_SYSLOG = 0, CFG_LOG_STDERR };
 
 struct config {
@@ -84,6 +101,8 @@ struct config {
     enum cfg_log log;
     unsigned n_sources;
     struct cfg_source sources[CFG_MAX_SOURCES];
+    unsigned n_refclocks;
+    struct cfg_refclock refclocks[CFG_MAX_REFCLOCKS];
     unsigned minsources;
     double maxdistance;
     bool makestep_enabled;

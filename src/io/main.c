@@ -21,14 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/leapsec.h"
 #include "core/packet.h"
 #include "core/responder.h"
 #include "core/sync.h"
 #include "io/clock_linux.h"
+#include "io/clockwatch.h"
 #include "io/config.h"
 #include "io/control.h"
 #include "io/driftfile.h"
+#include "io/leaplist.h"
 #include "io/log.h"
 #include "io/loop.h"
 #include "io/netutil.h"
@@ -42,8 +43,6 @@
 /* The drift file is rewritten this often (and at exit) once the frequency is known. */
 #define DRIFT_SAVE_SECONDS 3600.0
 #define CLIENTS_SHOWN 64
-/* The published leap-seconds.list is about 10 KB; a larger file is not one. */
-#define LEAPLIST_MAX_BYTES (256 * 1024)
 
 struct horloged {
     const char *config_path;
@@ -64,18 +63,15 @@ struct horloged {
     struct clock_real real_clock;
     struct clock_none virtual_clock;
     struct clock_driver drv;
+    int take_control_err;       /* clock_real_take_control()'s, counted once sync has started */
+    struct clockwatch clockwatch;
     struct sync sync;
     struct loop loop;           /* the upstream sources register with it; serving and control sockets too */
     struct upstream up;
     bool upstream_changed;      /* a sample or removal since the loop's timeout was computed */
     double next_drift_save;     /* engine seconds */
     bool sync_started;
-    struct leapsec_list leaplist;
-    bool leaplist_loaded;
-    char leaplist_path[CFG_PATH_MAX]; /* the file leaplist came from */
-    bool leaplist_expiry_logged;
-    int leap_override;          /* what the reference was last told: REF_LEAP_FROM_SOURCES or NTP_LEAP_* */
-    struct leapsec_status leap_status;
+    struct leaplist leaplist;
 };
 
 static double mono_now(void)
@@ -149,6 +145,16 @@ static const struct upstream_peer *reference_peer(const struct horloged *d)
     return NULL;
 }
 
+/* Whether we steer the clock (on/off/failed), how many clock calls failed, and the last failure. */
+static void report_clock_control(const struct horloged *d, struct kv_out *out)
+{
+    const struct sync_clock_health *h = &d->sync.clock;
+    kv_add(out, "clock_control", "%s", !d->clock_controlled ? "off" : h->failing ? "failed" : "on");
+    kv_add(out, "clock_errors", "%lu", h->n_errors);
+    if (h->n_errors)
+        kv_add(out, "last_clock_error", "%s: %s", sync_clock_op_name(h->last_op), strerror(h->last_errno));
+}
+
 static void report_status(struct horloged *d, struct kv_out *out)
 {
     const struct resp_state *s = &d->state;
@@ -178,11 +184,13 @@ static void report_status(struct horloged *d, struct kv_out *out)
         kv_add(out, "source_name", "%s", upstream_peer_name(&d->up, p));
     } else {
         kv_add(out, "source_kind", "none");
-        kv_add(out, "source", "none (unsynchronised)");
+        kv_add(out, "source", "%s", d->sync.ref.mode == REF_CLOCK_FAILED
+                                        ? "none (the system clock cannot be steered)"
+                                        : "none (unsynchronised)");
     }
     kv_add(out, "reference_mode", "%s", ref_mode_name(d->sync.ref.mode));
     kv_add(out, "poll", "%d", p ? src_poll(&p->assoc.src) : 6);
-    kv_add(out, "clock_control", "%s", d->no_clock_control ? "off" : "on");
+    report_clock_control(d, out);
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
 
@@ -266,12 +274,12 @@ static void report_tracking(struct horloged *d, struct kv_out *out)
     kv_add(out, "root_dispersion", "%.9f", t.root_dispersion);
     kv_add(out, "update_interval", "%.1f", t.update_interval);
     kv_add(out, "leap_status", "%s", leap_status_name(t.leap));
-    kv_add(out, "leap_source", "%s", d->leap_override != REF_LEAP_FROM_SOURCES ? "leapseclist" : "sources");
-    if (d->leaplist_loaded) {
-        kv_add(out, "tai_offset", "%d", d->leap_status.tai_offset);
-        kv_add(out, "leapseclist_expired", "%s", d->leap_status.expired ? "yes" : "no");
+    kv_add(out, "leap_source", "%s", d->leaplist.verdict != REF_LEAP_FROM_SOURCES ? "leapseclist" : "sources");
+    if (d->leaplist.loaded) {
+        kv_add(out, "tai_offset", "%d", d->leaplist.status.tai_offset);
+        kv_add(out, "leapseclist_expired", "%s", d->leaplist.status.expired ? "yes" : "no");
     }
-    kv_add(out, "clock_control", "%s", d->clock_controlled ? "on" : "off");
+    report_clock_control(d, out);
 }
 
 static const char *source_state_name(const struct sync_source *s)
@@ -404,115 +412,12 @@ static void apply_local_reference(struct horloged *d)
     }
 }
 
-/* ---- the leap-second list ---- */
-
-static void format_date(int64_t unix_sec, char *out, size_t cap)
-{
-    time_t t = (time_t)unix_sec;
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%d", &tm) == 0)
-        snprintf(out, cap, "@%lld", (long long)unix_sec);
-}
-
-/* Reads a small file whole; 0, or an errno value. */
-static int read_small_file(const char *path, char *buf, size_t cap, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return errno;
-    errno = 0;
-    *len = fread(buf, 1, cap, f);
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
-    if (!err && *len == cap && fgetc(f) != EOF)
-        err = EFBIG;
-    fclose(f);
-    return err;
-}
-
-/* Parses `path` into `out`; logs `path:line: message` (or the system error) and returns -1 on failure. */
-static int read_leapseclist(const char *path, struct leapsec_list *out)
-{
-    static char text[LEAPLIST_MAX_BYTES];
-    size_t len = 0;
-    int err = read_small_file(path, text, sizeof text, &len);
-    if (err) {
-        log_warn("leapseclist %s: %s", path, strerror(err));
-        return -1;
-    }
-    struct leapsec_error perr;
-    if (leapsec_parse(text, len, out, &perr) < 0) {
-        log_warn("%s:%u: %s", path, perr.line, perr.message);
-        return -1;
-    }
-    return 0;
-}
-
-static void log_leapseclist(const struct horloged *d)
-{
-    const struct leapsec_list *l = &d->leaplist;
-    char expiry[32], next[32] = "";
-    format_date(l->expiry - (int64_t)NTP_UNIX_OFFSET, expiry, sizeof expiry);
-    struct leapsec_status st;
-    leapsec_query(l, time(NULL), &st);
-    if (st.next_unix)
-        format_date(st.next_unix - 1, next, sizeof next);
-    log_info("leap second list %s: %u entries, TAI-UTC %d s, expires %s%s%s", d->leaplist_path, l->n,
-             st.tai_offset, expiry, next[0] ? ", next leap second at the end of " : "", next);
-}
-
-/*
- * A list that cannot be read or parsed is a warning, never a config error:
- * leap seconds then follow the sources, or, when the same file gave a list
- * before, that list stays (what it said is still true).
- */
-static void load_leapseclist(struct horloged *d)
-{
-    const char *path = d->cfg.leapseclist;
-    bool same = d->leaplist_loaded && strcmp(path, d->leaplist_path) == 0;
-    if (!path[0]) {
-        if (d->leaplist_loaded)
-            log_info("no leap second list any more: leap seconds follow the sources");
-        d->leaplist_loaded = false;
-        return;
-    }
-    static struct leapsec_list fresh;
-    if (read_leapseclist(path, &fresh) < 0) {
-        if (same)
-            log_warn("keeping the leap second list read before from %s", path);
-        else
-            log_warn("leap second list %s not used: leap seconds follow the sources", path);
-        d->leaplist_loaded = same;
-        return;
-    }
-    d->leaplist = fresh;
-    d->leaplist_loaded = true;
-    d->leaplist_expiry_logged = false;
-    snprintf(d->leaplist_path, sizeof d->leaplist_path, "%s", path);
-    log_leapseclist(d);
-}
-
-/* The list, when loaded and not expired, decides the leap indicator (see reference.h). */
+/* The leap-second list, when loaded and not expired, decides the leap indicator. */
 static void apply_leapseclist(struct horloged *d)
 {
-    int leap = REF_LEAP_FROM_SOURCES;
-    d->leap_status = (struct leapsec_status){0};
-    if (d->leaplist_loaded) {
-        struct unix_time now;
-        d->drv.read(d->drv.ctx, &now);
-        leapsec_query(&d->leaplist, now.sec, &d->leap_status);
-        if (!d->leap_status.expired) {
-            leap = d->leap_status.leap;
-        } else if (!d->leaplist_expiry_logged) {
-            log_warn("leap second list %s has expired: leap seconds follow the sources; update it",
-                     d->leaplist_path);
-            d->leaplist_expiry_logged = true;
-        }
-    }
-    if (leap != d->leap_override && (leap == NTP_LEAP_INSERT || leap == NTP_LEAP_DELETE))
-        log_info("leap second list: a leap second will be %s at the end of this UTC day",
-                 leap == NTP_LEAP_INSERT ? "inserted" : "deleted");
-    d->leap_override = leap;
-    ref_set_leap_override(&d->sync.ref, leap);
+    struct unix_time now;
+    d->drv.read(d->drv.ctx, &now);
+    ref_set_leap_override(&d->sync.ref, leaplist_verdict(&d->leaplist, now.sec));
 }
 
 static void reload_config(struct horloged *d)
@@ -528,7 +433,7 @@ static void reload_config(struct horloged *d)
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
     apply_local_reference(d);
-    load_leapseclist(d);
+    leaplist_load(&d->leaplist, d->cfg.leapseclist);
     apply_leapseclist(d);
     publish_state(d);
     log_info("reloaded %s", d->config_path);
@@ -553,6 +458,7 @@ static void tick(struct horloged *d)
 {
     apply_leapseclist(d);
     sync_tick(&d->sync);
+    clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
     publish_state(d);
     double now = sync_now(&d->sync, NULL);
     if (now >= d->next_drift_save) {
@@ -697,8 +603,9 @@ static int open_clock(struct horloged *d)
         log_error("cannot open the system clock: %s", strerror(-err));
         return -1;
     }
-    if (d->clock_controlled && clock_real_take_control(&d->real_clock) != 0)
-        log_warn("could not take the kernel clock from its previous steering");
+    /* Failing (EPERM without CAP_SYS_TIME) is counted, logged and shown like any clock failure. */
+    if (d->clock_controlled)
+        d->take_control_err = clock_real_take_control(&d->real_clock);
     return 0;
 }
 
@@ -743,13 +650,16 @@ static int start_sync(struct horloged *d)
     struct unix_time now;
     d->drv.read(d->drv.ctx, &now);
     sync_init(&d->sync, &sp, &d->drv, ntp_from_unix(now));
+    if (d->take_control_err)
+        sync_clock_result(&d->sync, SYNC_CLOCK_TAKE_CONTROL, d->take_control_err);
+    clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
     loop_init(&d->loop, NULL);
     upstream_init(&d->up, &d->cfg, &d->sync, &d->loop, local_time, d, d->precision);
     upstream_on_change(&d->up, on_upstream_change, d);
     d->next_drift_save = DRIFT_SAVE_SECONDS;
     d->sync_started = true;
-    d->leap_override = REF_LEAP_FROM_SOURCES;
-    load_leapseclist(d);
+    leaplist_init(&d->leaplist);
+    leaplist_load(&d->leaplist, d->cfg.leapseclist);
     apply_leapseclist(d);
     return 0;
 }
@@ -790,7 +700,8 @@ static int start(struct horloged *d)
     log_info("serving NTP on port %u with %u thread(s), %s, precision 2^%d s%s", d->cfg.port,
              server_worker_count(d->srv),
              d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
-             d->precision, d->clock_controlled ? ", steering the system clock" : ", clock control off");
+             d->precision, !d->clock_controlled ? ", clock control off"
+             : d->sync.clock.failing ? ", clock control failed" : ", steering the system clock");
     return 0;
 }
 
@@ -825,7 +736,7 @@ int main(int argc, char **argv)
         printf("%s: configuration OK\n", d.config_path);
         /* A bad leap second list is only a warning, as at run time. */
         static struct leapsec_list leaplist;
-        if (d.cfg.leapseclist[0] && read_leapseclist(d.cfg.leapseclist, &leaplist) == 0)
+        if (d.cfg.leapseclist[0] && leaplist_read(d.cfg.leapseclist, &leaplist) == 0)
             printf("%s: leap second list OK (%u entries)\n", d.cfg.leapseclist, leaplist.n);
         return 0;
     }

@@ -7,8 +7,9 @@ HL_TARGET=chronyd), free ports, and crafting/parsing NTP packets.
 
 Every test is a script `test_*.py BUILD_DIR`; it exits 0 (pass), 77 (skip,
 reason on the last line) or anything else (fail). The server under test always
-runs with -x and without CAP_SYS_TIME in its bounding set: nothing here may
-touch the real clock.
+runs without CAP_SYS_TIME in its bounding set, and with -x unless a test asks
+for `steer_clock` (to see the daemon fail to steer): nothing here may touch the
+real clock.
 """
 import ctypes
 import grp
@@ -296,13 +297,27 @@ class Ctx:
 NOCLOCK = ["setpriv", "--bounding-set", "-sys_time"]
 
 
+def check_noclock_works():
+    """Fails unless a program started under NOCLOCK really lacks CAP_SYS_TIME, checked before a
+    daemon is started without -x (which then tries, and must fail, to steer the clock)."""
+    r = subprocess.run(NOCLOCK + ["cat", "/proc/self/status"], capture_output=True, text=True)
+    caps = dict(l.split(":", 1) for l in r.stdout.splitlines() if l.startswith("Cap"))
+    check(r.returncode == 0 and caps, "%s failed: %s" % (" ".join(NOCLOCK), r.stderr.strip()))
+    held = [k for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")
+            if int(caps.get(k, "0").strip(), 16) >> CAP_SYS_TIME & 1]
+    check(not held, "%s leaves CAP_SYS_TIME in %s" % (" ".join(NOCLOCK), held))
+
+
 class Server:
     """The NTP server under test, configured in horloged's syntax (translated for chronyd)."""
 
     def __init__(self, ctx, conf_lines, name="srv", port=None, listen=("127.0.0.1",),
-                 netns=None, probe_src=None, kind=None):
+                 netns=None, probe_src=None, kind=None, steer_clock=False):
         self.ctx = ctx
         self.kind = kind or ctx.target
+        # Without -x horloged tries to steer the clock: safe only because NOCLOCK takes
+        # CAP_SYS_TIME away (checked before it starts), so every attempt fails with EPERM.
+        self.steer_clock = steer_clock
         self.name = name
         self.listen = list(listen)
         self.port = port if port is not None else free_port(self.listen)
@@ -330,7 +345,8 @@ class Server:
 
     def argv(self):
         if self.kind == "horloged":
-            cmd = NOCLOCK + [self.ctx.horloged, "-x", "-d", "-f", self.conf_path]
+            x = [] if self.steer_clock else ["-x"]
+            cmd = NOCLOCK + [self.ctx.horloged] + x + ["-d", "-f", self.conf_path]
         else:
             cmd = NOCLOCK + ["chronyd", "-x", "-d", "-f", self.conf_path]
         if self.netns:
@@ -338,6 +354,9 @@ class Server:
         return cmd
 
     def start(self, wait=True):
+        if self.steer_clock:
+            check(self.kind == "horloged", "steer_clock is for horloged only")
+            check_noclock_works()
         # registered first so it runs after the process is gone (leak reports come at exit)
         self.ctx.on_cleanup(self.check_sanitizer)
         self.proc = self.ctx.spawn(self.argv(), self.log_name)
@@ -454,6 +473,19 @@ def chrony_translate(lines):
     if not has_cmd:
         out.append("bindcmdaddress /")
     return out
+
+
+def check_chronyd_refuses(ctx, port, what):
+    """`chronyd -Q` (measuring only, no CAP_SYS_TIME) against our server must not take its time;
+    `what` says why it must not, for the failure message. Returns chronyd's last line."""
+    cmd = NOCLOCK + ["chronyd", "-x", "-Q", "-t", str(int(3 * ctx.slow)), "-f", "/dev/null",
+                     "server 127.0.0.1 port %d iburst maxsamples 2" % port,
+                     "pidfile %s" % ctx.path("q.pid")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=40 * ctx.slow)
+    out = r.stdout + r.stderr
+    check(not re.search(r"System clock wrong by", out), "chronyd took time from %s:\n%s"
+          % (what, out))
+    return (out.strip().splitlines() or ["(nothing)"])[-1]
 
 
 # ------------------------------------------------------------ upstream sources

@@ -1,6 +1,7 @@
 /* sim_clock: simulated oscillator and system clock; see sim_clock.h. */
 #include "sim_clock.h"
 
+#include <errno.h>
 #include <math.h>
 
 void sim_clock_init(struct sim_clock *c, uint64_t seed, int64_t base_sec, double freq_error,
@@ -68,7 +69,7 @@ static int drv_set_frequency(void *ctx, double ppm)
 {
     struct sim_clock *c = ctx;
     if (!isfinite(ppm))
-        return -1;
+        return -EINVAL;
     c->freq_ppm = ppm;
     c->n_freq_sets++;
     if (fabs(ppm) > c->max_abs_freq_ppm)
@@ -86,7 +87,7 @@ static int drv_step(void *ctx, double offset)
 {
     struct sim_clock *c = ctx;
     if (!isfinite(offset))
-        return -1;
+        return -EINVAL;
     c->sys += offset;
     c->n_steps++;
     c->stepped += offset;

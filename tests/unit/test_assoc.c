@@ -155,7 +155,7 @@ static void test_one_reach_register(void **state)
         assert_true(rig_poll(&r) != 0);
         assert_int_equal(engine_view(&r)->reachable, src_is_reachable(&r.a.src));
         assert_int_equal(engine_view(&r)->reachable, i < 8);
-        assert_int_equal(engine_view(&r)->pending, i + 1 <= ASSOC_PENDING_POLLS);
+        assert_int_equal(engine_view(&r)->pending, i + 1 <= SYNC_PENDING_POLLS);
     }
     assert_int_equal(src_reach(&r.a.src), 0);
     /* Losing the source reruns selection at once. */

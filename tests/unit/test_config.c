@@ -444,6 +444,47 @@ static void test_parse_prefix(void **state)
             fail_msg("'%s' accepted", bad[i]);
 }
 
+static void test_refclock(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("refclock SOCK /run/chrony.ttyS0.sock refid GPS poll 3 offset -0.002 "
+                           "delay 0.0002 precision -12 prefer\n"
+                           "refclock SOCK /tmp/second.sock\n"),
+                     0);
+    assert_int_equal(cfg.n_refclocks, 2);
+    const struct cfg_refclock *rc = &cfg.refclocks[0];
+    assert_string_equal(rc->driver, "SOCK");
+    assert_string_equal(rc->param, "/run/chrony.ttyS0.sock");
+    assert_int_equal(rc->refid, 0x47505300); /* "GPS" */
+    assert_int_equal(rc->poll, 3);
+    assert_true(rc->offset == -0.002 && rc->delay == 0.0002);
+    assert_int_equal(rc->precision, -12);
+    assert_true(rc->prefer);
+    rc = &cfg.refclocks[1];
+    assert_int_equal(rc->refid, 0x534f434b); /* the driver's name */
+    assert_int_equal(rc->poll, 4);
+    assert_false(rc->prefer);
+
+    static const struct {
+        const char *line, *message;
+    } bad[] = {
+        {"refclock SHM 0", "refclock: unknown driver 'SHM' (known: SOCK)"},
+        {"refclock SOCK", "refclock: missing argument"},
+        {"refclock SOCK /s refid TOOLONG", "refclock: 'TOOLONG' is not a refid (1 to 4 ASCII characters)"},
+        {"refclock SOCK /s poll 40", "refclock: '40' is not a poll exponent (-6..17)"},
+        {"refclock SOCK /s offset 2", "refclock: '2' is not an offset in seconds (-1..1)"},
+        {"refclock SOCK /s delay 0", "refclock: '0' is not a delay in seconds (above 0, at most 1)"},
+        {"refclock SOCK /s noise", "refclock: unknown option 'noise'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256], expected[256];
+        snprintf(text, sizeof text, "%s\n", bad[i].line);
+        snprintf(expected, sizeof expected, "horloge.conf:1: %s\n", bad[i].message);
+        if (parse(text) != -1 || strcmp(errs.text, expected) != 0)
+            fail_msg("'%s': got '%s', expected '%s'", bad[i].line, errs.text, expected);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_parse_prefix),
+        cmocka_unit_test(test_refclock),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

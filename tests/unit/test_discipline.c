@@ -342,6 +342,125 @@ static void test_drift_and_limits(void **state)
     assert_true(cmd.timer_in == 0.0);
 }
 
+/* The frame record: segments (oldest first), and when samples start being accepted. */
+static bool same_frames(const struct disc *a, const struct disc *b)
+{
+    if (a->n_seg != b->n_seg || a->seg_head != b->seg_head || a->valid_from != b->valid_from ||
+        a->n_steps != b->n_steps || a->total_stepped != b->total_stepped)
+        return false;
+    for (unsigned i = 0; i < a->n_seg; i++) {
+        unsigned k = (a->seg_head + DISC_NSEG - i) % DISC_NSEG;
+        if (memcmp(&a->seg[k], &b->seg[k], sizeof a->seg[k]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* A slew the clock refused (EPERM) is not in the frames: the correction stays the clock's. */
+static void test_failed_set_frequency_leaves_frames(void **state)
+{
+    (void)state;
+    struct disc_params p;
+    disc_default_params(&p);
+    struct disc d;
+    struct disc_cmd cmd;
+    disc_init(&d, &p, 1000.0, 3.0, 1.0, &cmd);
+    update_with(&d, 1016.0, 0.001);
+    disc_timer(&d, 1020.0, &cmd);
+    struct disc before = d;
+    double c_before[4], at[4] = {1000.0, 1016.0, 1030.0, 5000.0};
+    for (int i = 0; i < 4; i++)
+        assert_true(disc_correction_at(&d, at[i], &c_before[i]));
+    struct filt_meas m = {.time = disc_raw_time(&d, 1032.0), .offset = 0.0012, .var = 1e-8};
+    assert_int_equal(disc_update(&d, 1032.0, &m, &cmd), FILT_ACCEPTED);
+    assert_true(cmd.set_freq && cmd.timer_in > 0.0);
+    assert_false(same_frames(&d, &before));
+    disc_cmd_failed(&d, &cmd, false, NAN);
+    assert_true(same_frames(&d, &before));
+    for (int i = 0; i < 4; i++) {
+        double c;
+        assert_true(disc_correction_at(&d, at[i], &c));
+        assert_true(c == c_before[i]);
+    }
+    assert_true(disc_raw_time(&d, 5000.0) == disc_raw_time(&before, 5000.0));
+    assert_true(d.slewing == before.slewing && d.slew_end == before.slew_end);
+    /* Told twice, or about a command that was not the last, it changes nothing more. */
+    disc_cmd_failed(&d, &cmd, false, NAN);
+    assert_true(same_frames(&d, &before));
+    /* What the estimate saw is all still to be corrected. */
+    struct disc_tracking t;
+    disc_get_tracking(&d, 1032.0, &t);
+    assert_true(t.offset > 1e-4);
+}
+
+/* With the ring of segments full, the command's segment took the oldest slot: it comes back. */
+static void test_failed_command_with_full_history(void **state)
+{
+    (void)state;
+    struct disc_params p;
+    disc_default_params(&p);
+    struct disc d;
+    struct disc_cmd cmd;
+    disc_init(&d, &p, 0.0, 0.0, 1.0, &cmd);
+    for (int i = 1; i <= 3 * DISC_NSEG; i++)
+        update_with(&d, 16.0 * i, 1e-5);
+    assert_int_equal(d.n_seg, DISC_NSEG);
+    struct disc before = d;
+    cmd = update_with(&d, 16.0 * (3 * DISC_NSEG + 1), 2e-5);
+    disc_cmd_failed(&d, &cmd, false, NAN);
+    assert_true(same_frames(&d, &before));
+}
+
+/* A step made whose frequency change failed: the step stands, at the frequency before it. */
+static void test_failed_frequency_after_step(void **state)
+{
+    (void)state;
+    struct disc_params p;
+    disc_default_params(&p);
+    p.makestep = true;
+    p.step_threshold = 0.1;
+    p.step_limit = -1;
+    struct disc d;
+    struct disc_cmd cmd;
+    disc_init(&d, &p, 0.0, 7.0, 1.0, &cmd);
+    cmd = update_with(&d, 10.0, 0.3);
+    assert_true(cmd.step);
+    disc_cmd_failed(&d, &cmd, true, NAN);
+    assert_int_equal(d.n_steps, 1);
+    assert_true(d.valid_from == 10.0 + cmd.step_by);
+    assert_true(d.seg[d.seg_head].ppm == 7.0);
+    double c;
+    assert_true(disc_correction_at(&d, 10.0 + cmd.step_by, &c));
+    assert_true(fabs(c - (7e-6 / (1.0 + 7e-6) * 10.0 + cmd.step_by)) < 1e-12);
+    /* Neither made: no step in the record, samples from before it still accepted. */
+    disc_init(&d, &p, 0.0, 7.0, 1.0, &cmd);
+    struct disc before = d;
+    cmd = update_with(&d, 10.0, 0.3);
+    assert_true(cmd.step);
+    disc_cmd_failed(&d, &cmd, false, NAN);
+    assert_true(same_frames(&d, &before));
+    assert_int_equal(d.n_steps, 0);
+}
+
+/* disc_init's frequency refused: the frame runs at the frequency the clock really has. */
+static void test_failed_init_takes_clock_frequency(void **state)
+{
+    (void)state;
+    struct disc_params p;
+    disc_default_params(&p);
+    struct disc d;
+    struct disc_cmd cmd;
+    disc_init(&d, &p, 0.0, 12.0, 1.0, &cmd);
+    disc_cmd_failed(&d, &cmd, false, -3.0);
+    assert_true(d.seg[d.seg_head].ppm == -3.0);
+    double ppm;
+    disc_get_frequency(&d, &ppm, NULL);
+    assert_true(ppm == 12.0); /* the estimate of the raw clock is another matter */
+    disc_init(&d, &p, 0.0, 12.0, 1.0, &cmd);
+    disc_cmd_failed(&d, &cmd, false, NAN);
+    assert_true(d.seg[d.seg_head].ppm == 12.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +472,10 @@ int main(void)
         cmocka_unit_test(test_makestep_first_updates_only),
         cmocka_unit_test(test_step_rules),
         cmocka_unit_test(test_drift_and_limits),
+        cmocka_unit_test(test_failed_set_frequency_leaves_frames),
+        cmocka_unit_test(test_failed_command_with_full_history),
+        cmocka_unit_test(test_failed_frequency_after_step),
+        cmocka_unit_test(test_failed_init_takes_clock_frequency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

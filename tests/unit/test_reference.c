@@ -210,6 +210,52 @@ static void test_peer_stratum_15_is_unsync(void **state)
     assert_int_equal(ref_resp_state(&r)->leap, NTP_LEAP_NONE);
 }
 
+/* A clock we cannot steer: unsynchronised (never local) whatever comes, until it can be again. */
+static void test_clock_failed(void **state)
+{
+    (void)state;
+    struct ref_params p;
+    ref_default_params(&p);
+    p.local_enabled = true;
+    p.local_stratum = 7;
+    struct ref r;
+    ref_init(&r, &p, at(0));
+    ref_set_leap_override(&r, NTP_LEAP_INSERT);
+    struct ref_peer pe = peer();
+    ref_update(&r, at(0), &pe, NTP_LEAP_NONE);
+    ref_set_clock_failed(&r, at(1), true);
+    assert_int_equal(r.mode, REF_CLOCK_FAILED);
+    assert_string_equal(ref_mode_name(r.mode), "clock-failed");
+    const struct resp_state *s = ref_resp_state(&r);
+    assert_int_equal(s->stratum, NTP_STRATUM_UNSYNC);
+    assert_int_equal(s->leap, NTP_LEAP_UNSYNC);
+    assert_int_equal(s->refid, pkt_refid_ascii("INIT"));
+    ref_update(&r, at(2), &pe, NTP_LEAP_NONE);
+    ref_set_unselected(&r, at(3));
+    assert_false(ref_tick(&r, at(5000)));
+    ref_set_leap_override(&r, NTP_LEAP_DELETE);
+    assert_int_equal(r.mode, REF_CLOCK_FAILED);
+    assert_int_equal(s->stratum, NTP_STRATUM_UNSYNC);
+    assert_int_equal(s->leap, NTP_LEAP_UNSYNC);
+    ref_set_clock_failed(&r, at(5001), true);
+    assert_int_equal(r.mode, REF_CLOCK_FAILED);
+    /* Steering works again: the local reference until the next update synchronises. */
+    ref_set_clock_failed(&r, at(5002), false);
+    assert_int_equal(r.mode, REF_LOCAL);
+    assert_int_equal(s->stratum, 7);
+    ref_update(&r, at(5003), &pe, NTP_LEAP_NONE);
+    assert_int_equal(r.mode, REF_SYNCED);
+    assert_int_equal(s->stratum, 3);
+    ref_set_clock_failed(&r, at(5004), false);
+    assert_int_equal(r.mode, REF_SYNCED);
+    /* Without `local`: unsynchronised. */
+    p.local_enabled = false;
+    ref_init(&r, &p, at(0));
+    ref_set_clock_failed(&r, at(1), true);
+    ref_set_clock_failed(&r, at(2), false);
+    assert_int_equal(r.mode, REF_UNSYNC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_maxdistance_drops_reference),
         cmocka_unit_test(test_local_fallback),
         cmocka_unit_test(test_peer_stratum_15_is_unsync),
+        cmocka_unit_test(test_clock_failed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

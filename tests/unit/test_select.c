@@ -221,6 +221,21 @@ static void test_unreachable_and_unfit(void **state)
     assert_int_equal(sel_run(&p, in, SEL_MAX_SOURCES + 1, -1, v, &r), -1);
 }
 
+/* A reference clock's samples are stratum 0: selectable, and ahead of servers by stratum weight. */
+static void test_reference_clock_selected(void **state)
+{
+    (void)state;
+    struct sel_params p;
+    sel_default_params(&p);
+    struct sel_input in[3] = {src(0.0, 0.001), src(0.0, 0.001), src(0.0, 0.001)};
+    in[1].stratum = 0;
+    enum sel_verdict v[3];
+    struct sel_result r;
+    run(&p, in, 3, -1, v, &r);
+    assert_int_equal(v[1], SEL_SELECTED);
+    assert_int_equal(r.selected, 1);
+}
+
 static void test_leap_majority(void **state)
 {
     (void)state;
@@ -308,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_maxdistance),
         cmocka_unit_test(test_minsources),
         cmocka_unit_test(test_unreachable_and_unfit),
+        cmocka_unit_test(test_reference_clock_selected),
         cmocka_unit_test(test_leap_majority),
         cmocka_unit_test(test_combine_weighted),
         cmocka_unit_test(test_cluster_prunes_outlier),

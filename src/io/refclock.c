@@ -1,0 +1,163 @@
+/* refclock: reference clocks behind the driver table; see refclock.h. */
+#include "io/refclock.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/log.h"
+
+static const struct refclock_driver *const drivers[] = {
+    &refclock_sock_driver,
+};
+
+const struct refclock_driver *refclock_driver_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+        if (strcmp(drivers[i]->name, name) == 0)
+            return drivers[i];
+    return NULL;
+}
+
+const char *refclock_driver_names(void)
+{
+    static char names[64];
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0] && len < sizeof names; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", drivers[i]->name);
+    return names;
+}
+
+static void refid_text(uint32_t refid, char out[5])
+{
+    for (int i = 0; i < 4; i++) {
+        char c = (char)(refid >> (24 - 8 * i));
+        out[i] = c >= 0x21 && c <= 0x7e ? c : '\0';
+    }
+    out[4] = '\0';
+}
+
+void refclock_describe(const struct refclock *rc, char *out, size_t cap)
+{
+    char id[5];
+    refid_text(rc->params.refid, id);
+    snprintf(out, cap, "%s (%s %s)", id, rc->cfg.driver, rc->cfg.param);
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    double x = ((const struct refclock_reading *)a)->offset, y = ((const struct refclock_reading *)b)->offset;
+    return (x > y) - (x < y);
+}
+
+/* The readings of one poll interval become one sample: their median (chrony filters them too). */
+static void feed_median(struct refclock *rc)
+{
+    if (rc->n_pending == 0)
+        return;
+    qsort(rc->pending, rc->n_pending, sizeof rc->pending[0], by_offset);
+    struct ntp_sample smp;
+    if (refclock_make_sample(&rc->params, &rc->pending[rc->n_pending / 2], &smp)) {
+        sync_sample(rc->sync, (unsigned)rc->sync_index, &smp);
+        if (rc->on_sample)
+            rc->on_sample(rc->sample_ctx);
+    }
+    rc->n_pending = 0;
+}
+
+static double poll_seconds(const struct refclock *rc)
+{
+    return ldexp(1.0, rc->cfg.poll);
+}
+
+/* Every poll interval: the driver's on-demand read, the interval's sample, the reach register. */
+static void on_poll_timer(void *ctx)
+{
+    struct refclock *rc = ctx;
+    loop_timer_arm(rc->loop, rc->timer, poll_seconds(rc));
+    if (rc->drv->poll)
+        rc->drv->poll(rc);
+    /* The engine hears the register as it stands before this interval's sample, which it sees next. */
+    uint8_t shifted = (uint8_t)(rc->reach << 1);
+    if (rc->n_polls < UINT_MAX)
+        rc->n_polls++;
+    sync_polled(rc->sync, (unsigned)rc->sync_index, shifted != 0, rc->n_polls <= SYNC_PENDING_POLLS);
+    rc->reach = (uint8_t)(shifted | (rc->n_pending > 0));
+    feed_median(rc);
+}
+
+void refclock_add_reading(struct refclock *rc, const struct refclock_reading *r)
+{
+    rc->n_readings++;
+    if (r->pulse) {
+        rc->n_pulses++;
+        return;
+    }
+    /* Into the engine's clock: under -x it runs ahead of the system clock by the tracked correction. */
+    struct refclock_reading local = *r;
+    ntp_ts raw = ntp_from_unix(r->local);
+    ntp_ts eng = rc->local_time(rc->time_ctx, &r->local);
+    double correction = ntp_diff_sec(eng, raw);
+    local.local = ntp_to_unix(eng, r->local.sec);
+    local.offset -= correction;
+    if (rc->n_pending == REFCLOCK_MAX_PENDING)
+        rc->n_pending--; /* a driver faster than its poll: the newest readings win */
+    rc->pending[rc->n_pending++] = local;
+}
+
+void refclock_count_bad(struct refclock *rc, enum refclock_status why)
+{
+    if (rc->n_bad++ == 0)
+        log_warn("refclock %s %s: bad reading (%s); counted, further ones silently", rc->cfg.driver,
+                 rc->cfg.param, refclock_status_name(why));
+    rc->last_bad = why;
+}
+
+int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct loop *loop, struct sync *sync,
+                   refclock_time_fn local_time, void *time_ctx)
+{
+    *rc = (struct refclock){.cfg = *cfg, .loop = loop, .sync = sync, .local_time = local_time,
+                            .time_ctx = time_ctx, .fd = -1, .timer = -1, .sync_index = -1};
+    rc->drv = refclock_driver_find(cfg->driver);
+    rc->params = (struct refclock_params){.refid = cfg->refid, .offset = cfg->offset, .delay = cfg->delay,
+                                          .precision = (int8_t)cfg->precision, .epoch = sync->epoch};
+    if (!rc->drv) {
+        log_error("refclock %s: no such driver", cfg->driver);
+        return -1;
+    }
+    rc->sync_index = sync_add_source(sync, cfg->refid, cfg->prefer, cfg->poll, cfg->poll);
+    rc->timer = loop_timer_new(loop, on_poll_timer, rc);
+    if (rc->sync_index < 0 || rc->timer < 0) {
+        log_error("refclock %s %s: no room for another source", cfg->driver, cfg->param);
+        refclock_stop(rc);
+        return -1;
+    }
+    int err = rc->drv->init(rc);
+    if (err) {
+        log_error("refclock %s %s: %s", cfg->driver, cfg->param, strerror(-err));
+        refclock_stop(rc);
+        return -1;
+    }
+    rc->driver_started = true;
+    loop_timer_arm(loop, rc->timer, poll_seconds(rc));
+    char name[64];
+    refclock_describe(rc, name, sizeof name);
+    log_info("reference clock %s added, poll 2^%d s", name, cfg->poll);
+    return 0;
+}
+
+void refclock_stop(struct refclock *rc)
+{
+    if (rc->driver_started)
+        rc->drv->fini(rc);
+    rc->driver_started = false;
+    if (rc->timer >= 0)
+        loop_timer_free(rc->loop, rc->timer);
+    if (rc->sync_index >= 0)
+        sync_remove_source(rc->sync, (unsigned)rc->sync_index);
+    rc->timer = -1;
+    rc->sync_index = -1;
+}

@@ -1,0 +1,88 @@
+/*
+ * refclock (the shell's side): reference clocks as time sources, behind a
+ * three-function driver table (chrony's refclock.h model). A driver reads
+ * its device or socket and hands readings over; everything else — the
+ * engine's source slot, the poll timer, the reach register, the sample
+ * arithmetic (core/refclock), selection against the other sources — is
+ * shared by every driver and every kind of source.
+ *
+ * Owns: the table of drivers, each configured clock's life (start: its sync
+ * source, its loop timer, the driver's init; stop), its reach register (one
+ * bit per poll interval: did a good reading arrive?) and its counters.
+ *
+ * Adding a driver: write src/io/refclock_NAME.c defining a
+ * `const struct refclock_driver refclock_NAME_driver` with init (open, and
+ * register descriptors with rc->loop if the driver is event-driven), fini
+ * and optionally poll (called every poll interval, for clocks read on
+ * demand such as SHM or a PHC); call refclock_add_reading() for each reading
+ * and refclock_count_bad() for each bad one; add it to the table in
+ * refclock.c. The config's `refclock NAME PARAM ...` then finds it.
+ */
+#ifndef HORLOGE_IO_REFCLOCK_H
+#define HORLOGE_IO_REFCLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/refclock.h"
+#include "core/sync.h"
+#include "io/config.h"
+#include "io/loop.h"
+
+/* Readings kept per poll interval (a 1 Hz clock at the longest sensible poll, 2^6 s). */
+#define REFCLOCK_MAX_PENDING 64
+
+struct refclock;
+
+struct refclock_driver {
+    const char *name;                   /* as in `refclock NAME PARAM` */
+    int (*init)(struct refclock *rc);   /* 0, or -errno (the caller logs it) */
+    void (*fini)(struct refclock *rc);
+    void (*poll)(struct refclock *rc);  /* optional: once per poll interval */
+};
+
+/* The drivers (one file each). */
+extern const struct refclock_driver refclock_sock_driver;
+
+/* Converts a raw CLOCK_REALTIME reading to the engine's clock (the -x virtual one, or itself). */
+typedef ntp_ts (*refclock_time_fn)(void *ctx, const struct unix_time *raw);
+
+struct refclock {
+    const struct refclock_driver *drv;
+    struct cfg_refclock cfg;
+    struct refclock_params params;
+    struct loop *loop;
+    struct sync *sync;
+    refclock_time_fn local_time;
+    void *time_ctx;
+    void (*on_sample)(void *ctx);       /* the engine's state may have changed */
+    void *sample_ctx;
+    int sync_index;
+    int timer;
+    int fd;                             /* the driver's descriptor, -1 when none */
+    bool driver_started;                /* init succeeded: fini is owed */
+    uint8_t reach;                      /* bit 0: a good reading in the last poll interval */
+    unsigned n_polls;                   /* poll intervals so far (saturating): the engine's "pending" */
+    unsigned n_pending;                 /* readings of the current poll interval */
+    struct refclock_reading pending[REFCLOCK_MAX_PENDING];
+    uint64_t n_readings, n_bad, n_pulses;
+    enum refclock_status last_bad;
+};
+
+const struct refclock_driver *refclock_driver_find(const char *name);
+/* The drivers' names, for error messages: "SOCK". */
+const char *refclock_driver_names(void);
+
+/* Starts a configured clock: its engine slot, its timer and the driver. 0, or -1 (logged). */
+int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct loop *loop, struct sync *sync,
+                   refclock_time_fn local_time, void *time_ctx);
+void refclock_stop(struct refclock *rc);
+
+/* For drivers: a reading (system time and reference - system offset), and a datagram that was not one. */
+void refclock_add_reading(struct refclock *rc, const struct refclock_reading *r);
+void refclock_count_bad(struct refclock *rc, enum refclock_status why);
+
+/* "GPS (SOCK /run/chrony.ttyS0.sock)": what `horloge status` shows as the source. */
+void refclock_describe(const struct refclock *rc, char *out, size_t cap);
+
+#endif
