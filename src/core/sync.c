@@ -6,9 +6,6 @@
 #include "core/ntptime.h"
 #include "core/packet.h"
 
-/* A source that has not answered this many polls stops counting towards the majority. */
-#define SYNC_PENDING_POLLS 8
-
 void sync_default_params(struct sync_params *p)
 {
     disc_default_params(&p->disc);
@@ -138,7 +135,8 @@ int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, in
     s->prefer = prefer;
     s->minpoll = minpoll;
     s->maxpoll = maxpoll;
-    s->poll = minpoll;
+    s->recommended_poll = minpoll;
+    s->pending = true;
     s->verdict = SEL_UNREACHABLE;
     n->verdicts[i] = SEL_UNREACHABLE;
     return i;
@@ -153,8 +151,8 @@ static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
         filt_source_estimate(&n->src[i].filt, now_raw, &e);
         bool removed = n->src[i].removed;
         in[i] = (struct sel_input){
-            .reachable = !removed && e.valid && n->src[i].reach != 0,
-            .pending = !removed && !e.valid && n->src[i].n_polled <= SYNC_PENDING_POLLS,
+            .reachable = !removed && e.valid && n->src[i].reachable,
+            .pending = !removed && !e.valid && n->src[i].pending,
             .prefer = n->src[i].prefer,
             .offset = e.offset,
             .error = e.error,
@@ -172,15 +170,15 @@ static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
         ref_set_unselected(&n->ref, now_ntp);
 }
 
-void sync_polled(struct sync *n, unsigned i)
+void sync_polled(struct sync *n, unsigned i, bool reachable, bool pending)
 {
     if (i >= n->n_src)
         return;
     struct sync_source *s = &n->src[i];
-    bool was_reachable = s->reach != 0;
-    s->n_polled++;
-    s->reach = (uint8_t)(s->reach << 1);
-    if (was_reachable && s->reach == 0) {
+    bool was_reachable = s->reachable;
+    s->reachable = reachable;
+    s->pending = pending;
+    if (was_reachable && !reachable) {
         ntp_ts now_ntp;
         double now = sync_now(n, &now_ntp);
         run_selection(n, now, now_ntp);
@@ -217,7 +215,7 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     double now = sync_now(n, &now_ntp);
     if (s->removed)
         return;
-    s->reach |= 1;
+    s->reachable = true;
     s->n_samples++;
     s->last_sample = *smp;
     s->last_sample_at = now;
@@ -233,8 +231,7 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     if (v != FILT_ACCEPTED && v != FILT_FORCED)
         return;
     s->n_filtered++;
-    int poll = disc_recommend_poll(&n->disc, &s->filt, s->minpoll, s->maxpoll);
-    s->poll = poll;
+    s->recommended_poll = disc_recommend_poll(&n->disc, &s->filt, s->minpoll, s->maxpoll);
     run_selection(n, now, now_ntp);
     if (s->verdict != SEL_SELECTED && s->verdict != SEL_CANDIDATE)
         return;
@@ -285,9 +282,9 @@ void sync_tick(struct sync *n)
     publish_sync_status(n);
 }
 
-int sync_poll_exponent(const struct sync *n, unsigned i)
+int sync_recommended_poll(const struct sync *n, unsigned i)
 {
-    return n->src[i].poll;
+    return n->src[i].recommended_poll;
 }
 
 void sync_remove_source(struct sync *n, unsigned i)
@@ -295,7 +292,8 @@ void sync_remove_source(struct sync *n, unsigned i)
     if (i >= n->n_src)
         return;
     n->src[i].removed = true;
-    n->src[i].reach = 0;
+    n->src[i].reachable = false;
+    n->src[i].pending = false;
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
     run_selection(n, now, now_ntp);

@@ -30,6 +30,8 @@
 #include "core/select.h"
 
 #define SYNC_MAX_SOURCES 32
+/* A source without an estimate counts for the majority during its first this many polls (`pending`). */
+#define SYNC_PENDING_POLLS 8
 
 struct sync_params {
     struct disc_params disc;
@@ -65,10 +67,11 @@ struct sync_source {
     bool removed;            /* taken out for good (KoD DENY, replaced pool member) */
     uint32_t refid;          /* what we announce when it is our peer: its IPv4 address */
     bool prefer;
-    int minpoll, maxpoll;
-    int poll;                /* current poll exponent */
-    uint8_t reach;
-    unsigned n_polled;
+    int minpoll, maxpoll;    /* the bounds the poll policy recommends within */
+    int recommended_poll;    /* the discipline's wish; the source clamps and applies it */
+    /* What the source's state machine tells at each poll (it owns the reach register): */
+    bool reachable;          /* a sample within its last 8 polls */
+    bool pending;            /* still in its first polls: counts for the majority until it answers */
     enum sel_verdict verdict;
     unsigned n_samples, n_filtered, n_held, n_refused, n_used;
     struct ntp_sample last_sample; /* the latest, as measured (system frame) */
@@ -98,16 +101,19 @@ void sync_init(struct sync *n, const struct sync_params *p,
 double sync_now(const struct sync *n, ntp_ts *ntp);
 /* Returns the new source's index (a removed source's, if any), or -1 when full. */
 int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, int maxpoll);
-/* A request is sent to source i (shifts its reach register). */
-void sync_polled(struct sync *n, unsigned i);
-/* Source i answered with this sample (system-frame, as the source module gives it). */
+/*
+ * A request was sent to source i; `reachable` and `pending` are its state
+ * after it (core/assoc tells them). Losing reachability reruns selection.
+ */
+void sync_polled(struct sync *n, unsigned i, bool reachable, bool pending);
+/* Source i answered with this sample (system-frame, as the source module gives it): reachable. */
 void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *s);
 /* The discipline's timer expired. */
 void sync_timer(struct sync *n);
 /* Periodic housekeeping: the reference's timeouts. */
 void sync_tick(struct sync *n);
-/* Poll exponent source i should use next. */
-int sync_poll_exponent(const struct sync *n, unsigned i);
+/* The poll exponent the discipline recommends for source i, within its [minpoll, maxpoll]. */
+int sync_recommended_poll(const struct sync *n, unsigned i);
 /* Takes source i out of selection for good; its index may be given to a source added later. */
 void sync_remove_source(struct sync *n, unsigned i);
 /*

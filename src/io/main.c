@@ -2,10 +2,10 @@
  * horloged: the NTP daemon's entry point and main loop.
  *
  * Owns: the command line, start-up order (config, clock, sockets, control
- * socket, detach, privilege drop), the single-threaded event loop (poll() on
- * worker 0's sockets, the upstream sources' sockets and the control socket,
- * with plain poll timeouts for the sources' polls, the discipline's timer
- * and a one-second tick), config reload on SIGHUP, the drift file, the
+ * socket, detach, privilege drop), the single-threaded event loop (io/loop:
+ * worker 0's sockets and the control socket watched from here, the upstream
+ * sources registering their own sockets and timers; the discipline's timer
+ * and a one-second tick as its poll timeout), config reload on SIGHUP, the drift file, the
  * leap-second list (`leapseclist`, read at start and on SIGHUP, its verdict
  * handed to the reference every tick), and the reports the control socket
  * serves.
@@ -31,13 +31,14 @@
 #include "io/driftfile.h"
 #include "io/leaplist.h"
 #include "io/log.h"
+#include "io/loop.h"
 #include "io/netutil.h"
 #include "io/process.h"
 #include "io/server.h"
 #include "io/sockio.h"
 #include "io/upstream.h"
 
-#define MAX_POLLFDS (CFG_MAX_LISTEN + UPSTREAM_MAX_PEERS + 8)
+#define MAX_POLLFDS (CFG_MAX_LISTEN + 8)
 #define TICK_SECONDS 1.0
 /* The drift file is rewritten this often (and at exit) once the frequency is known. */
 #define DRIFT_SAVE_SECONDS 3600.0
@@ -65,7 +66,9 @@ struct horloged {
     int take_control_err;       /* clock_real_take_control()'s, counted once sync has started */
     struct clockwatch clockwatch;
     struct sync sync;
+    struct loop loop;           /* the upstream sources register with it; serving and control sockets too */
     struct upstream up;
+    bool upstream_changed;      /* a sample or removal since the loop's timeout was computed */
     double next_drift_save;     /* engine seconds */
     bool sync_started;
     struct leaplist leaplist;
@@ -136,7 +139,7 @@ static const struct upstream_peer *reference_peer(const struct horloged *d)
         return NULL;
     for (unsigned i = 0; i < d->up.n_peers; i++) {
         const struct upstream_peer *p = &d->up.peers[i];
-        if (p->sync_index >= 0 && d->sync.src[p->sync_index].refid == d->sync.ref.state.refid)
+        if (p->assoc.sync_index >= 0 && d->sync.src[p->assoc.sync_index].refid == d->sync.ref.state.refid)
             return p;
     }
     return NULL;
@@ -186,7 +189,7 @@ static void report_status(struct horloged *d, struct kv_out *out)
                                         : "none (unsynchronised)");
     }
     kv_add(out, "reference_mode", "%s", ref_mode_name(d->sync.ref.mode));
-    kv_add(out, "poll", "%d", p ? src_poll(&p->src) : 6);
+    kv_add(out, "poll", "%d", p ? src_poll(&p->assoc.src) : 6);
     report_clock_control(d, out);
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
@@ -300,14 +303,14 @@ static const char *source_state_name(const struct sync_source *s)
 
 static void report_one_source(struct horloged *d, const struct upstream_peer *p, bool stats, struct kv_out *out)
 {
-    const struct sync_source *s = &d->sync.src[p->sync_index];
+    const struct sync_source *s = &d->sync.src[p->assoc.sync_index];
     double now = sync_now(&d->sync, NULL);
     kv_add(out, "name", "%s", upstream_peer_name(&d->up, p));
     kv_add(out, "address", "%s", netaddr_format_port(&p->net, netaddr_port_of(&p->addr.sa)).text);
     kv_add(out, "state", "%s", source_state_name(s));
     kv_add(out, "stratum", "%u", s->last_sample_at > 0 ? s->last_sample.stratum : 0);
-    kv_add(out, "poll", "%d", src_poll(&p->src));
-    kv_add(out, "reach", "%03o", src_reach(&p->src));
+    kv_add(out, "poll", "%d", src_poll(&p->assoc.src));
+    kv_add(out, "reach", "%03o", src_reach(&p->assoc.src));
     if (s->last_sample_at > 0) {
         kv_add(out, "last_rx_ago", "%.0f", now - s->last_sample_at);
         kv_add(out, "last_offset", "%.9f", s->last_sample.offset);
@@ -326,7 +329,7 @@ static void report_one_source(struct horloged *d, const struct upstream_peer *p,
         kv_add(out, "filtered", "%u", s->n_filtered);
         kv_add(out, "held", "%u", s->n_held);
         kv_add(out, "used", "%u", s->n_used);
-        kv_add(out, "requests_sent", "%llu", (unsigned long long)src_sent(&p->src));
+        kv_add(out, "requests_sent", "%llu", (unsigned long long)src_sent(&p->assoc.src));
         if (e.valid) {
             kv_add(out, "frequency_ppm", "%.3f", e.freq * 1e6);
             kv_add(out, "frequency_error_ppm", "%.3f", e.freq_error * 1e6);
@@ -336,9 +339,9 @@ static void report_one_source(struct horloged *d, const struct upstream_peer *p,
             kv_add(out, "root_distance", "%.9f", e.root_distance);
         }
         for (int v = 1; v < SRC_VERDICT_COUNT; v++)
-            if (src_count(&p->src, (enum src_verdict)v))
+            if (src_count(&p->assoc.src, (enum src_verdict)v))
                 kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",
-                       (unsigned long long)src_count(&p->src, (enum src_verdict)v));
+                       (unsigned long long)src_count(&p->assoc.src, (enum src_verdict)v));
     }
     kv_end_record(out);
 }
@@ -346,7 +349,7 @@ static void report_one_source(struct horloged *d, const struct upstream_peer *p,
 static void report_sources(struct horloged *d, bool stats, struct kv_out *out)
 {
     for (unsigned i = 0; i < d->up.n_peers; i++)
-        if (d->up.peers[i].sync_index >= 0)
+        if (d->up.peers[i].assoc.sync_index >= 0)
             report_one_source(d, &d->up.peers[i], stats, out);
 }
 
@@ -466,10 +469,10 @@ static void tick(struct horloged *d)
     }
 }
 
-/* Monotonic time of the first of: the tick, a source's poll, the discipline's timer. */
-static double next_due(struct horloged *d, double next_tick, double upstream_due)
+/* Monotonic time of the first of: the tick, the discipline's timer. */
+static double next_due(struct horloged *d, double next_tick)
 {
-    double due = next_tick < upstream_due ? next_tick : upstream_due;
+    double due = next_tick;
     if (d->sync.timer_armed) {
         double t = mono_now() + (d->sync.timer_at - sync_now(&d->sync, NULL));
         if (t < due)
@@ -485,31 +488,46 @@ static double run_timers(struct horloged *d, double *next_tick)
         sync_timer(&d->sync);
         publish_state(d);
     }
-    double upstream_due = mono_now() + upstream_run_timers(&d->up);
     if (mono_now() >= *next_tick) {
         tick(d);
         *next_tick = mono_now() + TICK_SECONDS;
     }
-    return next_due(d, *next_tick, upstream_due);
+    return next_due(d, *next_tick);
 }
 
-/* Returns true when a source's reply was handled (the discipline may have armed its timer). */
-static bool handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
+/* After a source's sample: serve the new state; the discipline may have armed its timer. */
+static void on_upstream_change(void *ctx)
 {
-    bool upstream = false;
-    for (unsigned i = 0; i < n; i++) {
-        if (!(fds[i].revents & POLLIN))
-            continue;
-        if (i == control_index && d->control_fd >= 0) {
-            control_serve_one(d->control_fd, handle_control, d);
-        } else if (upstream_handle_readable(&d->up, fds[i].fd)) {
-            publish_state(d);
-            upstream = true;
-        } else {
-            server_handle_readable(d->srv, fds[i].fd);
-        }
-    }
-    return upstream;
+    struct horloged *d = ctx;
+    publish_state(d);
+    d->upstream_changed = true;
+}
+
+static void on_serving_readable(void *ctx, int fd, short revents)
+{
+    struct horloged *d = ctx;
+    (void)revents;
+    server_handle_readable(d->srv, fd);
+}
+
+static void on_control_readable(void *ctx, int fd, short revents)
+{
+    (void)revents;
+    control_serve_one(fd, handle_control, ctx);
+}
+
+static int watch_sockets(struct horloged *d)
+{
+    struct pollfd fds[MAX_POLLFDS];
+    unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS);
+    int err = 0;
+    for (unsigned i = 0; i < n; i++)
+        err |= loop_watch_fd(&d->loop, fds[i].fd, POLLIN, on_serving_readable, d);
+    if (d->control_fd >= 0)
+        err |= loop_watch_fd(&d->loop, d->control_fd, POLLIN, on_control_readable, d);
+    if (err)
+        log_error("event loop: no room for the serving and control sockets");
+    return err ? -1 : 0;
 }
 
 /*
@@ -530,20 +548,15 @@ static void run_loop(struct horloged *d)
             due = run_timers(d, &next_tick);
             now = mono_now();
         }
-        struct pollfd fds[MAX_POLLFDS];
-        unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS - 1);
-        n += upstream_pollfds(&d->up, fds + n, MAX_POLLFDS - 1 - n);
-        unsigned control_index = n;
-        if (d->control_fd >= 0)
-            fds[n++] = (struct pollfd){.fd = d->control_fd, .events = POLLIN};
         int timeout = due <= now ? 0 : (int)ceil((due - now) * 1000.0);
-        int r = poll(fds, n, timeout);
-        if (r < 0 && errno != EINTR) {
+        if (loop_run_once(&d->loop, timeout) < 0) {
             log_error("poll: %s", strerror(errno));
             break;
         }
-        if (r > 0 && handle_ready(d, fds, n, control_index))
-            due = fmin(due, next_due(d, next_tick, due));
+        if (d->upstream_changed) {
+            d->upstream_changed = false;
+            due = fmin(due, next_due(d, next_tick));
+        }
     }
 }
 
@@ -642,7 +655,9 @@ static int start_sync(struct horloged *d)
     if (d->take_control_err)
         sync_clock_result(&d->sync, SYNC_CLOCK_TAKE_CONTROL, d->take_control_err);
     clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
-    upstream_init(&d->up, &d->cfg, &d->sync, local_time, d, d->precision);
+    loop_init(&d->loop, NULL);
+    upstream_init(&d->up, &d->cfg, &d->sync, &d->loop, local_time, d, d->precision);
+    upstream_on_change(&d->up, on_upstream_change, d);
     d->next_drift_save = DRIFT_SAVE_SECONDS;
     d->sync_started = true;
     leaplist_init(&d->leaplist);
@@ -682,7 +697,8 @@ static int start(struct horloged *d)
     if (server_start_threads(d->srv) < 0)
         return -1;
     publish_state(d);
-    upstream_start(&d->up);
+    if (watch_sockets(d) < 0 || upstream_start(&d->up) < 0)
+        return -1;
     log_info("serving NTP on port %u with %u thread(s), %s, precision 2^%d s%s", d->cfg.port,
              server_worker_count(d->srv),
              d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",

@@ -2,6 +2,7 @@
 #include "io/refclock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,12 @@ static void on_poll_timer(void *ctx)
     loop_timer_arm(rc->loop, rc->timer, poll_seconds(rc));
     if (rc->drv->poll)
         rc->drv->poll(rc);
-    sync_polled(rc->sync, (unsigned)rc->sync_index);
-    rc->reach = (uint8_t)(rc->reach << 1 | (rc->n_pending > 0));
+    /* The engine hears the register as it stands before this interval's sample, which it sees next. */
+    uint8_t shifted = (uint8_t)(rc->reach << 1);
+    if (rc->n_polls < UINT_MAX)
+        rc->n_polls++;
+    sync_polled(rc->sync, (unsigned)rc->sync_index, shifted != 0, rc->n_polls <= SYNC_PENDING_POLLS);
+    rc->reach = (uint8_t)(shifted | (rc->n_pending > 0));
     feed_median(rc);
 }
 

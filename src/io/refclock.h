@@ -62,6 +62,7 @@ struct refclock {
     int fd;                             /* the driver's descriptor, -1 when none */
     bool driver_started;                /* init succeeded: fini is owed */
     uint8_t reach;                      /* bit 0: a good reading in the last poll interval */
+    unsigned n_polls;                   /* poll intervals so far (saturating): the engine's "pending" */
     unsigned n_pending;                 /* readings of the current poll interval */
     struct refclock_reading pending[REFCLOCK_MAX_PENDING];
     uint64_t n_readings, n_bad, n_pulses;

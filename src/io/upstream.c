@@ -1,4 +1,4 @@
-/* upstream: sources' sockets, resolution and scheduling; see upstream.h. */
+/* upstream: sources' sockets, timers and resolution around core/assoc; see upstream.h. */
 #include "io/upstream.h"
 
 #include <errno.h>
@@ -14,13 +14,10 @@
 /* A pool line whose peers were lost, or a name that did not resolve, is tried again this much later. */
 #define RESOLVE_RETRY_SECONDS 60.0
 #define RESOLVE_FAIL_RETRY_SECONDS 30.0
+/* How often a pending name resolution is looked at (the resolver thread cannot wake the loop). */
+#define RESOLVE_POLL_SECONDS 0.1
 /* An unreachable pool member is replaced after this many polls without an answer. */
 #define POOL_REPLACE_MISSES 16
-
-static double engine_now(const struct upstream *u)
-{
-    return sync_now(u->sync, NULL);
-}
 
 static ntp_ts local_now(const struct upstream *u)
 {
@@ -39,22 +36,27 @@ static uint32_t refid_of(const struct net_addr *a)
     return load_be32(digest);
 }
 
-static int open_peer_socket(const struct resolve_addr *addr)
+/*
+ * connect() picks a random unprivileged local port (unknown to an off-path
+ * attacker), makes the kernel drop datagrams from anyone but the server, and
+ * fixes the local address the server sees, which *local receives.
+ */
+static int open_peer_socket(const struct resolve_addr *addr, struct net_addr *local)
 {
     int fd = socket(addr->sa.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        log_warn("upstream socket: %s", strerror(errno));
         return -1;
+    }
     if (sockio_set_nonblocking(fd) < 0)
         log_warn("fcntl on an upstream socket: %s", strerror(errno));
     if (sockio_enable_rx_timestamps(fd) < 0)
         log_debug("SO_TIMESTAMPING on an upstream socket: %s", strerror(errno));
-    /* Port 0: the kernel picks a random unprivileged port, unknown to an off-path attacker. */
-    struct sockaddr_storage any;
-    memset(&any, 0, sizeof any);
-    any.ss_family = addr->sa.ss_family;
-    socklen_t len = addr->sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (bind(fd, (struct sockaddr *)&any, len) < 0) {
-        log_warn("bind of an upstream socket: %s", strerror(errno));
+    struct sockaddr_storage me;
+    socklen_t len = sizeof me;
+    if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&me, &len) < 0 || !netaddr_from_sockaddr(&me, local)) {
+        log_warn("connecting an upstream socket: %s", strerror(errno));
         close(fd);
         return -1;
     }
@@ -95,59 +97,37 @@ static unsigned active_peers_of(const struct upstream *u, unsigned cfg_index)
 static struct upstream_peer *peer_slot(struct upstream *u, int sync_index)
 {
     for (unsigned i = 0; i < u->n_peers; i++)
-        if (!u->peers[i].active && u->peers[i].sync_index == sync_index)
+        if (!u->peers[i].active && u->peers[i].assoc.sync_index == sync_index)
             return &u->peers[i];
     return u->n_peers < UPSTREAM_MAX_PEERS ? &u->peers[u->n_peers++] : NULL;
 }
 
-static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a)
+static void changed(struct upstream *u)
 {
-    const struct cfg_source *cs = &u->cfg.sources[cfg_index];
-    struct net_addr net;
-    resolve_to_net_addr(a, &net);
-    int fd = open_peer_socket(a);
-    if (fd < 0)
-        return;
-    uint32_t refid = refid_of(&net);
-    int sync_index = sync_add_source(u->sync, refid, cs->prefer, cs->minpoll, cs->maxpoll);
-    struct upstream_peer *p = sync_index >= 0 ? peer_slot(u, sync_index) : NULL;
-    if (!p) {
-        log_warn("%s: no room for more sources (%d at most)", cs->host, UPSTREAM_MAX_PEERS);
-        if (sync_index >= 0)
-            sync_remove_source(u->sync, (unsigned)sync_index);
-        close(fd);
-        return;
-    }
-    memset(p, 0, sizeof *p);
-    p->addr = *a;
-    p->net = net;
-    p->fd = fd;
-    p->sync_index = sync_index;
-    struct src_params sp = {
-        .minpoll = cs->minpoll,
-        .maxpoll = cs->maxpoll,
-        .iburst = cs->iburst,
-        .prefer = cs->prefer,
-        .maxdistance = u->cfg.maxdistance,
-        .precision = u->precision,
-        .refid = refid,
-        .epoch = u->sync->epoch,
-    };
-    src_init(&p->src, &sp);
-    p->cfg_index = cfg_index;
-    p->active = true;
-    log_info("source %s (%s) added", netaddr_format_port(&p->net, netaddr_port_of(&a->sa)).text, cs->host);
+    if (u->on_change)
+        u->on_change(u->change_ctx);
 }
 
-void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync,
-                   upstream_time_fn local_time, void *time_ctx, int8_t precision)
+/* ---- the housekeeping timer: resolutions, retries, pool replacement ---- */
+
+static void arm_housekeeping(struct upstream *u)
 {
-    memset(u, 0, sizeof *u);
-    u->cfg = *cfg; /* a copy: sources change only at restart */
-    u->sync = sync;
-    u->local_time = local_time;
-    u->time_ctx = time_ctx;
-    u->precision = precision;
+    double now = loop_now(u->loop), due = 0;
+    for (unsigned i = 0; i < u->cfg.n_sources; i++) {
+        double at = u->jobs[i] ? now + RESOLVE_POLL_SECONDS : u->retry_at[i];
+        if (at > 0 && (due == 0 || at < due))
+            due = at;
+    }
+    if (due > 0)
+        loop_timer_arm_at(u->loop, u->timer, due);
+    else
+        loop_timer_disarm(u->loop, u->timer);
+}
+
+static void retry_later(struct upstream *u, unsigned cfg_index, double seconds)
+{
+    u->retry_at[cfg_index] = loop_now(u->loop) + seconds;
+    arm_housekeeping(u);
 }
 
 static void start_resolve(struct upstream *u, unsigned i)
@@ -156,16 +136,45 @@ static void start_resolve(struct upstream *u, unsigned i)
     u->wanted[i] = cs->is_pool ? cs->maxsources : 1;
     u->jobs[i] = resolve_start(cs->host, cs->port, cs->is_pool ? RESOLVE_MAX_ADDRS : 1);
     if (!u->jobs[i]) {
-        log_warn("%s: cannot start resolving", cs->host);
-        u->retry_at[i] = engine_now(u) + RESOLVE_FAIL_RETRY_SECONDS;
+        log_warn("%s: cannot start resolving: %s", cs->host, strerror(errno));
+        retry_later(u, i, RESOLVE_FAIL_RETRY_SECONDS);
     }
 }
 
-void upstream_start(struct upstream *u)
+/* Unregisters and closes the peer's socket; the caller has taken it out of the engine. */
+static void close_peer(struct upstream *u, struct upstream_peer *p, const char *why)
 {
-    for (unsigned i = 0; i < u->cfg.n_sources; i++)
-        start_resolve(u, i);
+    log_warn("source %s: %s; no longer used", netaddr_format(&p->net).text, why);
+    loop_unwatch_fd(u->loop, p->fd);
+    loop_timer_free(u->loop, p->timer);
+    close(p->fd);
+    p->fd = -1;
+    p->timer = -1;
+    p->active = false;
+    /* A pool (or a name that may now resolve elsewhere) gets a replacement. */
+    if (u->retry_at[p->cfg_index] == 0)
+        retry_later(u, p->cfg_index, 1.0);
+    changed(u);
 }
+
+static bool is_lost_pool_member(const struct upstream *u, const struct upstream_peer *p)
+{
+    return p->active && u->cfg.sources[p->cfg_index].is_pool && !src_is_reachable(&p->assoc.src) &&
+           src_sent(&p->assoc.src) >= POOL_REPLACE_MISSES;
+}
+
+static void replace_lost_pool_members(struct upstream *u)
+{
+    for (unsigned i = 0; i < u->n_peers; i++) {
+        struct upstream_peer *p = &u->peers[i];
+        if (is_lost_pool_member(u, p)) {
+            assoc_remove(&p->assoc);
+            close_peer(u, p, "unreachable pool member");
+        }
+    }
+}
+
+static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a);
 
 static void collect_resolution(struct upstream *u, unsigned i)
 {
@@ -178,93 +187,66 @@ static void collect_resolution(struct upstream *u, unsigned i)
     if (res.error) {
         log_warn("%s: %s; trying again in %.0f s", cs->host, resolve_error_text(res.error),
                  RESOLVE_FAIL_RETRY_SECONDS);
-        u->retry_at[i] = engine_now(u) + RESOLVE_FAIL_RETRY_SECONDS;
+        retry_later(u, i, RESOLVE_FAIL_RETRY_SECONDS);
         return;
     }
     for (unsigned k = 0; k < res.n && active_peers_of(u, i) < u->wanted[i]; k++)
         if (!peer_exists(u, &res.addrs[k]) && !is_denied(u, &res.addrs[k]))
             add_peer(u, i, &res.addrs[k]);
     if (active_peers_of(u, i) < u->wanted[i])
-        u->retry_at[i] = engine_now(u) + RESOLVE_RETRY_SECONDS;
+        retry_later(u, i, RESOLVE_RETRY_SECONDS);
 }
 
-static void drop_peer(struct upstream *u, struct upstream_peer *p, const char *why)
+static void housekeeping(void *ctx)
 {
-    log_warn("source %s: %s; no longer used", netaddr_format(&p->net).text, why);
-    sync_remove_source(u->sync, (unsigned)p->sync_index);
-    close(p->fd);
-    p->fd = -1;
-    p->active = false;
-    /* A pool (or a name that may now resolve elsewhere) gets a replacement. */
-    if (u->retry_at[p->cfg_index] == 0)
-        u->retry_at[p->cfg_index] = engine_now(u) + 1.0;
-}
-
-/* RFC 5905 §7.4: after DENY or RSTR the client must stop sending to that server, for good. */
-static void deny_peer(struct upstream *u, struct upstream_peer *p, const char *why)
-{
-    u->denied[u->n_denied++ % UPSTREAM_MAX_DENIED] = p->addr;
-    drop_peer(u, p, why);
-}
-
-static void send_request(struct upstream *u, struct upstream_peer *p)
-{
-    uint8_t buf[SRC_REQUEST_LEN];
-    src_set_poll(&p->src, sync_poll_exponent(u->sync, (unsigned)p->sync_index));
-    size_t n = src_build_request(&p->src, local_now(u), sockio_random64(), buf, sizeof buf);
-    if (n == 0)
-        return;
-    /* T1 as late as possible: right before the send. */
-    src_set_tx_time(&p->src, local_now(u));
-    if (sendto(p->fd, buf, n, 0, (struct sockaddr *)&p->addr.sa, p->addr.len) < 0)
-        log_debug("send to %s: %s", netaddr_format(&p->net).text, strerror(errno));
-    sync_polled(u->sync, (unsigned)p->sync_index);
-}
-
-static void replace_lost_pool_members(struct upstream *u)
-{
-    for (unsigned i = 0; i < u->n_peers; i++) {
-        struct upstream_peer *p = &u->peers[i];
-        if (!p->active || !u->cfg.sources[p->cfg_index].is_pool)
-            continue;
-        if (!src_is_reachable(&p->src) && src_sent(&p->src) >= POOL_REPLACE_MISSES)
-            drop_peer(u, p, "unreachable pool member");
-    }
-}
-
-double upstream_run_timers(struct upstream *u)
-{
-    double now = engine_now(u), next = 1.0;
+    struct upstream *u = ctx;
     for (unsigned i = 0; i < u->cfg.n_sources; i++) {
         collect_resolution(u, i);
-        if (!u->jobs[i] && u->retry_at[i] > 0 && now >= u->retry_at[i]) {
+        if (!u->jobs[i] && u->retry_at[i] > 0 && loop_now(u->loop) >= u->retry_at[i]) {
             u->retry_at[i] = 0;
             if (active_peers_of(u, i) < u->wanted[i])
                 start_resolve(u, i);
         }
     }
     replace_lost_pool_members(u);
-    ntp_ts t = local_now(u);
-    for (unsigned i = 0; i < u->n_peers; i++) {
-        struct upstream_peer *p = &u->peers[i];
-        if (!p->active)
-            continue;
-        if (src_time_to_poll(&p->src, t) <= 0)
-            send_request(u, p);
-        double wait = src_time_to_poll(&p->src, local_now(u));
-        if (wait < next)
-            next = wait;
-    }
-    return next < 0 ? 0 : next;
+    arm_housekeeping(u);
 }
 
-unsigned upstream_pollfds(const struct upstream *u, struct pollfd *fds, unsigned max)
+/* ---- one peer: its poll timer and its socket ---- */
+
+/*
+ * The association counts in local-clock seconds, the loop in monotonic ones:
+ * they differ by the clock's frequency error (ppm) and its steps. A timer that
+ * fires early finds nothing due yet and is re-armed for the rest.
+ */
+static void arm_poll_timer(struct upstream *u, struct upstream_peer *p)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < u->n_peers && n < max; i++)
-        if (u->peers[i].active)
-            fds[n++] = (struct pollfd){.fd = u->peers[i].fd, .events = POLLIN};
-    return n;
+    loop_timer_arm(u->loop, p->timer, assoc_time_to_poll(&p->assoc, local_now(u)));
+}
+
+static void send_request(struct upstream *u, struct upstream_peer *p)
+{
+    uint8_t buf[SRC_REQUEST_LEN];
+    size_t n = assoc_build_request(&p->assoc, local_now(u), sockio_random64(), buf, sizeof buf);
+    if (n == 0)
+        return;
+    /* T1 as late as possible: right before the send. */
+    ntp_ts t1 = local_now(u);
+    if (send(p->fd, buf, n, 0) < 0)
+        log_debug("send to %s: %s", netaddr_format(&p->net).text, strerror(errno));
+    assoc_sent(&p->assoc, t1);
+}
+
+static void peer_poll_due(void *ctx)
+{
+    struct upstream_peer *p = ctx;
+    struct upstream *u = p->owner;
+    if (assoc_time_to_poll(&p->assoc, local_now(u)) <= 0) {
+        send_request(u, p);
+        if (is_lost_pool_member(u, p))
+            loop_timer_arm(u->loop, u->timer, 0); /* replaced there, not under our own feet */
+    }
+    arm_poll_timer(u, p);
 }
 
 static bool from_peer(const struct upstream_peer *p, const struct sockaddr_storage *from)
@@ -275,29 +257,51 @@ static bool from_peer(const struct upstream_peer *p, const struct sockaddr_stora
            netaddr_port_of(from) == netaddr_port_of(&p->addr.sa);
 }
 
-static void handle_verdict(struct upstream *u, struct upstream_peer *p, enum src_verdict v,
-                           const struct ntp_sample *smp)
+/* RFC 5905 §7.4: after DENY or RSTR the client must stop sending to that server, for good. */
+static void act_on(struct upstream *u, struct upstream_peer *p, const struct assoc_outcome *o)
 {
-    switch (v) {
-    case SRC_SAMPLE:
-        sync_sample(u->sync, (unsigned)p->sync_index, smp);
+    struct addr_text name = netaddr_format(&p->net);
+    switch (o->action) {
+    case ASSOC_SAMPLED:
+        changed(u);
         break;
-    case SRC_KOD_DENY:
-    case SRC_KOD_RSTR:
-        deny_peer(u, p, v == SRC_KOD_DENY ? "Kiss-o'-Death DENY" : "Kiss-o'-Death RSTR");
+    case ASSOC_REMOVED:
+        u->denied[u->n_denied++ % UPSTREAM_MAX_DENIED] = p->addr;
+        close_peer(u, p, o->verdict == SRC_KOD_DENY ? "Kiss-o'-Death DENY" : "Kiss-o'-Death RSTR");
+        return;
+    case ASSOC_BACKED_OFF:
+        log_info("source %s: Kiss-o'-Death RATE, polling every 2^%d s", name.text, src_poll(&p->assoc.src));
         break;
-    case SRC_KOD_RATE:
-        log_info("source %s: Kiss-o'-Death RATE, polling every 2^%d s", netaddr_format(&p->net).text,
-                 src_poll(&p->src));
-        break;
-    default:
-        log_debug("source %s: reply dropped (%s)", netaddr_format(&p->net).text, src_verdict_name(v));
+    case ASSOC_NONE:
+        log_debug("source %s: reply dropped (%s)", name.text, src_verdict_name(o->verdict));
         break;
     }
+    if (o->poll_changed)
+        arm_poll_timer(u, p);
 }
 
-static void receive_from(struct upstream *u, struct upstream_peer *p)
+static void receive_one(struct upstream *u, struct upstream_peer *p, const uint8_t *buf, size_t len,
+                        struct msghdr *msg)
 {
+    struct unix_time kts;
+    ntp_ts rx;
+    if (sockio_rx_timestamp(msg, &kts)) {
+        rx = u->local_time(u->time_ctx, &kts);
+        p->ts.kernel_rx++;
+    } else {
+        rx = local_now(u);
+        p->ts.software_rx++;
+    }
+    if (!from_peer(p, msg->msg_name))
+        return; /* not our server: spoofed or stray */
+    struct assoc_outcome o = assoc_handle_reply(&p->assoc, buf, len, rx);
+    act_on(u, p, &o);
+}
+
+static void peer_readable(void *ctx, int fd, short revents)
+{
+    (void)revents;
+    struct upstream_peer *p = ctx;
     for (int round = 0; round < 8 && p->active; round++) {
         uint8_t buf[NTP_MAX_PACKET_LEN];
         uint8_t control[128];
@@ -305,40 +309,108 @@ static void receive_from(struct upstream *u, struct upstream_peer *p)
         struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
         struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
                              .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
-        ssize_t n = recvmsg(p->fd, &msg, 0);
+        ssize_t n = recvmsg(fd, &msg, 0);
         if (n < 0)
             return;
-        struct unix_time kts;
-        ntp_ts rx;
-        if (sockio_rx_timestamp(&msg, &kts)) {
-            rx = u->local_time(u->time_ctx, &kts);
-            p->ts.kernel_rx++;
-        } else {
-            rx = local_now(u);
-            p->ts.software_rx++;
-        }
-        if (!from_peer(p, &from))
-            continue; /* not our server: spoofed or stray */
-        struct ntp_sample smp;
-        handle_verdict(u, p, src_handle_reply(&p->src, buf, (size_t)n, rx, &smp), &smp);
+        receive_one(p->owner, p, buf, (size_t)n, &msg);
     }
 }
 
-bool upstream_handle_readable(struct upstream *u, int fd)
+static bool register_peer(struct upstream *u, struct upstream_peer *p)
 {
-    for (unsigned i = 0; i < u->n_peers; i++) {
-        if (u->peers[i].active && u->peers[i].fd == fd) {
-            receive_from(u, &u->peers[i]);
-            return true;
-        }
+    p->timer = loop_timer_new(u->loop, peer_poll_due, p);
+    if (p->timer >= 0 && loop_watch_fd(u->loop, p->fd, POLLIN, peer_readable, p) == 0) {
+        arm_poll_timer(u, p);
+        return true;
     }
+    loop_timer_free(u->loop, p->timer);
     return false;
+}
+
+static struct src_params peer_params(const struct upstream *u, const struct cfg_source *cs,
+                                     const struct net_addr *net, const struct net_addr *local)
+{
+    return (struct src_params){
+        .minpoll = cs->minpoll,
+        .maxpoll = cs->maxpoll,
+        .iburst = cs->iburst,
+        .prefer = cs->prefer,
+        .maxdistance = u->cfg.maxdistance,
+        .precision = u->precision,
+        .refid = refid_of(net),
+        .local_refid = refid_of(local),
+        .epoch = u->sync->epoch,
+    };
+}
+
+static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a)
+{
+    const struct cfg_source *cs = &u->cfg.sources[cfg_index];
+    struct net_addr net, local;
+    resolve_to_net_addr(a, &net);
+    int fd = open_peer_socket(a, &local);
+    if (fd < 0)
+        return;
+    struct src_params sp = peer_params(u, cs, &net, &local);
+    struct assoc assoc;
+    struct upstream_peer *p = assoc_init(&assoc, u->sync, &sp, NULL) == 0 ? peer_slot(u, assoc.sync_index) : NULL;
+    if (p) {
+        *p = (struct upstream_peer){.cfg_index = cfg_index, .addr = *a, .net = net, .fd = fd,
+                                    .owner = u, .assoc = assoc, .active = true};
+        if (register_peer(u, p)) {
+            log_info("source %s (%s) added, from %s", netaddr_format_port(&net, netaddr_port_of(&a->sa)).text,
+                     cs->host, netaddr_format(&local).text);
+            return;
+        }
+        p->active = false;
+    }
+    log_warn("%s: no room for more sources (%d at most)", cs->host, UPSTREAM_MAX_PEERS);
+    if (assoc.sync_index >= 0)
+        assoc_remove(&assoc);
+    close(fd);
+}
+
+/* ---- the API ---- */
+
+void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync, struct loop *loop,
+                   upstream_time_fn local_time, void *time_ctx, int8_t precision)
+{
+    memset(u, 0, sizeof *u);
+    u->cfg = *cfg; /* a copy: sources change only at restart */
+    u->sync = sync;
+    u->loop = loop;
+    u->local_time = local_time;
+    u->time_ctx = time_ctx;
+    u->precision = precision;
+    u->timer = -1;
+}
+
+void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx)
+{
+    u->on_change = fn;
+    u->change_ctx = ctx;
+}
+
+int upstream_start(struct upstream *u)
+{
+    if (u->cfg.n_sources == 0)
+        return 0;
+    u->timer = loop_timer_new(u->loop, housekeeping, u);
+    if (u->timer < 0) {
+        log_error("upstream: no room for a timer in the event loop");
+        return -1;
+    }
+    for (unsigned i = 0; i < u->cfg.n_sources; i++)
+        start_resolve(u, i);
+    /* Numeric addresses are resolved already: take them up at the loop's first round. */
+    loop_timer_arm(u->loop, u->timer, 0);
+    return 0;
 }
 
 const struct upstream_peer *upstream_peer_of(const struct upstream *u, unsigned sync_index)
 {
     for (unsigned i = 0; i < u->n_peers; i++)
-        if (u->peers[i].sync_index == (int)sync_index)
+        if (u->peers[i].assoc.sync_index == (int)sync_index)
             return &u->peers[i];
     return NULL;
 }
@@ -353,8 +425,14 @@ void upstream_close(struct upstream *u)
     for (unsigned i = 0; i < u->cfg.n_sources; i++)
         if (u->jobs[i])
             resolve_release(u->jobs[i]);
-    for (unsigned i = 0; i < u->n_peers; i++)
-        if (u->peers[i].active)
-            close(u->peers[i].fd);
+    for (unsigned i = 0; i < u->n_peers; i++) {
+        struct upstream_peer *p = &u->peers[i];
+        if (!p->active)
+            continue;
+        loop_unwatch_fd(u->loop, p->fd);
+        loop_timer_free(u->loop, p->timer);
+        close(p->fd);
+    }
+    loop_timer_free(u->loop, u->timer);
     u->n_peers = 0;
 }

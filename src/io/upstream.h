@@ -1,21 +1,29 @@
 /*
  * upstream: the shell side of keeping our own time — the `server` and `pool`
- * sources, their name resolution, one UDP socket each (bound to a random
- * unprivileged port chosen by the kernel), sending requests when the source
- * state machine says so, receiving replies with kernel timestamps, and
- * handing samples to the sync engine.
+ * sources, their name resolution, and for each server address one UDP socket
+ * connected to it (on a random unprivileged port the kernel picks) and one
+ * poll timer, both registered with the event loop.
+ *
+ * Owns the bytes and the timers only: each server's protocol (requests, poll
+ * schedule, reply tests, Kiss-o'-Death, samples into the sync engine) is its
+ * core/assoc object, the one the simulator drives too. Upstream sends what
+ * the association builds, reads replies with kernel timestamps, and acts on
+ * what it returns: closes a kissed-away server's socket and never asks that
+ * address again, replaces lost pool members, re-resolves names (picked up
+ * from the resolver by a timer of its own while a job is pending), and calls
+ * the `on_change` hook when the engine's state may have changed.
  */
 #ifndef HORLOGE_UPSTREAM_H
 #define HORLOGE_UPSTREAM_H
 
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/source.h"
+#include "core/assoc.h"
 #include "core/sync.h"
 #include "io/config.h"
+#include "io/loop.h"
 #include "io/netutil.h"
 #include "io/resolve.h"
 
@@ -23,14 +31,17 @@
 /* Addresses that kissed us away (DENY, RSTR) and are never asked again, oldest forgotten first. */
 #define UPSTREAM_MAX_DENIED 32
 
+struct upstream;
+
 struct upstream_peer {
     bool active;
     unsigned cfg_index;           /* the `server`/`pool` line it came from */
     struct resolve_addr addr;
     struct net_addr net;
-    int fd;
-    int sync_index;
-    struct source src;
+    int fd;                       /* connected to addr */
+    int timer;                    /* its poll timer in the loop */
+    struct upstream *owner;
+    struct assoc assoc;
     struct source_timestamps {
         uint64_t kernel_rx;
         uint64_t software_rx;
@@ -39,15 +50,21 @@ struct upstream_peer {
 
 /* Converts kernel packet timestamps (raw CLOCK_REALTIME) to the local clock the engine uses. */
 typedef ntp_ts (*upstream_time_fn)(void *ctx, const struct unix_time *raw_or_null);
+/* Called after a sample or a removal: the engine's state (what we serve) may have changed. */
+typedef void (*upstream_change_fn)(void *ctx);
 
 struct upstream {
     struct config cfg;           /* as at start: sources change only at restart */
     struct sync *sync;
+    struct loop *loop;
     upstream_time_fn local_time;
     void *time_ctx;
     int8_t precision;
+    upstream_change_fn on_change;
+    void *change_ctx;
+    int timer;                   /* resolutions, retries, pool replacement */
     struct resolve_job *jobs[CFG_MAX_SOURCES];
-    double retry_at[CFG_MAX_SOURCES];  /* engine seconds: when to resolve that line again */
+    double retry_at[CFG_MAX_SOURCES];  /* loop (monotonic) seconds: resolve that line again; 0: no */
     unsigned wanted[CFG_MAX_SOURCES];  /* peers wanted from that line */
     unsigned n_peers;
     struct upstream_peer peers[UPSTREAM_MAX_PEERS];
@@ -55,16 +72,12 @@ struct upstream {
     struct resolve_addr denied[UPSTREAM_MAX_DENIED];
 };
 
-void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync,
+void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync, struct loop *loop,
                    upstream_time_fn local_time, void *time_ctx, int8_t precision);
-/* Starts resolving every configured source. */
-void upstream_start(struct upstream *u);
-/* Adds the peers' sockets to a poll set; returns how many were written. */
-unsigned upstream_pollfds(const struct upstream *u, struct pollfd *fds, unsigned max);
-/* True when `fd` belonged to a peer (and was handled). */
-bool upstream_handle_readable(struct upstream *u, int fd);
-/* Sends due requests, picks up resolutions, replaces lost pool members. Returns seconds to the next due event. */
-double upstream_run_timers(struct upstream *u);
+/* The hook called when the engine's state may have changed (NULL: none). */
+void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx);
+/* Registers upstream's timer with the loop and starts resolving every source; -1 when the loop is full. */
+int upstream_start(struct upstream *u);
 /* Name and address of the peer behind sync source `sync_index`, for reports. */
 const struct upstream_peer *upstream_peer_of(const struct upstream *u, unsigned sync_index);
 const char *upstream_peer_name(const struct upstream *u, const struct upstream_peer *p);

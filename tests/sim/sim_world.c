@@ -4,21 +4,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/assoc.h"
 #include "core/packet.h"
-#include "core/responder.h"
 #include "sim_rng.h"
 
-/* The real client state machine when the tree has it; the adapter below otherwise. */
-#if defined(__has_include)
-#if __has_include("core/source.h")
-#include "core/source.h"
-#define SIM_USE_SOURCE 1
-#endif
-#endif
-
 #define SIM_LOCAL_PRECISION (-24)
-#define SIM_IBURST_COUNT 8
-#define SIM_IBURST_SPACING 2.0
 
 void sim_server_defaults(struct sim_server *s)
 {
@@ -53,43 +43,13 @@ void sim_scenario_defaults(struct sim_scenario *sc)
     sim_server_defaults(&sc->servers[0]);
 }
 
-bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t4,
-                           int8_t local_precision, ntp_ts epoch, struct ntp_sample *out)
-{
-    struct ntp_header h;
-    if (pkt_decode(reply, len, &h, NULL) != PKT_OK)
-        return false;
-    if (h.mode != NTP_MODE_SERVER || h.origin != t1 || h.receive == 0 || h.transmit == 0)
-        return false;
-    if (h.stratum == 0 || h.leap == NTP_LEAP_UNSYNC)
-        return false;
-    /* RFC 5905 §8: theta = ((T2 - T1) + (T3 - T4)) / 2, delta = (T4 - T1) - (T3 - T2). */
-    double span = ntp_diff_sec(t4, t1);
-    double delay = span - ntp_diff_sec(h.transmit, h.receive);
-    *out = (struct ntp_sample){
-        .local_time = ntp_diff_sec(t4, epoch),
-        .offset = (ntp_diff_sec(h.receive, t1) + ntp_diff_sec(h.transmit, t4)) / 2.0,
-        .delay = delay > 0.0 ? delay : 0.0,
-        .dispersion = ldexp(1.0, h.precision) + ldexp(1.0, local_precision) + NTP_PHI * span,
-        .root_delay = ntp_short_to_sec(h.root_delay),
-        .root_dispersion = ntp_short_to_sec(h.root_dispersion),
-        .stratum = h.stratum,
-        .leap = h.leap,
-        .refid = h.refid,
-    };
-    return true;
-}
-
 struct world_server {
     struct sim_server cfg;
     struct sim_rng rng;
-#ifdef SIM_USE_SOURCE
-    struct source src;
+    struct assoc assoc;
     struct sim_rng nonce_rng;
-#endif
     struct resp_state state;
     double next_poll;
-    unsigned burst_left;
     struct sim_source_figures fig;
     unsigned obs_false, obs_comb, obs_sel;
 };
@@ -107,48 +67,28 @@ static bool server_down(const struct sim_server *s, double t)
     return s->down_to > s->down_from && t >= s->down_from && t < s->down_to;
 }
 
-/* T1 and the request: source.c's (random transmit nonce) or a plain one. */
-static size_t make_request(struct world *w, unsigned i, ntp_ts t1, uint8_t *req, size_t cap)
+static enum resp_kod kod_at(const struct sim_server *s, double t)
 {
-#ifdef SIM_USE_SOURCE
-    struct world_server *ws = &w->srv[i];
-    return src_build_request(&ws->src, t1, sim_rng_u64(&ws->nonce_rng), req, cap);
-#else
-    struct ntp_header rq = {
-        .version = 4,
-        .mode = NTP_MODE_CLIENT,
-        .poll = (int8_t)w->node.src[i].poll,
-        .precision = SIM_LOCAL_PRECISION,
-        .transmit = t1,
-    };
-    if (cap < NTP_HEADER_LEN)
-        return 0;
-    pkt_encode_header(&rq, req);
-    return NTP_HEADER_LEN;
-#endif
+    return s->kod_to > s->kod_from && t >= s->kod_from && t < s->kod_to ? s->kod : RESP_KOD_NONE;
 }
 
-static bool take_reply(struct world *w, unsigned i, ntp_ts t1, const uint8_t *rep, size_t len,
-                       ntp_ts t4, struct ntp_sample *smp)
+static void note_outcome(struct world_server *ws, const struct assoc_outcome *o)
 {
-#ifdef SIM_USE_SOURCE
-    (void)t1;
-    return src_handle_reply(&w->srv[i].src, rep, len, t4, smp) == SRC_SAMPLE;
-#else
-    (void)i;
-    return sim_sample_from_reply(t1, rep, len, t4, SIM_LOCAL_PRECISION, w->epoch, smp);
-#endif
+    ws->fig.replies += o->verdict == SRC_SAMPLE;
+    ws->fig.kods_rate += o->action == ASSOC_BACKED_OFF;
+    ws->fig.removed |= o->action == ASSOC_REMOVED;
 }
 
+/* One request through the association, and the server's reply back to it unless lost. */
 static void exchange(struct world *w, unsigned i)
 {
     struct world_server *ws = &w->srv[i];
     const struct sim_path *path = &ws->cfg.path;
-    sync_polled(&w->node, i);
-    ws->fig.polls++;
     ntp_ts t1 = ntp_from_unix(sim_clock_read(&w->clock));
     uint8_t req[NTP_MAX_PACKET_LEN], rep[NTP_MAX_PACKET_LEN];
-    size_t req_len = make_request(w, i, t1, req, sizeof req);
+    size_t req_len = assoc_build_request(&ws->assoc, t1, sim_rng_u64(&ws->nonce_rng), req, sizeof req);
+    ws->fig.polls++;
+    ws->fig.polls_after_removal += ws->fig.removed;
     /* Always draw all three, so loss does not reshuffle the delays. */
     double d1 = path->delay + path->asymmetry + sim_rng_exp(&ws->rng, path->jitter);
     double d2 = path->delay + sim_rng_exp(&ws->rng, path->jitter);
@@ -159,37 +99,22 @@ static void exchange(struct world *w, unsigned i)
     ntp_ts rx = ntp_add_sec(w->epoch, t2 + ws->cfg.offset);
     ws->state.reference_time = rx;
     enum resp_outcome outcome;
-    size_t len = resp_build(&ws->state, req, req_len, rx, RESP_KOD_NONE, rep, sizeof rep,
+    size_t len = resp_build(&ws->state, req, req_len, rx, kod_at(&ws->cfg, t2), rep, sizeof rep,
                             &outcome);
     if (len == 0)
         return;
     pkt_set_transmit(rep, ntp_add_sec(rx, ws->cfg.proc_time));
     sim_clock_advance(&w->clock, t2 + ws->cfg.proc_time + d2);
     ntp_ts t4 = ntp_from_unix(sim_clock_read(&w->clock));
-    struct ntp_sample smp;
-    if (!take_reply(w, i, t1, rep, len, t4, &smp))
-        return;
-    ws->fig.replies++;
-    sync_sample(&w->node, i, &smp);
-#ifdef SIM_USE_SOURCE
-    src_set_poll(&ws->src, w->node.src[i].poll);
-#endif
+    struct assoc_outcome o = assoc_handle_reply(&ws->assoc, rep, len, t4);
+    note_outcome(ws, &o);
 }
 
 static void schedule_poll(struct world *w, unsigned i)
 {
     struct world_server *ws = &w->srv[i];
-#ifdef SIM_USE_SOURCE
     ntp_ts now = ntp_from_unix(sim_clock_read(&w->clock));
-    ws->next_poll = w->clock.t + src_time_to_poll(&ws->src, now);
-#else
-    if (ws->burst_left > 0) {
-        ws->burst_left--;
-        ws->next_poll = w->clock.t + SIM_IBURST_SPACING;
-    } else {
-        ws->next_poll = w->clock.t + ldexp(1.0, sync_poll_exponent(&w->node, i));
-    }
-#endif
+    ws->next_poll = w->clock.t + assoc_time_to_poll(&ws->assoc, now);
 }
 
 struct stats {
@@ -250,9 +175,6 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
             .root_delay = ws->cfg.root_delay,
             .root_dispersion = ws->cfg.root_dispersion,
         };
-        sync_add_source(&w->node, ws->cfg.address, ws->cfg.prefer, ws->cfg.minpoll,
-                            ws->cfg.maxpoll);
-#ifdef SIM_USE_SOURCE
         sim_rng_seed(&ws->nonce_rng, sc->seed, 200 + i);
         struct src_params sp = {
             .minpoll = ws->cfg.minpoll,
@@ -263,11 +185,9 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
             .refid = ws->cfg.address,
             .epoch = w->epoch,
         };
-        src_init(&ws->src, &sp);
-#endif
+        assoc_init(&ws->assoc, &w->node, &sp, NULL);
         double phase = 1.0 + 2.0 * sim_rng_uniform(&ws->rng);
         ws->next_poll = ws->cfg.first_poll > 0.0 ? ws->cfg.first_poll : phase;
-        ws->burst_left = sc->iburst ? SIM_IBURST_COUNT - 1 : 0;
     }
 }
 
@@ -292,7 +212,7 @@ static void finish(struct world *w, const struct stats *st, struct sim_result *r
         res->src[i] = ws->fig;
         res->src[i].samples_used = w->node.src[i].n_used;
         res->src[i].last_verdict = w->node.src[i].verdict;
-        res->src[i].final_poll = w->node.src[i].poll;
+        res->src[i].final_poll = src_poll(&ws->assoc.src);
         if (st->n > 0) {
             res->src[i].frac_falseticker = (double)ws->obs_false / st->n;
             res->src[i].frac_combined = (double)ws->obs_comb / st->n;

@@ -4,13 +4,14 @@
  * Paths have a one-way base delay, an exponential jitter per direction, a
  * fixed extra delay on the way out (asymmetry) and a loss probability.
  * Servers keep true time plus an offset (liars), may be down for a while,
- * and answer through the real responder (resp_build). Each exchange makes
- * real packets: T1 and T4 read from the simulated local clock, T2 and T3
- * from the server's clock. With src/core/source.h present (the lead's merge)
- * the real source.c builds requests, schedules polls (iburst, back-off) and
- * judges replies; without it, sim_sample_from_reply stands in. The runner
- * drives a sync through a scenario in simulated time, deterministically
- * from the seed, and measures the true error of the node's clock.
+ * may kiss (RATE, DENY, RSTR) for a while, and answer through the real
+ * responder (resp_build). Each exchange makes real packets: T1 and T4 read
+ * from the simulated local clock, T2 and T3 from the server's clock. Each
+ * server is polled through the daemon's own association object (core/assoc:
+ * requests, poll schedule, reply tests, KoD, samples into the engine); this
+ * file only moves the packets. The runner drives a sync through a scenario in
+ * simulated time, deterministically from the seed, and measures the true
+ * error of the node's clock.
  */
 #ifndef HORLOGE_SIM_WORLD_H
 #define HORLOGE_SIM_WORLD_H
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/ntptime.h"
+#include "core/responder.h"
 #include "core/sample.h"
 #include "sim_clock.h"
 #include "core/sync.h"
@@ -36,6 +38,9 @@ struct sim_server {
     double offset;          /* server clock - true time, s */
     double down_from;       /* true time the server stops answering ... */
     double down_to;         /* ... and starts again (down_to <= down_from: never down) */
+    enum resp_kod kod;      /* the Kiss-o'-Death it answers with ... */
+    double kod_from;        /* ... from this true time ... */
+    double kod_to;          /* ... until this one (kod_to <= kod_from: never) */
     uint8_t stratum;
     uint8_t leap;
     int8_t precision;
@@ -71,7 +76,10 @@ void sim_server_defaults(struct sim_server *s);
 
 struct sim_source_figures {
     unsigned polls, replies, samples_used;
-    int final_poll;
+    unsigned kods_rate;       /* RATE kisses taken */
+    bool removed;             /* DENY or RSTR took it out */
+    unsigned polls_after_removal;
+    int final_poll;           /* the source's poll exponent at the end */
     double frac_falseticker;  /* of observations after warm-up */
     double frac_combined;     /* selected or candidate */
     double frac_selected;
@@ -108,16 +116,5 @@ typedef void (*sim_observer)(void *ctx, const struct sim_observation *o);
 
 /* Runs a scenario; `observe` (may be NULL) sees every measurement. 0, or -1 on a bad scenario. */
 int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer observe, void *ctx);
-
-/*
- * ADAPTER, used only when src/core/source.h is absent (otherwise the exchanges
- * go through source.c's src_build_request / src_handle_reply): checks a decoded
- * reply against our request's T1 and turns T1..T4 into a sample with RFC
- * 5905 §8 arithmetic, local_time = T4 - epoch in seconds (source.c's
- * convention).
- * Returns false for a reply a client must drop.
- */
-bool sim_sample_from_reply(ntp_ts t1, const uint8_t *reply, size_t len, ntp_ts t4,
-                           int8_t local_precision, ntp_ts epoch, struct ntp_sample *out);
 
 #endif

@@ -520,6 +520,59 @@ static void test_no_makestep(void **state)
     assert_below(f.max, 120 * US, "max offset");
 }
 
+/* 8. Kiss-o'-Death RATE from one of three servers for two hours: it is polled less, never faster again. */
+static void test_kod_rate(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "three-servers-one-kisses-rate-2h");
+    add_servers(&sc, 3);
+    sc.servers[0].kod = RESP_KOD_RATE;
+    sc.servers[0].kod_from = 2 * HOUR;
+    sc.servers[0].kod_to = 4 * HOUR;
+    struct figures f;
+    run_seeds(&sc, &f, NULL, NULL);
+    print_figures(&sc, &f, -1, -1);
+    const struct sim_source_figures *k = &f.last.src[0], *good = &f.last.src[1];
+    printf("SIM scenario=%s kisses=%u polls=%u final_poll=%d (others: polls=%u final_poll=%d)\n",
+           sc.name, k->kods_rate, k->polls, k->final_poll, good->polls, good->final_poll);
+    /* Each kiss at least doubles the interval: 2 h of RATE takes only a handful of requests. */
+    assert_true(k->kods_rate >= 3 && k->kods_rate <= 8);
+    assert_true(k->final_poll >= 6 + (int)k->kods_rate);
+    assert_true(k->polls < good->polls / 4);
+    assert_false(k->removed);
+    assert_true(f.last.src[1].frac_combined > 0.99 && f.last.src[2].frac_combined > 0.99);
+    assert_below(f.rms, 12 * US, "rms offset");
+    assert_below(f.max, 80 * US, "max offset");
+}
+
+/* 9. DENY from one of three servers after 6 hours: removed, never asked again, the others go on. */
+static void test_kod_deny(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "three-servers-one-kisses-deny-at-6h");
+    add_servers(&sc, 3);
+    sc.servers[1].kod = RESP_KOD_DENY;
+    sc.servers[1].kod_from = 6 * HOUR;
+    sc.servers[1].kod_to = sc.duration;
+    struct figures f;
+    run_seeds(&sc, &f, NULL, NULL);
+    print_figures(&sc, &f, -1, -1);
+    const struct sim_source_figures *d = &f.last.src[1];
+    printf("SIM scenario=%s polls=%u samples_used=%u polls_after_removal=%u\n", sc.name, d->polls,
+           d->samples_used, d->polls_after_removal);
+    assert_true(d->removed);
+    assert_int_equal(d->polls_after_removal, 0);
+    assert_true(d->polls <= 6 * HOUR / 64 + 8 + 2); /* the burst, then every 64 s until the kiss */
+    assert_true(d->samples_used > 0); /* it was used before the kiss */
+    assert_true(d->frac_combined == 0.0);
+    assert_true(f.last.src[0].frac_combined > 0.99 && f.last.src[2].frac_combined > 0.99);
+    assert_true(f.last.src[0].last_verdict == SEL_SELECTED || f.last.src[2].last_verdict == SEL_SELECTED);
+    assert_below(f.rms, 12 * US, "rms offset");
+    assert_below(f.max, 80 * US, "max offset");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +590,8 @@ int main(void)
         cmocka_unit_test(test_outage_local),
         cmocka_unit_test(test_makestep),
         cmocka_unit_test(test_no_makestep),
+        cmocka_unit_test(test_kod_rate),
+        cmocka_unit_test(test_kod_deny),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

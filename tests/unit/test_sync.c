@@ -104,7 +104,7 @@ static void start(struct sync *n, struct fake_clock *c, bool makestep)
 /* One exchange with the upstream (stratum 1, SHIFT ahead of true time), then a tick. */
 static void exchange(struct sync *n, struct fake_clock *c)
 {
-    sync_polled(n, 0);
+    sync_polled(n, 0, n->src[0].n_samples > 0, true); /* a source that answers every poll */
     double mid_sys = c->sys + DELAY / 2.0, mid_t = c->t + DELAY / 2.0;
     advance(c, DELAY);
     struct ntp_sample s = {
