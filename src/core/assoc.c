@@ -2,9 +2,11 @@
 #include "core/assoc.h"
 
 int assoc_init(struct assoc *a, struct sync *sync, const struct src_params *params,
-               const struct auth_ops *auth)
+               const struct auth_instance *auth)
 {
-    *a = (struct assoc){.sync = sync, .auth = auth};
+    *a = (struct assoc){.sync = sync, .auth = {.ops = &auth_none}};
+    if (auth && auth->ops)
+        a->auth = *auth;
     src_init(&a->src, params);
     const struct src_params *p = &a->src.p; /* minpoll and maxpoll as the source clamped them */
     a->sync_index = sync_add_source(sync, p->refid, p->prefer, p->minpoll, p->maxpoll);
@@ -19,6 +21,8 @@ double assoc_time_to_poll(const struct assoc *a, ntp_ts now)
 size_t assoc_build_request(struct assoc *a, ntp_ts now, uint64_t random64, uint8_t *buf, size_t cap)
 {
     size_t n = src_build_request(&a->src, now, random64, buf, cap);
+    if (n > 0 && a->auth.ops->build_request)
+        n = a->auth.ops->build_request(a->auth.ctx, buf, n, cap);
     if (n == 0)
         return 0;
     bool pending = src_sent(&a->src) <= SYNC_PENDING_POLLS;
@@ -55,9 +59,23 @@ static enum assoc_action act_on(struct assoc *a, enum src_verdict v, const struc
     }
 }
 
+/* The strategy's verdict on a datagram's authentication; undecodable ones are the source's to count. */
+static bool authentic(const struct assoc *a, const uint8_t *buf, size_t len)
+{
+    struct ntp_header h;
+    struct ntp_layout layout;
+    if (!a->auth.ops->check_reply || pkt_decode(buf, len, &h, &layout) != PKT_OK)
+        return true;
+    return a->auth.ops->check_reply(a->auth.ctx, buf, len, &layout);
+}
+
 struct assoc_outcome assoc_handle_reply(struct assoc *a, const uint8_t *buf, size_t len, ntp_ts rx)
 {
     double wait_before = src_time_to_poll(&a->src, rx);
+    if (!authentic(a, buf, len)) {
+        src_count_refused(&a->src, SRC_DROP_AUTH);
+        return (struct assoc_outcome){.verdict = SRC_DROP_AUTH, .action = ASSOC_NONE};
+    }
     struct ntp_sample smp;
     struct assoc_outcome o = {.verdict = src_handle_reply(&a->src, buf, len, rx, &smp)};
     o.action = act_on(a, o.verdict, &smp);

@@ -26,12 +26,13 @@
  *   assoc_remove(&a) when the shell gives the server up (a lost pool member).
  * Times are local clock readings as NTP timestamps, as source.h says.
  *
- * Authentication (design note): `auth` is the association's strategy, a
- * core/auth.h `struct auth_ops` (NULL: none). assoc_build_request is where
- * auth->build_request will append its MAC or extension fields (up to `cap`)
- * to the 48-byte request src_build_request wrote, and assoc_handle_reply is
- * where auth->check_reply will judge a datagram before src_handle_reply does,
- * a refusal counted as a drop. source.c itself stays unaware of it.
+ * Authentication: `auth` is the association's strategy (core/auth.h; none
+ * given: auth_none). assoc_build_request lets its build_request append a MAC
+ * or extension fields (up to `cap`) to the 48-byte request src_build_request
+ * wrote, and assoc_handle_reply lets its check_reply judge a datagram before
+ * the source does: a refusal is counted (SRC_DROP_AUTH) and leaves the
+ * request outstanding, so a forged reply cannot consume it. source.c itself
+ * stays unaware of authentication.
  */
 #ifndef HORLOGE_ASSOC_H
 #define HORLOGE_ASSOC_H
@@ -43,7 +44,7 @@
 #include "core/source.h"
 #include "core/sync.h"
 
-struct auth_ops;
+#include "core/auth.h"
 
 /* What the shell must do after a reply. */
 enum assoc_action {
@@ -64,12 +65,12 @@ struct assoc {
     struct source src;
     struct sync *sync;
     int sync_index;    /* the engine's index of this source */
-    const struct auth_ops *auth;
+    struct auth_instance auth;
 };
 
 /* Registers a new source with the engine; 0, or -1 when the engine has no room. */
 int assoc_init(struct assoc *a, struct sync *sync, const struct src_params *params,
-               const struct auth_ops *auth);
+               const struct auth_instance *auth);
 /* Seconds until the next request is due (<= 0: now); SRC_NEVER once removed. */
 double assoc_time_to_poll(const struct assoc *a, ntp_ts now);
 /* The next request into buf (see src_build_request); tells the engine of the poll. 0: none. */

@@ -48,6 +48,7 @@ const char *src_verdict_name(enum src_verdict v)
     case SRC_DROP_LOOP: return "timing-loop";
     case SRC_DROP_DELAY: return "bad-delay";
     case SRC_DROP_DISTANCE: return "distance";
+    case SRC_DROP_AUTH: return "auth-failed";
     case SRC_VERDICT_COUNT: break;
     }
     return "unknown";
@@ -68,6 +69,12 @@ bool src_is_reachable(const struct source *s) { return s->reach != 0; }
 bool src_is_demobilised(const struct source *s) { return s->demobilised; }
 bool src_in_burst(const struct source *s) { return s->burst_left > 0; }
 uint64_t src_sent(const struct source *s) { return s->n_sent; }
+
+void src_count_refused(struct source *s, enum src_verdict v)
+{
+    if ((unsigned)v < SRC_VERDICT_COUNT)
+        s->counts[v]++;
+}
 
 uint64_t src_count(const struct source *s, enum src_verdict v)
 {

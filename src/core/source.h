@@ -88,6 +88,7 @@ enum src_verdict {
     SRC_DROP_LOOP,         /* the server is synchronised to us (refid == local_refid) */
     SRC_DROP_DELAY,        /* negative beyond clock precision, or above maxdelay */
     SRC_DROP_DISTANCE,     /* root distance above maxdistance */
+    SRC_DROP_AUTH,         /* the association's authenticator refused it (counted by src_count_refused) */
     SRC_VERDICT_COUNT
 };
 
@@ -136,6 +137,9 @@ enum src_verdict src_handle_reply(struct source *s, const uint8_t *buf, size_t l
 
 /* The discipline's wanted poll exponent, clamped to [minpoll (or a RATE floor), maxpoll]. */
 void src_set_poll(struct source *s, int poll);
+
+/* Counts a datagram refused before the source judged it (its authentication failed). */
+void src_count_refused(struct source *s, enum src_verdict v);
 
 const char *src_verdict_name(enum src_verdict v);
 int src_poll(const struct source *s);           /* exponent of the interval in use now */

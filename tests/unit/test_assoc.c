@@ -257,9 +257,77 @@ static void test_timing_loop(void **state)
     assert_int_equal(rig_deliver(&r, &h).action, ASSOC_SAMPLED);
 }
 
+/* A test authenticator: a 20-byte MAC (key id 7) after each request; replies must carry key id 7. */
+struct test_auth {
+    unsigned built, checked;
+};
+
+static size_t test_build(void *ctx, uint8_t *pkt, size_t len, size_t cap)
+{
+    struct test_auth *t = ctx;
+    t->built++;
+    if (cap < len + 20)
+        return 0;
+    memset(pkt + len, 0, 20);
+    pkt[len + 3] = 7;
+    return len + 20;
+}
+
+static bool test_check(void *ctx, const uint8_t *pkt, size_t len, const struct ntp_layout *layout)
+{
+    struct test_auth *t = ctx;
+    t->checked++;
+    return layout->has_mac && len >= NTP_HEADER_LEN + 20 && pkt[NTP_HEADER_LEN + 3] == 7;
+}
+
+static const struct auth_ops test_ops = {.name = "test", .build_request = test_build, .check_reply = test_check};
+
+/* The association's authenticator signs its requests and judges replies before the source does. */
+static void test_authenticator_hooks(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r, 6, 10);
+    struct test_auth t = {0};
+    struct auth_instance inst = {&test_ops, &t};
+    assoc_remove(&r.a);
+    assert_int_equal(assoc_init(&r.a, &r.sync, &r.p, &inst), 0);
+
+    uint8_t req[NTP_HEADER_LEN + 20];
+    assert_int_equal(assoc_build_request(&r.a, rig_now(&r), 99, req, sizeof req), NTP_HEADER_LEN + 20);
+    assert_int_equal(req[NTP_HEADER_LEN + 3], 7);
+    assert_int_equal(t.built, 1);
+    uint64_t nonce = load_be64(req + 40);
+    /* No room for the MAC: no request. */
+    rig_advance(&r, 100);
+    assert_int_equal(assoc_build_request(&r.a, rig_now(&r), 100, req, NTP_HEADER_LEN), 0);
+    rig_advance(&r, 100);
+    assert_int_equal(assoc_build_request(&r.a, rig_now(&r), 101, req, sizeof req), NTP_HEADER_LEN + 20);
+    nonce = load_be64(req + 40);
+
+    /* A plain reply, however good otherwise, is refused and counted; the request stays open. */
+    struct ntp_header h = good_reply(&r, nonce);
+    struct assoc_outcome o = rig_deliver(&r, &h);
+    assert_int_equal(o.verdict, SRC_DROP_AUTH);
+    assert_int_equal(o.action, ASSOC_NONE);
+    assert_int_equal(src_count(&r.a.src, SRC_DROP_AUTH), 1);
+    assert_int_equal(engine_view(&r)->n_samples, 0);
+
+    /* The signed reply is then accepted. */
+    uint8_t buf[NTP_HEADER_LEN + 20] = {0};
+    pkt_encode_header(&h, buf);
+    buf[NTP_HEADER_LEN + 3] = 7;
+    o = assoc_handle_reply(&r.a, buf, sizeof buf, ntp_add_sec(rig_now(&r), 0.021));
+    assert_int_equal(o.verdict, SRC_SAMPLE);
+    assert_int_equal(o.action, ASSOC_SAMPLED);
+    assert_int_equal(t.checked, 2);
+    assert_string_equal(src_verdict_name(SRC_DROP_AUTH), "auth-failed");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_authenticator_hooks),
         cmocka_unit_test(test_registers_with_engine),
         cmocka_unit_test(test_sample_fed_to_sync),
         cmocka_unit_test(test_one_reach_register),
