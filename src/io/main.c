@@ -2,18 +2,17 @@
  * horloged: the NTP daemon's entry point and main loop.
  *
  * Owns: the command line, start-up order (config, clock, sockets, control
- * socket, detach, privilege drop), the single-threaded event loop (poll() on
- * worker 0's sockets, the upstream sources' sockets and the control socket,
- * with plain poll timeouts for the sources' polls, the discipline's timer
- * and a one-second tick), config reload on SIGHUP, the drift file, the
- * leap-second list (`leapseclist`, read at start and on SIGHUP, its verdict
- * handed to the reference every tick), and the reports the control socket
- * serves.
+ * socket, detach, privilege drop), the event loop (io/loop) that the modules
+ * register their sockets and timers with — the control socket, the upstream
+ * sources, the serving sockets with `threads 0` — and main.c's own timers on
+ * it (the one-second tick, the discipline's timer, the drift-file save),
+ * config reload on SIGHUP, the drift file, the leap-second list
+ * (`leapseclist`, read at start and on SIGHUP, its verdict handed to the
+ * reference every tick), and the reports the control socket serves.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +29,13 @@
 #include "io/control.h"
 #include "io/driftfile.h"
 #include "io/log.h"
+#include "io/loop.h"
 #include "io/netutil.h"
 #include "io/process.h"
 #include "io/server.h"
 #include "io/sockio.h"
 #include "io/upstream.h"
 
-#define MAX_POLLFDS (CFG_MAX_LISTEN + UPSTREAM_MAX_PEERS + 8)
 #define TICK_SECONDS 1.0
 /* The drift file is rewritten this often (and at exit) once the frequency is known. */
 #define DRIFT_SAVE_SECONDS 3600.0
@@ -49,11 +48,11 @@ struct horloged {
     bool foreground;
     bool no_clock_control;
     struct config cfg;
+    struct loop loop;
     struct server *srv;
-    int control_fd;
+    struct control_server control;
     /* What this process created, kept apart from cfg, which a reload may change. */
     char pidfile_written[CFG_PATH_MAX];
-    char control_path[CFG_PATH_MAX];
     struct process_signals signals;
     int8_t precision;
     struct resp_state state;
@@ -65,7 +64,12 @@ struct horloged {
     struct clock_driver drv;
     struct sync sync;
     struct upstream up;
-    double next_drift_save;     /* engine seconds */
+    struct upstream_legacy {    /* deleted when upstream registers itself (glue branch) */
+        int timer;
+        unsigned n_fds;
+        int fds[UPSTREAM_MAX_PEERS];
+    } legacy;
+    int tick_timer, discipline_timer, drift_timer;
     bool sync_started;
     struct leapsec_list leaplist;
     bool leaplist_loaded;
@@ -211,7 +215,11 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
         memcpy(&v, (const char *)&c + serverstats_fields[i].offset, sizeof v);
         kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
     }
-    kv_add(out, "threads", "%u", server_worker_count(d->srv));
+    struct server_layout layout;
+    server_get_layout(d->srv, &layout);
+    kv_add(out, "threads", "%u", layout.threads);
+    kv_add(out, "sockets", "%u", layout.sockets);
+    kv_add(out, "sockets_used", "%u", layout.sockets_used);
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
 
@@ -531,7 +539,7 @@ static void reload_config(struct horloged *d)
     log_info("reloaded %s", d->config_path);
 }
 
-/* ---- main loop ---- */
+/* ---- main loop: each timer registered with the loop by what it drives ---- */
 
 static void save_drift(struct horloged *d)
 {
@@ -546,96 +554,129 @@ static void save_drift(struct horloged *d)
                  err ? strerror(err) : "");
 }
 
-static void tick(struct horloged *d)
+/* The discipline's timer is due in engine (system clock) seconds; the loop's timers are monotonic. */
+static void arm_discipline_timer(struct horloged *d)
 {
-    apply_leapseclist(d);
-    sync_tick(&d->sync);
+    if (d->sync.timer_armed)
+        loop_timer_arm(&d->loop, d->discipline_timer, d->sync.timer_at - sync_now(&d->sync, NULL));
+    else
+        loop_timer_disarm(&d->loop, d->discipline_timer);
+}
+
+/* A source's sample may have moved the reference and armed the discipline's timer. */
+static void after_sample(struct horloged *d)
+{
     publish_state(d);
-    double now = sync_now(&d->sync, NULL);
-    if (now >= d->next_drift_save) {
-        save_drift(d);
-        d->next_drift_save = now + DRIFT_SAVE_SECONDS;
-    }
+    arm_discipline_timer(d);
 }
 
-/* Monotonic time of the first of: the tick, a source's poll, the discipline's timer. */
-static double next_due(struct horloged *d, double next_tick, double upstream_due)
+/* The two clocks drift apart (the system clock is slewed): early, it is re-armed for the rest. */
+static void on_discipline_timer(void *ctx)
 {
-    double due = next_tick < upstream_due ? next_tick : upstream_due;
-    if (d->sync.timer_armed) {
-        double t = mono_now() + (d->sync.timer_at - sync_now(&d->sync, NULL));
-        if (t < due)
-            due = t;
-    }
-    return due;
-}
-
-/* Runs what is due; returns when the loop must wake next (monotonic seconds). */
-static double run_timers(struct horloged *d, double *next_tick)
-{
+    struct horloged *d = ctx;
     if (d->sync.timer_armed && sync_now(&d->sync, NULL) >= d->sync.timer_at) {
         sync_timer(&d->sync);
         publish_state(d);
     }
-    double upstream_due = mono_now() + upstream_run_timers(&d->up);
-    if (mono_now() >= *next_tick) {
-        tick(d);
-        *next_tick = mono_now() + TICK_SECONDS;
-    }
-    return next_due(d, *next_tick, upstream_due);
+    arm_discipline_timer(d);
 }
 
-/* Returns true when a source's reply was handled (the discipline may have armed its timer). */
-static bool handle_ready(struct horloged *d, struct pollfd *fds, unsigned n, unsigned control_index)
+static void on_tick(void *ctx)
 {
-    bool upstream = false;
-    for (unsigned i = 0; i < n; i++) {
-        if (!(fds[i].revents & POLLIN))
-            continue;
-        if (i == control_index && d->control_fd >= 0) {
-            control_serve_one(d->control_fd, handle_control, d);
-        } else if (upstream_handle_readable(&d->up, fds[i].fd)) {
-            publish_state(d);
-            upstream = true;
-        } else {
-            server_handle_readable(d->srv, fds[i].fd);
-        }
+    struct horloged *d = ctx;
+    loop_timer_arm(&d->loop, d->tick_timer, TICK_SECONDS);
+    apply_leapseclist(d);
+    sync_tick(&d->sync);
+    publish_state(d);
+    arm_discipline_timer(d);
+}
+
+static void on_drift_save(void *ctx)
+{
+    struct horloged *d = ctx;
+    loop_timer_arm(&d->loop, d->drift_timer, DRIFT_SAVE_SECONDS);
+    save_drift(d);
+}
+
+static int start_timers(struct horloged *d)
+{
+    d->tick_timer = loop_timer_new(&d->loop, on_tick, d);
+    d->discipline_timer = loop_timer_new(&d->loop, on_discipline_timer, d);
+    d->drift_timer = loop_timer_new(&d->loop, on_drift_save, d);
+    if (d->tick_timer < 0 || d->discipline_timer < 0 || d->drift_timer < 0) {
+        log_error("the event loop has no room for the daemon's timers");
+        return -1;
     }
-    return upstream;
+    loop_timer_arm(&d->loop, d->tick_timer, TICK_SECONDS);
+    loop_timer_arm(&d->loop, d->drift_timer, DRIFT_SAVE_SECONDS);
+    arm_discipline_timer(d);
+    return 0;
 }
 
 /*
- * Timers run only when due, not on every wake-up: under load the loop wakes
- * for each request, and serving must cost no more than it has to.
+ * ---- upstream sources: LEGACY, deleted at merge ----
+ * When upstream registers its own sockets and timers (glue branch:
+ * upstream_init(u, cfg, sync, loop, ...), upstream_start), this block and
+ * d->legacy go; start_upstream() keeps only upstream_start and hands
+ * after_sample to upstream as its sample hook.
  */
+static void on_upstream_legacy_readable(void *ctx, int fd, short revents);
+
+/* The peers come and go: watch exactly the sockets upstream has now. */
+static void watch_upstream_legacy(struct horloged *d)
+{
+    struct pollfd fds[UPSTREAM_MAX_PEERS];
+    unsigned n = upstream_pollfds(&d->up, fds, UPSTREAM_MAX_PEERS);
+    for (unsigned i = 0; i < d->legacy.n_fds; i++)
+        loop_unwatch_fd(&d->loop, d->legacy.fds[i]);
+    d->legacy.n_fds = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (loop_watch_fd(&d->loop, fds[i].fd, POLLIN, on_upstream_legacy_readable, d) == 0)
+            d->legacy.fds[d->legacy.n_fds++] = fds[i].fd;
+}
+
+static void on_upstream_legacy_readable(void *ctx, int fd, short revents)
+{
+    (void)revents;
+    struct horloged *d = ctx;
+    if (upstream_handle_readable(&d->up, fd))
+        after_sample(d);
+    watch_upstream_legacy(d);
+}
+
+static void on_upstream_legacy_timer(void *ctx)
+{
+    struct horloged *d = ctx;
+    loop_timer_arm(&d->loop, d->legacy.timer, upstream_run_timers(&d->up));
+    watch_upstream_legacy(d);
+}
+
+static int start_upstream(struct horloged *d)
+{
+    upstream_start(&d->up);
+    d->legacy.timer = loop_timer_new(&d->loop, on_upstream_legacy_timer, d);
+    if (d->legacy.timer < 0) {
+        log_error("the event loop has no room for the upstream timer");
+        return -1;
+    }
+    loop_timer_arm(&d->loop, d->legacy.timer, 0);
+    return 0;
+}
+
+/* ---- end of the legacy upstream block ---- */
+
+/* Everything else happens in the callbacks the modules registered with the loop. */
 static void run_loop(struct horloged *d)
 {
-    double next_tick = mono_now() + TICK_SECONDS;
-    double due = run_timers(d, &next_tick);
     while (!d->signals.stop) {
         if (d->signals.reload) {
             d->signals.reload = 0;
             reload_config(d);
         }
-        double now = mono_now();
-        if (now >= due) {
-            due = run_timers(d, &next_tick);
-            now = mono_now();
-        }
-        struct pollfd fds[MAX_POLLFDS];
-        unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS - 1);
-        n += upstream_pollfds(&d->up, fds + n, MAX_POLLFDS - 1 - n);
-        unsigned control_index = n;
-        if (d->control_fd >= 0)
-            fds[n++] = (struct pollfd){.fd = d->control_fd, .events = POLLIN};
-        int timeout = due <= now ? 0 : (int)ceil((due - now) * 1000.0);
-        int r = poll(fds, n, timeout);
-        if (r < 0 && errno != EINTR) {
+        if (loop_run_once(&d->loop, -1) < 0) {
             log_error("poll: %s", strerror(errno));
             break;
         }
-        if (r > 0 && handle_ready(d, fds, n, control_index))
-            due = fmin(due, next_due(d, next_tick, due));
     }
 }
 
@@ -731,7 +772,6 @@ static int start_sync(struct horloged *d)
     d->drv.read(d->drv.ctx, &now);
     sync_init(&d->sync, &sp, &d->drv, ntp_from_unix(now));
     upstream_init(&d->up, &d->cfg, &d->sync, local_time, d, d->precision);
-    d->next_drift_save = DRIFT_SAVE_SECONDS;
     d->sync_started = true;
     d->leap_override = REF_LEAP_FROM_SOURCES;
     load_leapseclist(d);
@@ -746,6 +786,7 @@ static int start(struct horloged *d)
         return -1;
     d->precision = measure_precision();
     d->start_mono = mono_now();
+    loop_init(&d->loop, NULL);
     if (start_sync(d) < 0)
         return -1;
     d->state = *ref_resp_state(&d->sync.ref);
@@ -753,10 +794,8 @@ static int start(struct horloged *d)
     d->srv = server_open(&d->cfg, &d->state);
     if (!d->srv)
         return -1;
-    d->control_fd = -1;
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
-        d->control_fd = control_open(d->cfg.controlsocket);
-    snprintf(d->control_path, sizeof d->control_path, "%s", d->cfg.controlsocket);
+        control_open(&d->control, d->cfg.controlsocket, &d->loop, handle_control, d);
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
@@ -767,12 +806,15 @@ static int start(struct horloged *d)
         log_warn("the drift file will not be saved");
     if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
         return -1;
-    if (server_start_threads(d->srv) < 0)
+    if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0)
         return -1;
     publish_state(d);
-    upstream_start(&d->up);
-    log_info("serving NTP on port %u with %u thread(s), %s, precision 2^%d s%s", d->cfg.port,
-             server_worker_count(d->srv),
+    if (start_timers(d) < 0 || start_upstream(d) < 0)
+        return -1;
+    struct server_layout layout;
+    server_get_layout(d->srv, &layout);
+    log_info("serving NTP on port %u on %u socket(s), %u thread(s) each%s, %s, precision 2^%d s%s", d->cfg.port,
+             layout.sockets, layout.threads, layout.threads ? "" : " (served from the event loop)",
              d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
              d->precision, d->clock_controlled ? ", steering the system clock" : ", clock control off");
     return 0;
@@ -780,7 +822,7 @@ static int start(struct horloged *d)
 
 static void stop(struct horloged *d)
 {
-    control_close(d->control_fd, d->control_path);
+    control_close(&d->control);
     server_close(d->srv);
     if (d->sync_started) {
         save_drift(d);
@@ -795,7 +837,7 @@ static void stop(struct horloged *d)
 
 int main(int argc, char **argv)
 {
-    static struct horloged d = {.config_path = CFG_DEFAULT_PATH, .control_fd = -1};
+    static struct horloged d = {.config_path = CFG_DEFAULT_PATH};
     bool check_only = false, verbose = false;
     if (parse_args(argc, argv, &d, &check_only, &verbose) < 0)
         return 2;
