@@ -813,8 +813,8 @@ static int start(struct horloged *d)
         return -1;
     struct server_layout layout;
     server_get_layout(d->srv, &layout);
-    log_info("serving NTP on port %u on %u socket(s), %u thread(s) each%s, %s, precision 2^%d s%s", d->cfg.port,
-             layout.sockets, layout.threads, layout.threads ? "" : " (served from the event loop)",
+    log_info("serving NTP on port %u on %u socket(s), %s, %s, precision 2^%d s%s", d->cfg.port, layout.sockets,
+             layout.threads ? "each with its own thread" : "served from the event loop (threads 0)",
              d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
              d->precision, d->clock_controlled ? ", steering the system clock" : ", clock control off");
     return 0;
