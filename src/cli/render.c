@@ -124,7 +124,9 @@ static const char *const serverstats_labels[][2] = {
     {"crypto_nak", "Crypto-NAKs sent"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},
-    {"threads", "Serving threads"},
+    {"threads", "Serving threads per address"},
+    {"sockets", "Serving sockets"},
+    {"sockets_used", "  of which received requests"},
     {"uptime", "Uptime (s)"},
 };
 

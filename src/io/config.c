@@ -374,7 +374,7 @@ static void do_threads(struct parser *p, struct args *a)
 {
     const char *w = need_word(p, a);
     long v;
-    if (w && get_long(p, a, w, 1, 64, "a thread count", &v))
+    if (w && get_long(p, a, w, 0, 64, "a thread count", &v))
         p->cfg->threads = (unsigned)v;
 }
 

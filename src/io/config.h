@@ -14,7 +14,7 @@
  *   ratelimit [interval I] [burst B] [leak L]   enable per-client limiting
  *                               (defaults 3, 8, 2 as chrony's)
  *   clientlogsize N             entries in each worker's client table (power of 2, default 65536)
- *   threads N                   serving threads (1..64, default 1)
+ *   threads N                   serving threads per listen address (0..64, default 1; 0: served from the event loop)
  *   local stratum N [distance D]   reliable local reference: serve own clock at stratum N
  *                               (1..15, default 10 as chrony's when `local` is given alone)
  *                               when no source is selected; with sources, when the held reference's root

@@ -2,7 +2,6 @@
 #include "io/control.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,9 +13,7 @@
 #include <unistd.h>
 
 #include "io/log.h"
-
-/* A slow or stuck client may not hold up serving (which shares the main loop with threads 1). */
-#define CONTROL_IO_TIMEOUT_MS 200
+#include "io/sockio.h"
 
 __attribute__((format(printf, 2, 0))) static void kv_vappend(struct kv_out *out, const char *fmt, va_list ap)
 {
@@ -83,7 +80,8 @@ static int fill_sockaddr(const char *path, struct sockaddr_un *sun)
     return 0;
 }
 
-int control_open(const char *path)
+/* The listening socket, non-blocking: accept() in the loop must never wait. */
+static int open_listener(const char *path)
 {
     struct sockaddr_un sun;
     if (fill_sockaddr(path, &sun) < 0) {
@@ -95,12 +93,11 @@ int control_open(const char *path)
         log_warn("control socket %s: %s", path, strerror(errno));
         return -1;
     }
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
     unlink(path);
     mode_t old = umask(0117);
     int r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
     umask(old);
-    if (r < 0 || chmod(path, 0660) < 0 || listen(fd, 16) < 0) {
+    if (r < 0 || chmod(path, 0660) < 0 || listen(fd, CONTROL_MAX_CLIENTS) < 0 || sockio_set_nonblocking(fd) < 0) {
         log_warn("control socket %s: %s (the CLI will not reach this daemon)", path, strerror(errno));
         close(fd);
         return -1;
@@ -108,67 +105,171 @@ int control_open(const char *path)
     return fd;
 }
 
-void control_close(int listen_fd, const char *path)
+static void conn_close(struct control_conn *c)
 {
-    if (listen_fd < 0)
+    if (c->fd < 0)
         return;
-    close(listen_fd);
-    unlink(path);
+    loop_unwatch_fd(c->cs->loop, c->fd);
+    loop_timer_free(c->cs->loop, c->deadline);
+    close(c->fd);
+    free(c->answer);
+    *c = (struct control_conn){.cs = c->cs, .fd = -1, .deadline = -1};
 }
 
-/* Reads one request line, waiting at most CONTROL_IO_TIMEOUT_MS. Returns its length or -1. */
-static int read_request(int fd, char *req, size_t cap)
+static void conn_on_deadline(void *ctx)
 {
-    size_t len = 0;
-    while (len < cap - 1) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, CONTROL_IO_TIMEOUT_MS) <= 0)
-            return -1;
-        ssize_t n = read(fd, req + len, cap - 1 - len);
-        if (n <= 0)
-            return -1;
-        len += (size_t)n;
-        req[len] = '\0';
-        char *nl = strchr(req, '\n');
-        if (nl) {
-            *nl = '\0';
-            return (int)(nl - req);
-        }
+    struct control_conn *c = ctx;
+    log_debug("control connection closed after %.0f s without finishing", CONTROL_DEADLINE_SECONDS);
+    conn_close(c);
+}
+
+/* Produces the answer once, into a copy of its own size: a stuck reader holds no more than that. */
+static void conn_answer(struct control_conn *c)
+{
+    struct control_server *cs = c->cs;
+    struct kv_out out = {.buf = cs->scratch, .cap = CONTROL_MAX_RESPONSE};
+    kv_append(&out, "ok\n");
+    cs->handler(cs->ctx, c->req, &out);
+    if (out.overflow)
+        kv_error(&out, "response too large");
+    c->answer = malloc(out.len ? out.len : 1);
+    if (!c->answer) {
+        log_error("control: out of memory for a %zu-byte answer", out.len);
+        conn_close(c);
+        return;
     }
+    memcpy(c->answer, out.buf, out.len);
+    c->answer_len = out.len;
+    loop_set_events(cs->loop, c->fd, POLLOUT);
+}
+
+/* Reads what has arrived of the request line; at its '\n', answers. EOF or an overlong line closes. */
+static void conn_read(struct control_conn *c)
+{
+    ssize_t n = read(c->fd, c->req + c->req_len, sizeof c->req - 1 - c->req_len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_close(c);
+        return;
+    }
+    c->req_len += (size_t)n;
+    c->req[c->req_len] = '\0';
+    char *nl = memchr(c->req, '\n', c->req_len);
+    if (nl) {
+        *nl = '\0';
+        conn_answer(c);
+    } else if (c->req_len == sizeof c->req - 1) {
+        conn_close(c);
+    }
+}
+
+static void conn_write(struct control_conn *c)
+{
+    ssize_t n = send(c->fd, c->answer + c->sent, c->answer_len - c->sent, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n > 0)
+        c->sent += (size_t)n;
+    if (n <= 0 || c->sent == c->answer_len)
+        conn_close(c);
+}
+
+static void conn_on_ready(void *ctx, int fd, short revents)
+{
+    (void)fd;
+    struct control_conn *c = ctx;
+    if (revents & (POLLERR | POLLNVAL))
+        conn_close(c);
+    else if (!c->answer)
+        conn_read(c); /* POLLHUP included: the read sees the end */
+    else
+        conn_write(c);
+}
+
+static struct control_conn *free_conn(struct control_server *cs)
+{
+    for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+        if (cs->conns[i].fd < 0)
+            return &cs->conns[i];
+    return NULL;
+}
+
+/* Takes an accepted connection into a free slot; beyond CONTROL_MAX_CLIENTS it is closed at once. */
+static void conn_start(struct control_server *cs, int fd)
+{
+    struct control_conn *c = free_conn(cs);
+    if (!c || sockio_set_nonblocking(fd) < 0) {
+        if (!c)
+            log_debug("control: %u connections open already; one more closed", CONTROL_MAX_CLIENTS);
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->deadline = loop_timer_new(cs->loop, conn_on_deadline, c);
+    if (c->deadline < 0 || loop_watch_fd(cs->loop, fd, POLLIN, conn_on_ready, c) < 0) {
+        log_warn("control: the event loop is full; connection closed");
+        loop_timer_free(cs->loop, c->deadline);
+        *c = (struct control_conn){.cs = cs, .fd = -1, .deadline = -1};
+        close(fd);
+        return;
+    }
+    loop_timer_arm(cs->loop, c->deadline, CONTROL_DEADLINE_SECONDS);
+}
+
+/* accept(), not accept4(): an LD_PRELOAD network simulator may not provide the latter. */
+static void control_on_listener(void *ctx, int fd, short revents)
+{
+    (void)revents;
+    struct control_server *cs = ctx;
+    for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        int conn = accept(fd, NULL, NULL);
+        if (conn < 0)
+            return;
+        conn_start(cs, conn);
+    }
+}
+
+int control_open(struct control_server *cs, const char *path, struct loop *loop,
+                 control_handler handler, void *ctx)
+{
+    *cs = (struct control_server){.open = true, .loop = loop, .handler = handler, .ctx = ctx};
+    for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+        cs->conns[i] = (struct control_conn){.cs = cs, .fd = -1, .deadline = -1};
+    snprintf(cs->path, sizeof cs->path, "%s", path);
+    cs->listen_fd = open_listener(path);
+    cs->scratch = malloc(CONTROL_MAX_RESPONSE);
+    if (cs->listen_fd >= 0 && !cs->scratch)
+        log_error("control socket %s: out of memory", path);
+    else if (cs->listen_fd >= 0 && loop_watch_fd(loop, cs->listen_fd, POLLIN, control_on_listener, cs) < 0)
+        log_error("control socket %s: the event loop is full", path);
+    else if (cs->listen_fd >= 0)
+        return 0;
+    control_close(cs);
     return -1;
 }
 
-static void write_all(int fd, const char *buf, size_t len)
+void control_close(struct control_server *cs)
 {
-    while (len > 0) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        if (poll(&p, 1, CONTROL_IO_TIMEOUT_MS) <= 0)
-            return;
-        ssize_t n = write(fd, buf, len);
-        if (n <= 0)
-            return;
-        buf += n;
-        len -= (size_t)n;
+    if (!cs->open)
+        return;
+    for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+        conn_close(&cs->conns[i]);
+    if (cs->listen_fd >= 0) {
+        loop_unwatch_fd(cs->loop, cs->listen_fd);
+        close(cs->listen_fd);
+        unlink(cs->path);
     }
+    free(cs->scratch);
+    *cs = (struct control_server){.open = false, .listen_fd = -1};
 }
 
-void control_serve_one(int listen_fd, control_handler handler, void *ctx)
+unsigned control_connections(const struct control_server *cs)
 {
-    int fd = accept(listen_fd, NULL, NULL);
-    if (fd < 0)
-        return;
-    char req[CONTROL_MAX_REQUEST];
-    struct kv_out out = {.cap = CONTROL_MAX_RESPONSE};
-    out.buf = malloc(out.cap);
-    if (out.buf && read_request(fd, req, sizeof req) >= 0) {
-        kv_append(&out, "ok\n");
-        handler(ctx, req, &out);
-        if (out.overflow)
-            kv_error(&out, "response too large");
-        write_all(fd, out.buf, out.len);
-    }
-    free(out.buf);
-    close(fd);
+    unsigned n = 0;
+    for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+        n += cs->open && cs->conns[i].fd >= 0;
+    return n;
 }
 
 int control_request(const char *path, const char *command, char *resp, size_t cap)

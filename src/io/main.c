@@ -2,18 +2,17 @@
  * horloged: the NTP daemon's entry point and main loop.
  *
  * Owns: the command line, start-up order (config, clock, sockets, control
- * socket, detach, privilege drop), the single-threaded event loop (io/loop:
- * worker 0's sockets and the control socket watched from here, the upstream
- * sources registering their own sockets and timers; the discipline's timer
- * and a one-second tick as its poll timeout), config reload on SIGHUP, the drift file, the
- * leap-second list (`leapseclist`, read at start and on SIGHUP, its verdict
- * handed to the reference every tick), and the reports the control socket
- * serves.
+ * socket, detach, privilege drop), the event loop (io/loop) that the modules
+ * register their sockets and timers with — the control socket, the upstream
+ * sources, the serving sockets with `threads 0` — and main.c's own timers on
+ * it (the one-second tick, the discipline's timer, the drift-file save),
+ * config reload on SIGHUP, the drift file, the leap-second list
+ * (`leapseclist`, read at start and on SIGHUP, its verdict handed to the
+ * reference every tick), and the reports the control socket serves.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,6 @@
 #include "io/sockio.h"
 #include "io/upstream.h"
 
-#define MAX_POLLFDS (CFG_MAX_LISTEN + 8)
 #define TICK_SECONDS 1.0
 /* The drift file is rewritten this often (and at exit) once the frequency is known. */
 #define DRIFT_SAVE_SECONDS 3600.0
@@ -49,11 +47,11 @@ struct horloged {
     bool foreground;
     bool no_clock_control;
     struct config cfg;
+    struct loop loop;
     struct server *srv;
-    int control_fd;
+    struct control_server control;
     /* What this process created, kept apart from cfg, which a reload may change. */
     char pidfile_written[CFG_PATH_MAX];
-    char control_path[CFG_PATH_MAX];
     struct process_signals signals;
     int8_t precision;
     struct resp_state state;
@@ -66,10 +64,8 @@ struct horloged {
     int take_control_err;       /* clock_real_take_control()'s, counted once sync has started */
     struct clockwatch clockwatch;
     struct sync sync;
-    struct loop loop;           /* the upstream sources register with it; serving and control sockets too */
     struct upstream up;
-    bool upstream_changed;      /* a sample or removal since the loop's timeout was computed */
-    double next_drift_save;     /* engine seconds */
+    int tick_timer, discipline_timer, drift_timer;
     bool sync_started;
     struct leaplist leaplist;
 };
@@ -224,7 +220,11 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
         memcpy(&v, (const char *)&c + serverstats_fields[i].offset, sizeof v);
         kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
     }
-    kv_add(out, "threads", "%u", server_worker_count(d->srv));
+    struct server_layout layout;
+    server_get_layout(d->srv, &layout);
+    kv_add(out, "threads", "%u", layout.threads);
+    kv_add(out, "sockets", "%u", layout.sockets);
+    kv_add(out, "sockets_used", "%u", layout.sockets_used);
     kv_add(out, "uptime", "%.0f", mono_now() - d->start_mono);
 }
 
@@ -441,7 +441,7 @@ static void reload_config(struct horloged *d)
     log_info("reloaded %s", d->config_path);
 }
 
-/* ---- main loop ---- */
+/* ---- main loop: each timer registered with the loop by what it drives ---- */
 
 static void save_drift(struct horloged *d)
 {
@@ -456,106 +456,78 @@ static void save_drift(struct horloged *d)
                  err ? strerror(err) : "");
 }
 
-static void tick(struct horloged *d)
+/* The discipline's timer is due in engine (system clock) seconds; the loop's timers are monotonic. */
+static void arm_discipline_timer(struct horloged *d)
 {
-    apply_leapseclist(d);
-    sync_tick(&d->sync);
-    clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
+    if (d->sync.timer_armed)
+        loop_timer_arm(&d->loop, d->discipline_timer, d->sync.timer_at - sync_now(&d->sync, NULL));
+    else
+        loop_timer_disarm(&d->loop, d->discipline_timer);
+}
+
+/* A source's sample may have moved the reference and armed the discipline's timer. */
+static void after_sample(void *ctx)
+{
+    struct horloged *d = ctx;
     publish_state(d);
-    double now = sync_now(&d->sync, NULL);
-    if (now >= d->next_drift_save) {
-        save_drift(d);
-        d->next_drift_save = now + DRIFT_SAVE_SECONDS;
-    }
+    arm_discipline_timer(d);
 }
 
-/* Monotonic time of the first of: the tick, the discipline's timer. */
-static double next_due(struct horloged *d, double next_tick)
+/* The two clocks drift apart (the system clock is slewed): early, it is re-armed for the rest. */
+static void on_discipline_timer(void *ctx)
 {
-    double due = next_tick;
-    if (d->sync.timer_armed) {
-        double t = mono_now() + (d->sync.timer_at - sync_now(&d->sync, NULL));
-        if (t < due)
-            due = t;
-    }
-    return due;
-}
-
-/* Runs what is due; returns when the loop must wake next (monotonic seconds). */
-static double run_timers(struct horloged *d, double *next_tick)
-{
+    struct horloged *d = ctx;
     if (d->sync.timer_armed && sync_now(&d->sync, NULL) >= d->sync.timer_at) {
         sync_timer(&d->sync);
         publish_state(d);
     }
-    if (mono_now() >= *next_tick) {
-        tick(d);
-        *next_tick = mono_now() + TICK_SECONDS;
-    }
-    return next_due(d, *next_tick);
+    arm_discipline_timer(d);
 }
 
-/* After a source's sample: serve the new state; the discipline may have armed its timer. */
-static void on_upstream_change(void *ctx)
+static void on_tick(void *ctx)
 {
     struct horloged *d = ctx;
+    loop_timer_arm(&d->loop, d->tick_timer, TICK_SECONDS);
+    apply_leapseclist(d);
+    sync_tick(&d->sync);
+    clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
     publish_state(d);
-    d->upstream_changed = true;
+    arm_discipline_timer(d);
 }
 
-static void on_serving_readable(void *ctx, int fd, short revents)
+static void on_drift_save(void *ctx)
 {
     struct horloged *d = ctx;
-    (void)revents;
-    server_handle_readable(d->srv, fd);
+    loop_timer_arm(&d->loop, d->drift_timer, DRIFT_SAVE_SECONDS);
+    save_drift(d);
 }
 
-static void on_control_readable(void *ctx, int fd, short revents)
+static int start_timers(struct horloged *d)
 {
-    (void)revents;
-    control_serve_one(fd, handle_control, ctx);
+    d->tick_timer = loop_timer_new(&d->loop, on_tick, d);
+    d->discipline_timer = loop_timer_new(&d->loop, on_discipline_timer, d);
+    d->drift_timer = loop_timer_new(&d->loop, on_drift_save, d);
+    if (d->tick_timer < 0 || d->discipline_timer < 0 || d->drift_timer < 0) {
+        log_error("the event loop has no room for the daemon's timers");
+        return -1;
+    }
+    loop_timer_arm(&d->loop, d->tick_timer, TICK_SECONDS);
+    loop_timer_arm(&d->loop, d->drift_timer, DRIFT_SAVE_SECONDS);
+    arm_discipline_timer(d);
+    return 0;
 }
 
-static int watch_sockets(struct horloged *d)
-{
-    struct pollfd fds[MAX_POLLFDS];
-    unsigned n = server_pollfds(d->srv, fds, MAX_POLLFDS);
-    int err = 0;
-    for (unsigned i = 0; i < n; i++)
-        err |= loop_watch_fd(&d->loop, fds[i].fd, POLLIN, on_serving_readable, d);
-    if (d->control_fd >= 0)
-        err |= loop_watch_fd(&d->loop, d->control_fd, POLLIN, on_control_readable, d);
-    if (err)
-        log_error("event loop: no room for the serving and control sockets");
-    return err ? -1 : 0;
-}
-
-/*
- * Timers run only when due, not on every wake-up: under load the loop wakes
- * for each request, and serving must cost no more than it has to.
- */
+/* Everything else happens in the callbacks the modules registered with the loop. */
 static void run_loop(struct horloged *d)
 {
-    double next_tick = mono_now() + TICK_SECONDS;
-    double due = run_timers(d, &next_tick);
     while (!d->signals.stop) {
         if (d->signals.reload) {
             d->signals.reload = 0;
             reload_config(d);
         }
-        double now = mono_now();
-        if (now >= due) {
-            due = run_timers(d, &next_tick);
-            now = mono_now();
-        }
-        int timeout = due <= now ? 0 : (int)ceil((due - now) * 1000.0);
-        if (loop_run_once(&d->loop, timeout) < 0) {
+        if (loop_run_once(&d->loop, -1) < 0) {
             log_error("poll: %s", strerror(errno));
             break;
-        }
-        if (d->upstream_changed) {
-            d->upstream_changed = false;
-            due = fmin(due, next_due(d, next_tick));
         }
     }
 }
@@ -655,10 +627,8 @@ static int start_sync(struct horloged *d)
     if (d->take_control_err)
         sync_clock_result(&d->sync, SYNC_CLOCK_TAKE_CONTROL, d->take_control_err);
     clockwatch_update(&d->clockwatch, &d->sync.clock, mono_now());
-    loop_init(&d->loop, NULL);
     upstream_init(&d->up, &d->cfg, &d->sync, &d->loop, local_time, d, d->precision);
-    upstream_on_change(&d->up, on_upstream_change, d);
-    d->next_drift_save = DRIFT_SAVE_SECONDS;
+    upstream_on_change(&d->up, after_sample, d);
     d->sync_started = true;
     leaplist_init(&d->leaplist);
     leaplist_load(&d->leaplist, d->cfg.leapseclist);
@@ -673,6 +643,7 @@ static int start(struct horloged *d)
         return -1;
     d->precision = measure_precision();
     d->start_mono = mono_now();
+    loop_init(&d->loop, NULL);
     if (start_sync(d) < 0)
         return -1;
     d->state = *ref_resp_state(&d->sync.ref);
@@ -680,10 +651,8 @@ static int start(struct horloged *d)
     d->srv = server_open(&d->cfg, &d->state);
     if (!d->srv)
         return -1;
-    d->control_fd = -1;
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
-        d->control_fd = control_open(d->cfg.controlsocket);
-    snprintf(d->control_path, sizeof d->control_path, "%s", d->cfg.controlsocket);
+        control_open(&d->control, d->cfg.controlsocket, &d->loop, handle_control, d);
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
@@ -694,13 +663,15 @@ static int start(struct horloged *d)
         log_warn("the drift file will not be saved");
     if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
         return -1;
-    if (server_start_threads(d->srv) < 0)
+    if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0)
         return -1;
     publish_state(d);
-    if (watch_sockets(d) < 0 || upstream_start(&d->up) < 0)
+    if (start_timers(d) < 0 || upstream_start(&d->up) < 0)
         return -1;
-    log_info("serving NTP on port %u with %u thread(s), %s, precision 2^%d s%s", d->cfg.port,
-             server_worker_count(d->srv),
+    struct server_layout layout;
+    server_get_layout(d->srv, &layout);
+    log_info("serving NTP on port %u on %u socket(s), %s, %s, precision 2^%d s%s", d->cfg.port, layout.sockets,
+             layout.threads ? "each with its own thread" : "served from the event loop (threads 0)",
              d->cfg.n_sources ? "with upstream sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
              d->precision, !d->clock_controlled ? ", clock control off"
              : d->sync.clock.failing ? ", clock control failed" : ", steering the system clock");
@@ -709,7 +680,7 @@ static int start(struct horloged *d)
 
 static void stop(struct horloged *d)
 {
-    control_close(d->control_fd, d->control_path);
+    control_close(&d->control);
     server_close(d->srv);
     if (d->sync_started) {
         save_drift(d);
@@ -724,7 +695,7 @@ static void stop(struct horloged *d)
 
 int main(int argc, char **argv)
 {
-    static struct horloged d = {.config_path = CFG_DEFAULT_PATH, .control_fd = -1};
+    static struct horloged d = {.config_path = CFG_DEFAULT_PATH};
     bool check_only = false, verbose = false;
     if (parse_args(argc, argv, &d, &check_only, &verbose) < 0)
         return 2;

@@ -2,24 +2,26 @@
  * server: the serving side of the shell — UDP sockets, kernel receive
  * timestamps, batching, and the worker threads that answer NTP requests.
  *
- * Owns: one socket per listen address per worker (SO_REUSEPORT spreads
- * clients over workers; a client stays on one worker, so each worker's rate
- * limiter and counters are private to it), receiving, timestamping (kernel
- * receive times, the -x time correction) and sending around the serving
- * policy (core/serve), and the per-worker counters.
- * Worker 0 is driven by the daemon's main loop (so `threads 1` is a single
- * thread blocking only in poll()); workers 1..N-1 run their own threads.
+ * Owns: the workers, one per socket: `threads N` (N >= 1) opens N sockets
+ * per listen address (SO_REUSEPORT between them when N > 1), each with a
+ * thread of its own blocking in recvmmsg on it, so the serving path has no
+ * poll(); `threads 0` opens one per address and registers them with the
+ * daemon's event loop (server_register), so the whole daemon is one thread
+ * waiting only in poll(), for an LD_PRELOAD clock/network simulator. A client
+ * stays on one socket, so each worker's rate limiter and counters are its
+ * own. Around the serving policy (core/serve): receiving, timestamping (kernel
+ * receive times, the -x time correction) and sending, and the per-worker counters.
  */
 #ifndef HORLOGE_SERVER_H
 #define HORLOGE_SERVER_H
 
-#include <poll.h>
 #include <stdint.h>
 
 #include "core/ratelimit.h"
 #include "core/responder.h"
 #include "core/serve.h"
 #include "io/config.h"
+#include "io/loop.h"
 
 /* What the serving policy decided (serve.h), and what the sockets did. */
 struct server_counters {
@@ -44,12 +46,10 @@ struct server;
 
 /* Creates the sockets (call before dropping privileges). NULL on failure, logged. */
 struct server *server_open(const struct config *cfg, const struct resp_state *initial);
-/* Starts workers 1..N-1. Returns 0 or -1 (logged). */
+/* Starts the serving threads (none with `threads 0`). Returns 0 or -1 (logged). */
 int server_start_threads(struct server *srv);
-/* Worker 0's sockets for the main loop's poll set; returns how many were written (<= max). */
-unsigned server_pollfds(const struct server *srv, struct pollfd *fds, unsigned max);
-/* Answers everything waiting on worker 0's socket `fd`. */
-void server_handle_readable(struct server *srv, int fd);
+/* With `threads 0`, watches the serving sockets in `loop` (nothing otherwise). 0, or -1 (logged). */
+int server_register(struct server *srv, struct loop *loop);
 /* Publishes what the server says about itself; workers pick it up at their next batch. */
 void server_publish_state(struct server *srv, const struct resp_state *state,
                           const struct time_correction *correction);
@@ -58,8 +58,14 @@ void server_apply_config(struct server *srv, const struct config *cfg);
 void server_get_counters(struct server *srv, struct server_counters *out);
 /* Busiest clients over all workers, most requests first. */
 unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, unsigned max);
-unsigned server_worker_count(const struct server *srv);
-/* Stops the worker threads and closes every socket. */
+/* How the server is laid out, for serverstats. */
+struct server_layout {
+    unsigned threads;        /* the `threads` setting it started with (0: served from the loop) */
+    unsigned sockets;        /* serving sockets, one per worker (and thread) */
+    unsigned sockets_used;   /* of which have received a request */
+};
+void server_get_layout(struct server *srv, struct server_layout *out);
+/* Stops the serving threads (waking them with shutdown()), unregisters and closes every socket. */
 void server_close(struct server *srv);
 
 #endif

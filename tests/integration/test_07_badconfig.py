@@ -28,7 +28,7 @@ BAD = [
     ("ratelimit.conf", "ratelimit interval x burst 4\n", [1]),
     ("burst.conf", "ratelimit interval 1 burst 0\n", [1]),
     ("leak.conf", "ratelimit leak 9\n", [1]),
-    ("threads.conf", "threads 0\n", [1]),
+    ("threads.conf", "threads -1\n", [1]),
     ("threadsbig.conf", "threads 65\n", [1]),
     ("missingarg.conf", "port\n", [1]),
     ("extra.conf", "port 123 456\n", [1]),

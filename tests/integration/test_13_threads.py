@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Several serving threads (`threads 4`, SO_REUSEPORT) on 127.0.0.1 and ::1: many clients at
-once all get their own answers (origin checked), and serverstats counts every request."""
+"""Several serving threads (`threads 4`: four SO_REUSEPORT sockets, each with its thread, on each of
+127.0.0.1 and ::1): many clients at once all get their own answers (origin checked), serverstats
+counts every request, and the clients spread over the sockets of an address."""
 import json
 import os
 import socket
@@ -61,9 +62,15 @@ def test(ctx):
                            capture_output=True, text=True, timeout=30 * ctx.slow)
         check(r.returncode == 0, "serverstats: %s" % r.stderr)
         st = json.loads(r.stdout)
-        note("serverstats: threads %s, received %s, replied %s"
-             % (st.get("threads"), st.get("received"), st.get("replied")))
+        note("serverstats: threads %s, sockets %s (%s used), received %s, replied %s"
+             % (st.get("threads"), st.get("sockets"), st.get("sockets_used"), st.get("received"),
+                st.get("replied")))
         check(st.get("threads") == 4, "serverstats threads: %r" % st.get("threads"))
+        check(st.get("sockets") == 4 * len(listen), "serverstats sockets: %r" % st.get("sockets"))
+        # 18 IPv4 clients hashed over 4 sockets all landing on 2 or fewer: odds about 2e-5.
+        spread = 4 if have6 else 3
+        check(st.get("sockets_used", 0) >= spread, "requests reached %r sockets, not >= %d: not spread"
+              % (st.get("sockets_used"), spread))
         check(st.get("replied", 0) >= CLIENTS * ROUNDS, "replied counter %r < %d"
               % (st.get("replied"), CLIENTS * ROUNDS))
     rc, took = srv.stop()

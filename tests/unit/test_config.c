@@ -212,6 +212,9 @@ static void test_directive_variants(void **state)
     /* Repeated single-value directives: the last one counts. */
     assert_int_equal(parse("threads 2\nthreads 3\nlog stderr\nlog syslog\n"), 0);
     assert_int_equal(cfg.threads, 3);
+    /* threads 0: no serving threads, the sockets are served from the event loop. */
+    assert_int_equal(parse("threads 0\n"), 0);
+    assert_int_equal(cfg.threads, 0);
     assert_int_equal(cfg.log, CFG_LOG_SYSLOG);
 }
 
@@ -250,9 +253,9 @@ static const struct bad_line bad_lines[] = {
     {"clientlogsize 1000", "clientlogsize: '1000' is not a power of two (16..1048576)"},
     {"clientlogsize 8", "clientlogsize: '8' is not a power of two (16..1048576)"},
     {"clientlogsize 2097152", "clientlogsize: '2097152' is not a power of two (16..1048576)"},
-    {"threads 0", "threads: '0' is not a thread count (1..64)"},
-    {"threads 65", "threads: '65' is not a thread count (1..64)"},
-    {"threads 1.5", "threads: '1.5' is not a thread count (1..64)"},
+    {"threads -1", "threads: '-1' is not a thread count (0..64)"},
+    {"threads 65", "threads: '65' is not a thread count (0..64)"},
+    {"threads 1.5", "threads: '1.5' is not a thread count (0..64)"},
     {"local stratum 16", "local: '16' is not a stratum (1..15)"},
     {"local stratum 0", "local: '0' is not a stratum (1..15)"},
     {"local distance -1", "local: '-1' is not a distance in seconds (0..16)"},
@@ -308,7 +311,7 @@ static void test_many_errors_reported(void **state)
     (void)state;
     const char *text = "port 1\n"
                        "alow all\n"
-                       "threads 0\n"
+                       "threads 99\n"
                        "\n"
                        "allow 10.0.0.0/33   # typo\n"
                        "server ntp.example.net iburst\n"
@@ -318,7 +321,7 @@ static void test_many_errors_reported(void **state)
     assert_int_equal(errs.count, 6);
     assert_string_equal(errs.text,
                         "horloge.conf:2: unknown directive 'alow'\n"
-                        "horloge.conf:3: threads: '0' is not a thread count (1..64)\n"
+                        "horloge.conf:3: threads: '99' is not a thread count (0..64)\n"
                         "horloge.conf:5: allow: '10.0.0.0/33' is not an address or prefix\n"
                         "horloge.conf:7: ratelimit: '99' is not an interval exponent (-4..12)\n"
                         "horloge.conf:7: ratelimit: '0' is not a burst size (1..255)\n"
@@ -397,7 +400,7 @@ static void test_load_file(void **state)
     close(fd);
     assert_int_equal(cfg_load_file(path, &cfg, &errs), -1);
     char expected[256];
-    snprintf(expected, sizeof expected, "%s:2: threads: '99' is not a thread count (1..64)\n", path);
+    snprintf(expected, sizeof expected, "%s:2: threads: '99' is not a thread count (0..64)\n", path);
     assert_string_equal(errs.text, expected);
 
     FILE *f = fopen(path, "w");
