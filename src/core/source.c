@@ -17,8 +17,7 @@ void src_init(struct source *s, const struct src_params *params)
     s->p = *params;
     s->p.minpoll = clamp_int(params->minpoll, SRC_POLL_MIN, SRC_POLL_MAX);
     s->p.maxpoll = clamp_int(params->maxpoll, s->p.minpoll, SRC_POLL_MAX);
-    if (!(s->p.maxdistance > 0))
-        s->p.maxdistance = SRC_DEFAULT_MAXDISTANCE;
+    src_set_maxdistance(s, params->maxdistance);
     if (!(s->p.maxdelay > 0))
         s->p.maxdelay = SRC_DEFAULT_MAXDELAY;
     if (s->p.precision == 0)
@@ -176,6 +175,11 @@ static void reschedule(struct source *s)
 {
     if (s->sent_any && s->burst_left == 0)
         s->next_tx = ntp_add_sec(s->last_tx, ldexp(1.0, src_poll(s)));
+}
+
+void src_set_maxdistance(struct source *s, double maxdistance)
+{
+    s->p.maxdistance = maxdistance > 0 ? maxdistance : SRC_DEFAULT_MAXDISTANCE;
 }
 
 void src_set_poll(struct source *s, int poll)

@@ -138,6 +138,9 @@ enum src_verdict src_handle_reply(struct source *s, const uint8_t *buf, size_t l
 /* The discipline's wanted poll exponent, clamped to [minpoll (or a RATE floor), maxpoll]. */
 void src_set_poll(struct source *s, int poll);
 
+/* A reload's new `maxdistance` for the replies still to come (s; 0 = the default). */
+void src_set_maxdistance(struct source *s, double maxdistance);
+
 /* Counts a datagram refused before the source judged it (its authentication failed). */
 void src_count_refused(struct source *s, enum src_verdict v);
 

@@ -298,3 +298,20 @@ void sync_remove_source(struct sync *n, unsigned i)
     double now = sync_now(n, &now_ntp);
     run_selection(n, now, now_ntp);
 }
+
+void sync_apply_params(struct sync *n, const struct sync_reload_params *p)
+{
+    n->params.sel.minsources = p->minsources;
+    n->params.sel.maxdistance = p->maxdistance;
+    n->params.ref.maxdistance = p->maxdistance;
+    n->ref.params.maxdistance = p->maxdistance;
+    struct disc_params *dp[] = {&n->params.disc, &n->disc.params};
+    for (unsigned k = 0; k < 2; k++) {
+        dp[k]->makestep = p->makestep;
+        dp[k]->step_threshold = p->step_threshold;
+        dp[k]->step_limit = p->step_limit;
+    }
+    ntp_ts now_ntp;
+    double now = sync_now(n, &now_ntp);
+    run_selection(n, now, now_ntp);
+}

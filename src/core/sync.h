@@ -43,6 +43,15 @@ struct sync_params {
 
 void sync_default_params(struct sync_params *p);
 
+/* What a configuration reload may change in a running engine: `minsources`, `maxdistance`, `makestep`. */
+struct sync_reload_params {
+    unsigned minsources;
+    double maxdistance;      /* selection's, and the held reference's */
+    bool makestep;
+    double step_threshold;
+    int step_limit;          /* still counted in updates since start */
+};
+
 /* The clock-changing driver calls, as `horloge tracking` names them. */
 enum sync_clock_op {
     SYNC_CLOCK_TAKE_CONTROL,    /* the shell's, at start (clock_real_take_control) */
@@ -121,6 +130,12 @@ void sync_remove_source(struct sync *n, unsigned i);
  * (SYNC_CLOCK_TAKE_CONTROL); sync records its own driver calls the same way.
  */
 void sync_clock_result(struct sync *n, enum sync_clock_op op, int err);
+/*
+ * Applies a reload's parameters at once: selection runs again under them, so
+ * a larger `minsources` than the sources agreeing takes the reference to
+ * holdover now, not at the next sample. Sources keep their state.
+ */
+void sync_apply_params(struct sync *n, const struct sync_reload_params *p);
 /* What `horloge tracking` shows, now. */
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t);
 

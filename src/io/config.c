@@ -881,3 +881,81 @@ int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs)
     free(buf);
     return rc;
 }
+
+/* ---- what a reload changes ---- */
+
+bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
+{
+    return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
+           a->iburst == b->iburst && a->prefer == b->prefer && a->minpoll == b->minpoll &&
+           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources;
+}
+
+unsigned cfg_match_sources(const struct config *old, const struct config *fresh,
+                           int old_to_new[CFG_MAX_SOURCES], bool new_is_kept[CFG_MAX_SOURCES])
+{
+    bool taken[CFG_MAX_SOURCES] = {false};
+    unsigned kept = 0;
+    for (unsigned i = 0; i < old->n_sources; i++) {
+        old_to_new[i] = -1;
+        for (unsigned j = 0; j < fresh->n_sources && old_to_new[i] < 0; j++)
+            if (!taken[j] && cfg_source_equal(&old->sources[i], &fresh->sources[j])) {
+                taken[j] = true;
+                old_to_new[i] = (int)j;
+                kept++;
+            }
+    }
+    if (new_is_kept)
+        memcpy(new_is_kept, taken, sizeof taken);
+    return kept;
+}
+
+static bool refclock_equal(const struct cfg_refclock *a, const struct cfg_refclock *b)
+{
+    return strcmp(a->driver, b->driver) == 0 && strcmp(a->param, b->param) == 0 && a->refid == b->refid &&
+           a->poll == b->poll && a->offset == b->offset && a->delay == b->delay &&
+           a->precision == b->precision && a->prefer == b->prefer;
+}
+
+static bool refclocks_equal(const struct config *a, const struct config *b)
+{
+    if (a->n_refclocks != b->n_refclocks)
+        return false;
+    for (unsigned i = 0; i < a->n_refclocks; i++)
+        if (!refclock_equal(&a->refclocks[i], &b->refclocks[i]))
+            return false;
+    return true;
+}
+
+static bool listen_equal(const struct config *a, const struct config *b)
+{
+    return a->n_listen == b->n_listen && memcmp(a->listen, b->listen, a->n_listen * sizeof a->listen[0]) == 0;
+}
+
+static void name_if(bool changed, const char *name, unsigned *n, char *buf, size_t cap)
+{
+    if (!changed)
+        return;
+    size_t used = strlen(buf);
+    if (used < cap)
+        snprintf(buf + used, cap - used, "%s%s", *n ? ", " : "", name);
+    (*n)++;
+}
+
+/* Each of these is read once at start: sockets bound, files created, privileges dropped, threads made. */
+unsigned cfg_restart_needed(const struct config *old, const struct config *fresh, char *buf, size_t cap)
+{
+    unsigned n = 0;
+    if (cap)
+        buf[0] = '\0';
+    name_if(old->port != fresh->port, "port", &n, buf, cap);
+    name_if(!listen_equal(old, fresh), "listen", &n, buf, cap);
+    name_if(old->threads != fresh->threads, "threads", &n, buf, cap);
+    name_if(old->clientlog_size != fresh->clientlog_size, "clientlogsize", &n, buf, cap);
+    name_if(strcmp(old->controlsocket, fresh->controlsocket) != 0, "controlsocket", &n, buf, cap);
+    name_if(strcmp(old->pidfile, fresh->pidfile) != 0, "pidfile", &n, buf, cap);
+    name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
+    name_if(old->log != fresh->log, "log", &n, buf, cap);
+    name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
+    return n;
+}

@@ -127,4 +127,24 @@ int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs)
 /* Parses "ADDR" or "ADDR/BITS" (IPv4 or IPv6); returns false on anything else. */
 bool cfg_parse_prefix(const char *text, struct net_addr *addr, unsigned *prefix_bits);
 
+/* ---- what a reload changes (SIGHUP) ---- */
+
+/* The same `server`/`pool` line: host, port, kind and every option equal. */
+bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b);
+/*
+ * Pairs the old configuration's source lines with the fresh one's: old_to_new[i]
+ * is the index in `fresh` of a line equal to old line i, or -1 when it is gone
+ * (a changed line is gone and its new form new). Each fresh line is paired at
+ * most once, in order, so repeated identical lines pair one to one; fills
+ * new_is_kept[j] for each fresh line when not NULL. Returns the lines kept.
+ */
+unsigned cfg_match_sources(const struct config *old, const struct config *fresh,
+                           int old_to_new[CFG_MAX_SOURCES], bool new_is_kept[CFG_MAX_SOURCES]);
+/*
+ * The directives that differ between old and fresh and that a reload cannot
+ * apply (they take effect at the next start), as "port, listen, refclock" in
+ * buf ("" when none, cut short to fit cap). Returns how many.
+ */
+unsigned cfg_restart_needed(const struct config *old, const struct config *fresh, char *buf, size_t cap);
+
 #endif

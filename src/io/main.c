@@ -389,12 +389,29 @@ static void log_config_errors(const struct cfg_errors *errs)
         log_error("%s", line);
 }
 
-static void warn_restart_needed(const struct config *old, const struct config *new)
+static void warn_restart_needed(const struct horloged *d, const struct config *fresh)
 {
-    if (old->port != new->port || old->n_listen != new->n_listen ||
-        memcmp(old->listen, new->listen, sizeof old->listen) != 0 || old->threads != new->threads ||
-        strcmp(old->controlsocket, new->controlsocket) != 0 || old->clientlog_size != new->clientlog_size)
-        log_warn("reload: port, listen, threads, clientlogsize and controlsocket changes take effect at restart");
+    char what[160];
+    unsigned n = cfg_restart_needed(&d->cfg, fresh, what, sizeof what);
+    if (n)
+        log_warn("reload: %s changed; %s at the next start", what, n == 1 ? "takes effect" : "take effect");
+    /* Whether the real clock is steered was settled at start (sources or not), privileges with it. */
+    if (!d->no_clock_control && !d->clock_controlled && fresh->n_sources > 0)
+        log_warn("reload: sources added to a configuration that had none steer the system clock only "
+                 "after a restart; until then their time is served as under -x");
+}
+
+/* `minsources`, `maxdistance` and `makestep` may change on reload: the engine takes them now. */
+static void apply_sync_params(struct horloged *d)
+{
+    struct sync_reload_params p = {
+        .minsources = d->cfg.minsources,
+        .maxdistance = d->cfg.maxdistance,
+        .makestep = d->cfg.makestep_enabled,
+        .step_threshold = d->cfg.makestep_threshold,
+        .step_limit = d->cfg.makestep_limit,
+    };
+    sync_apply_params(&d->sync, &p);
 }
 
 /* `local` may change on reload: the reference takes the new figures now. */
@@ -431,9 +448,14 @@ static void reload_config(struct horloged *d)
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
-    warn_restart_needed(&d->cfg, &fresh);
+    if (upstream_apply_config(&d->up, &fresh) < 0) {
+        log_error("reload of %s failed; still running with the previous configuration", d->config_path);
+        return;
+    }
+    warn_restart_needed(d, &fresh);
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
+    apply_sync_params(d);
     apply_local_reference(d);
     leaplist_load(&d->leaplist, d->cfg.leapseclist);
     apply_leapseclist(d);

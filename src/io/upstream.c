@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -93,11 +94,17 @@ static unsigned active_peers_of(const struct upstream *u, unsigned cfg_index)
     return n;
 }
 
-/* The peer slot that goes with sync source `sync_index`: the removed peer's that had it, or a new one. */
+/*
+ * The peer slot that goes with sync source `sync_index`: the removed peer's
+ * that had it, a slot a reload freed (sync_index -1), or a new one.
+ */
 static struct upstream_peer *peer_slot(struct upstream *u, int sync_index)
 {
     for (unsigned i = 0; i < u->n_peers; i++)
         if (!u->peers[i].active && u->peers[i].assoc.sync_index == sync_index)
+            return &u->peers[i];
+    for (unsigned i = 0; i < u->n_peers; i++)
+        if (!u->peers[i].active && u->peers[i].assoc.sync_index < 0)
             return &u->peers[i];
     return u->n_peers < UPSTREAM_MAX_PEERS ? &u->peers[u->n_peers++] : NULL;
 }
@@ -142,15 +149,20 @@ static void start_resolve(struct upstream *u, unsigned i)
 }
 
 /* Unregisters and closes the peer's socket; the caller has taken it out of the engine. */
-static void close_peer(struct upstream *u, struct upstream_peer *p, const char *why)
+static void release_peer(struct upstream *u, struct upstream_peer *p)
 {
-    log_warn("source %s: %s; no longer used", netaddr_format(&p->net).text, why);
     loop_unwatch_fd(u->loop, p->fd);
     loop_timer_free(u->loop, p->timer);
     close(p->fd);
     p->fd = -1;
     p->timer = -1;
     p->active = false;
+}
+
+static void close_peer(struct upstream *u, struct upstream_peer *p, const char *why)
+{
+    log_warn("source %s: %s; no longer used", netaddr_format(&p->net).text, why);
+    release_peer(u, p);
     /* A pool (or a name that may now resolve elsewhere) gets a replacement. */
     if (u->retry_at[p->cfg_index] == 0)
         retry_later(u, p->cfg_index, 1.0);
@@ -210,6 +222,19 @@ static void housekeeping(void *ctx)
     }
     replace_lost_pool_members(u);
     arm_housekeeping(u);
+}
+
+/* The housekeeping timer, made when the first source is configured (at start or on reload). */
+static int ensure_timer(struct upstream *u)
+{
+    if (u->timer >= 0)
+        return 0;
+    u->timer = loop_timer_new(u->loop, housekeeping, u);
+    if (u->timer < 0) {
+        log_error("upstream: no room for a timer in the event loop");
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- one peer: its poll timer and its socket ---- */
@@ -370,13 +395,106 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     close(fd);
 }
 
+/* ---- a reload: the lines kept keep their peers, the others go or start ---- */
+
+static void log_line(const char *what, const struct cfg_source *cs, unsigned n_closed)
+{
+    char port[16] = "";
+    if (cs->port != NTP_PORT)
+        snprintf(port, sizeof port, " port %u", (unsigned)cs->port);
+    if (n_closed)
+        log_info("reload: %s %s%s %s (%u address%s closed)", cs->is_pool ? "pool" : "server", cs->host,
+                 port, what, n_closed, n_closed == 1 ? "" : "es");
+    else
+        log_info("reload: %s %s%s %s", cs->is_pool ? "pool" : "server", cs->host, port, what);
+}
+
+/*
+ * Old line i is gone: its pending resolution is let go, its peers leave the
+ * engine (selection runs without them) and the loop, and their slots are freed
+ * (sync_index -1), so they leave the reports too.
+ */
+static void drop_line(struct upstream *u, unsigned i)
+{
+    if (u->jobs[i])
+        resolve_release(u->jobs[i]);
+    u->jobs[i] = NULL;
+    unsigned n_closed = 0;
+    for (unsigned k = 0; k < u->n_peers; k++) {
+        struct upstream_peer *p = &u->peers[k];
+        if (p->cfg_index != i || p->assoc.sync_index < 0)
+            continue;
+        if (p->active) {
+            assoc_remove(&p->assoc);
+            release_peer(u, p);
+            n_closed++;
+        }
+        p->assoc.sync_index = -1;
+    }
+    log_line("removed", &u->cfg.sources[i], n_closed);
+}
+
+/* The kept lines' state and peers move to their indices in the new configuration, which replaces the old. */
+static void renumber_lines(struct upstream *u, const struct config *cfg, const int old_to_new[CFG_MAX_SOURCES])
+{
+    struct resolve_job *jobs[CFG_MAX_SOURCES] = {NULL};
+    double retry_at[CFG_MAX_SOURCES] = {0};
+    unsigned wanted[CFG_MAX_SOURCES] = {0};
+    for (unsigned i = 0; i < u->cfg.n_sources; i++) {
+        int j = old_to_new[i];
+        if (j >= 0) {
+            jobs[j] = u->jobs[i];
+            retry_at[j] = u->retry_at[i];
+            wanted[j] = u->wanted[i];
+        }
+    }
+    for (unsigned k = 0; k < u->n_peers; k++)
+        if (u->peers[k].assoc.sync_index >= 0)
+            u->peers[k].cfg_index = (unsigned)old_to_new[u->peers[k].cfg_index];
+    memcpy(u->jobs, jobs, sizeof jobs);
+    memcpy(u->retry_at, retry_at, sizeof retry_at);
+    memcpy(u->wanted, wanted, sizeof wanted);
+    u->cfg = *cfg;
+}
+
+int upstream_apply_config(struct upstream *u, const struct config *cfg)
+{
+    if (cfg->n_sources > 0 && ensure_timer(u) < 0)
+        return -1;
+    int old_to_new[CFG_MAX_SOURCES];
+    bool new_is_kept[CFG_MAX_SOURCES];
+    unsigned kept = cfg_match_sources(&u->cfg, cfg, old_to_new, new_is_kept);
+    unsigned removed = u->cfg.n_sources - kept, added = cfg->n_sources - kept;
+    for (unsigned i = 0; i < u->cfg.n_sources; i++)
+        if (old_to_new[i] < 0)
+            drop_line(u, i);
+    renumber_lines(u, cfg, old_to_new);
+    for (unsigned k = 0; k < u->n_peers; k++)
+        if (u->peers[k].active)
+            src_set_maxdistance(&u->peers[k].assoc.src, cfg->maxdistance);
+    for (unsigned j = 0; j < cfg->n_sources; j++)
+        if (!new_is_kept[j]) {
+            log_line("added", &cfg->sources[j], 0);
+            start_resolve(u, j);
+        }
+    if (added || removed || kept)
+        log_info("reload: %u source%s added, %u removed, %u kept", added, added == 1 ? "" : "s", removed, kept);
+    if (u->timer >= 0)
+        arm_housekeeping(u);
+    if (added)
+        loop_timer_arm(u->loop, u->timer, 0); /* numeric addresses are resolved already */
+    if (removed)
+        changed(u);
+    return 0;
+}
+
 /* ---- the API ---- */
 
 void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync, struct loop *loop,
                    upstream_time_fn local_time, void *time_ctx, int8_t precision)
 {
     memset(u, 0, sizeof *u);
-    u->cfg = *cfg; /* a copy: sources change only at restart */
+    u->cfg = *cfg; /* a copy: upstream_apply_config changes it */
     u->sync = sync;
     u->loop = loop;
     u->local_time = local_time;
@@ -395,11 +513,8 @@ int upstream_start(struct upstream *u)
 {
     if (u->cfg.n_sources == 0)
         return 0;
-    u->timer = loop_timer_new(u->loop, housekeeping, u);
-    if (u->timer < 0) {
-        log_error("upstream: no room for a timer in the event loop");
+    if (ensure_timer(u) < 0)
         return -1;
-    }
     for (unsigned i = 0; i < u->cfg.n_sources; i++)
         start_resolve(u, i);
     /* Numeric addresses are resolved already: take them up at the loop's first round. */
@@ -425,14 +540,9 @@ void upstream_close(struct upstream *u)
     for (unsigned i = 0; i < u->cfg.n_sources; i++)
         if (u->jobs[i])
             resolve_release(u->jobs[i]);
-    for (unsigned i = 0; i < u->n_peers; i++) {
-        struct upstream_peer *p = &u->peers[i];
-        if (!p->active)
-            continue;
-        loop_unwatch_fd(u->loop, p->fd);
-        loop_timer_free(u->loop, p->timer);
-        close(p->fd);
-    }
+    for (unsigned i = 0; i < u->n_peers; i++)
+        if (u->peers[i].active)
+            release_peer(u, &u->peers[i]);
     loop_timer_free(u->loop, u->timer);
     u->n_peers = 0;
 }

@@ -10,8 +10,9 @@
  * the association builds, reads replies with kernel timestamps, and acts on
  * what it returns: closes a kissed-away server's socket and never asks that
  * address again, replaces lost pool members, re-resolves names (picked up
- * from the resolver by a timer of its own while a job is pending), and calls
- * the `on_change` hook when the engine's state may have changed.
+ * from the resolver by a timer of its own while a job is pending), applies a
+ * reload's `server`/`pool` lines (upstream_apply_config), and calls the
+ * `on_change` hook when the engine's state may have changed.
  */
 #ifndef HORLOGE_UPSTREAM_H
 #define HORLOGE_UPSTREAM_H
@@ -54,7 +55,7 @@ typedef ntp_ts (*upstream_time_fn)(void *ctx, const struct unix_time *raw_or_nul
 typedef void (*upstream_change_fn)(void *ctx);
 
 struct upstream {
-    struct config cfg;           /* as at start: sources change only at restart */
+    struct config cfg;           /* as at start or at the last reload (upstream_apply_config) */
     struct sync *sync;
     struct loop *loop;
     upstream_time_fn local_time;
@@ -78,6 +79,15 @@ void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sy
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx);
 /* Registers upstream's timer with the loop and starts resolving every source; -1 when the loop is full. */
 int upstream_start(struct upstream *u);
+/*
+ * A reload's `server`/`pool` lines and `maxdistance`: a line equal to an old
+ * one (cfg_source_equal) keeps its peers and all their state; the old lines
+ * not kept lose their peers (sockets closed, out of the loop and the engine,
+ * resolutions dropped); the new ones start resolving as at start. Logs one
+ * line per line added or removed and a summary. -1 (nothing changed) when
+ * the loop has no room for the housekeeping timer.
+ */
+int upstream_apply_config(struct upstream *u, const struct config *cfg);
 /* Name and address of the peer behind sync source `sync_index`, for reports. */
 const struct upstream_peer *upstream_peer_of(const struct upstream *u, unsigned sync_index);
 const char *upstream_peer_name(const struct upstream *u, const struct upstream_peer *p);

@@ -1,7 +1,8 @@
 /*
  * Unit tests for config: a complete valid file, the defaults, one exact
  * `file:line: message` for each of many bad lines, several errors reported
- * together, file loading and prefix parsing.
+ * together, file loading and prefix parsing; what a reload compares
+ * (cfg_source_equal, cfg_match_sources, cfg_restart_needed).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -488,6 +489,91 @@ static void test_refclock(void **state)
     }
 }
 
+static struct config parsed(const char *text)
+{
+    assert_int_equal(parse(text), 0);
+    return cfg;
+}
+
+static void test_source_equal(void **state)
+{
+    (void)state;
+    struct config c = parsed("server 192.0.2.1 iburst minpoll 4\n"
+                             "server 192.0.2.1 minpoll 4 iburst\n"   /* same options, other order */
+                             "server 192.0.2.1 iburst minpoll 5\n"
+                             "server 192.0.2.1 iburst minpoll 4 port 124\n"
+                             "pool 192.0.2.1 iburst minpoll 4\n"
+                             "server 192.0.2.1 iburst minpoll 4 prefer\n"
+                             "server 192.0.2.2 iburst minpoll 4\n"
+                             "server 192.0.2.1 minpoll 4\n"
+                             "pool 192.0.2.1 iburst minpoll 4 maxsources 2\n");
+    assert_true(cfg_source_equal(&c.sources[0], &c.sources[1]));
+    assert_true(cfg_source_equal(&c.sources[0], &c.sources[0]));
+    for (unsigned i = 2; i < 8; i++)
+        assert_false(cfg_source_equal(&c.sources[0], &c.sources[i]));
+    assert_false(cfg_source_equal(&c.sources[4], &c.sources[8])); /* maxsources */
+}
+
+static void test_match_sources(void **state)
+{
+    (void)state;
+    struct config old = parsed("server 192.0.2.1\nserver 192.0.2.2 iburst\npool pool.example\n"
+                               "server 192.0.2.9\nserver 192.0.2.9\n");
+    /* .1 gone, .2 changed (removed + added), the pool moved up, one of the two .9 lines gone, .3 new */
+    struct config fresh = parsed("pool pool.example\nserver 192.0.2.9\nserver 192.0.2.2\n"
+                                 "server 192.0.2.3\n");
+    int map[CFG_MAX_SOURCES];
+    bool kept[CFG_MAX_SOURCES];
+    assert_int_equal(cfg_match_sources(&old, &fresh, map, kept), 2);
+    assert_int_equal(map[0], -1);
+    assert_int_equal(map[1], -1);
+    assert_int_equal(map[2], 0);
+    assert_int_equal(map[3], 1);
+    assert_int_equal(map[4], -1);
+    assert_true(kept[0] && kept[1]);
+    assert_false(kept[2] || kept[3]);
+
+    /* The same configuration keeps everything in place; an empty one keeps nothing. */
+    assert_int_equal(cfg_match_sources(&old, &old, map, NULL), 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(map[i], i);
+    struct config none = parsed("local stratum 10\n");
+    assert_int_equal(cfg_match_sources(&old, &none, map, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(map[i], -1);
+    assert_int_equal(cfg_match_sources(&none, &old, map, kept), 0);
+    for (int j = 0; j < 5; j++)
+        assert_false(kept[j]);
+}
+
+static void test_restart_needed(void **state)
+{
+    (void)state;
+    struct config old = parsed("port 123\nserver 192.0.2.1\nminsources 1\nallow\nlocal stratum 10\n"
+                               "refclock SOCK /run/a.sock\n");
+    /* What a reload applies (sources, selection, access, local, leap list, drift file) needs no restart. */
+    struct config fresh = parsed("port 123\nserver 192.0.2.2\nminsources 2\nmaxdistance 1\n"
+                                 "makestep 1 3\ndeny 192.0.2.0/24\nlocal stratum 9\n"
+                                 "ratelimit\ndriftfile /var/lib/x\nleapseclist /tmp/l\n"
+                                 "refclock SOCK /run/a.sock\n");
+    char what[256];
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 0);
+    assert_string_equal(what, "");
+
+    fresh = parsed("port 124\nlisten 127.0.0.1\nthreads 2\nclientlogsize 1024\ncontrolsocket none\n"
+                   "pidfile none\nuser nobody\nlog stderr\nrefclock SOCK /run/b.sock\n");
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 9);
+    assert_string_equal(what, "port, listen, threads, clientlogsize, controlsocket, pidfile, user, log, refclock");
+    /* A refclock option alone counts; the text is cut short, never overrun. */
+    fresh = parsed("port 123\nrefclock SOCK /run/a.sock poll 3\n");
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 1);
+    assert_string_equal(what, "refclock");
+    fresh = parsed("port 124\nthreads 2\nrefclock SOCK /run/a.sock\n");
+    char small[8];
+    assert_int_equal(cfg_restart_needed(&old, &fresh, small, sizeof small), 2);
+    assert_string_equal(small, "port, t");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +587,9 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_parse_prefix),
         cmocka_unit_test(test_refclock),
+        cmocka_unit_test(test_source_equal),
+        cmocka_unit_test(test_match_sources),
+        cmocka_unit_test(test_restart_needed),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

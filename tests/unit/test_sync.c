@@ -2,7 +2,9 @@
  * Unit tests for sync when the clock driver refuses (-EPERM, as without
  * CAP_SYS_TIME): the failure is counted with its operation and error, the
  * reference serves unsynchronised, the discipline's frames describe the clock
- * as it really runs, and all comes back once the driver works again.
+ * as it really runs, and all comes back once the driver works again. Also a
+ * reload's `minsources`, `maxdistance` and `makestep` taken by a running
+ * engine (sync_apply_params).
  */
 #include <errno.h>
 #include <math.h>
@@ -298,6 +300,74 @@ static void test_take_control_refused(void **state)
     assert_int_equal(n.ref.mode, REF_SYNCED);
 }
 
+static struct sync_reload_params reload_params(unsigned minsources, double maxdistance, bool makestep)
+{
+    return (struct sync_reload_params){.minsources = minsources, .maxdistance = maxdistance,
+                                       .makestep = makestep, .step_threshold = 0.1, .step_limit = -1};
+}
+
+/* `minsources` and `maxdistance` judge the sources again at once; the source keeps its samples. */
+static void test_reload_selection_params(void **state)
+{
+    (void)state;
+    struct fake_clock c = {0};
+    struct sync n;
+    start(&n, &c, false);
+    n.ref.params.local_distance = 1.0; /* horloged's default: holdover before the local reference */
+    run(&n, &c, 5);
+    assert_int_equal(n.ref.mode, REF_SYNCED);
+    unsigned samples = n.src[0].n_samples, updates = n.n_updates;
+
+    struct sync_reload_params p = reload_params(2, 3.0, false);
+    sync_apply_params(&n, &p);
+    assert_int_equal(n.params.sel.minsources, 2);
+    assert_int_equal(n.sel.selected, -1);
+    assert_int_equal(n.src[0].verdict, SEL_NOT_ENOUGH);
+    assert_int_equal(n.ref.mode, REF_HOLDOVER);
+    assert_int_equal(n.src[0].n_samples, samples);
+    run(&n, &c, 2);
+    assert_int_equal(n.ref.mode, REF_HOLDOVER);
+    assert_int_equal(n.n_updates, updates); /* one source is not enough: nothing steers */
+
+    p = reload_params(1, 3.0, false);
+    sync_apply_params(&n, &p);
+    assert_int_equal(n.sel.selected, 0);
+    run(&n, &c, 1);
+    assert_int_equal(n.ref.mode, REF_SYNCED);
+
+    /* The sample's root distance is about 6e-4 s. */
+    p = reload_params(1, 1e-4, false);
+    sync_apply_params(&n, &p);
+    assert_true(n.ref.params.maxdistance == 1e-4);
+    assert_true(n.params.sel.maxdistance == 1e-4);
+    assert_int_equal(n.src[0].verdict, SEL_TOO_FAR);
+    assert_int_equal(n.ref.mode, REF_LOCAL); /* the held reference is too far now too */
+}
+
+/* `makestep` turned on by a reload steps the next update; turned off, nothing steps. */
+static void test_reload_makestep(void **state)
+{
+    (void)state;
+    struct fake_clock c = {0};
+    struct sync n;
+    start(&n, &c, false);
+    struct sync_reload_params p = reload_params(1, 3.0, true);
+    sync_apply_params(&n, &p);
+    assert_true(n.disc.params.makestep && n.disc.params.step_threshold == 0.1);
+    assert_int_equal(n.disc.params.step_limit, -1);
+    run(&n, &c, 1);
+    assert_int_equal(c.n_steps, 1);
+    assert_true(fabs(c.sys - c.t - SHIFT) < 1e-3);
+
+    struct fake_clock c2 = {0};
+    start(&n, &c2, true);
+    p = reload_params(1, 3.0, false);
+    sync_apply_params(&n, &p);
+    run(&n, &c2, 3);
+    assert_int_equal(c2.n_steps, 0);
+    assert_int_equal(n.disc.n_steps, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_step_refused),
         cmocka_unit_test(test_status_refused),
         cmocka_unit_test(test_take_control_refused),
+        cmocka_unit_test(test_reload_selection_params),
+        cmocka_unit_test(test_reload_makestep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
