@@ -99,12 +99,15 @@ void netaddr_format_refid(uint32_t refid, uint8_t stratum, char *out, size_t cap
             snprintf(out, cap, "none");
             return;
         }
-        char c[5];
-        for (int i = 0; i < 4; i++) {
+        /* Left-justified and zero-padded (RFC 5905 §7.3): "GPS" is "GPS\0". */
+        char c[5] = {0};
+        int len = 4;
+        while (len > 0 && ((refid >> (32 - 8 * len)) & 255) == 0)
+            len--;
+        for (int i = 0; i < len; i++) {
             char ch = (char)(refid >> (24 - 8 * i));
             c[i] = (ch >= 32 && ch < 127) ? ch : '.';
         }
-        c[4] = '\0';
         snprintf(out, cap, "%s", c);
         return;
     }

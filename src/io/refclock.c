@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "io/log.h"
+#include "io/netutil.h"
 
 static const struct refclock_driver *const drivers[] = {
     &refclock_sock_driver,
@@ -31,19 +32,10 @@ const char *refclock_driver_names(void)
     return names;
 }
 
-static void refid_text(uint32_t refid, char out[5])
-{
-    for (int i = 0; i < 4; i++) {
-        char c = (char)(refid >> (24 - 8 * i));
-        out[i] = c >= 0x21 && c <= 0x7e ? c : '\0';
-    }
-    out[4] = '\0';
-}
-
 void refclock_describe(const struct refclock *rc, char *out, size_t cap)
 {
-    char id[5];
-    refid_text(rc->params.refid, id);
+    char id[8];
+    netaddr_format_refid(rc->params.refid, 1, id, sizeof id);
     snprintf(out, cap, "%s (%s %s)", id, rc->cfg.driver, rc->cfg.param);
 }
 
@@ -143,7 +135,7 @@ int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct l
     }
     rc->driver_started = true;
     loop_timer_arm(loop, rc->timer, poll_seconds(rc));
-    char name[64];
+    char name[TIMESOURCE_TEXT_MAX];
     refclock_describe(rc, name, sizeof name);
     log_info("reference clock %s added, poll 2^%d s", name, cfg->poll);
     return 0;
@@ -160,4 +152,60 @@ void refclock_stop(struct refclock *rc)
         sync_remove_source(rc->sync, (unsigned)rc->sync_index);
     rc->timer = -1;
     rc->sync_index = -1;
+}
+
+int refclock_set_start(struct refclock_set *set, const struct config *cfg, struct loop *loop, struct sync *sync,
+                       refclock_time_fn local_time, void *time_ctx, void (*on_sample)(void *ctx), void *sample_ctx)
+{
+    set->n = 0;
+    for (unsigned i = 0; i < cfg->n_refclocks; i++) {
+        struct refclock *rc = &set->clocks[set->n];
+        if (refclock_start(rc, &cfg->refclocks[i], loop, sync, local_time, time_ctx) < 0)
+            return -1;
+        rc->on_sample = on_sample;
+        rc->sample_ctx = sample_ctx;
+        set->n++;
+    }
+    return 0;
+}
+
+void refclock_set_stop(struct refclock_set *set)
+{
+    for (unsigned i = 0; i < set->n; i++)
+        refclock_stop(&set->clocks[i]);
+    set->n = 0;
+}
+
+static const struct refclock *clock_of(const struct refclock_set *set, unsigned sync_index)
+{
+    for (unsigned i = 0; i < set->n; i++)
+        if (set->clocks[i].sync_index == (int)sync_index)
+            return &set->clocks[i];
+    return NULL;
+}
+
+bool refclock_view(const void *set, unsigned sync_index, struct timesource_view *out)
+{
+    const struct refclock *rc = clock_of(set, sync_index);
+    if (!rc)
+        return false;
+    out->kind = "refclock";
+    refclock_describe(rc, out->name, sizeof out->name);
+    snprintf(out->address, sizeof out->address, "%s", rc->cfg.param);
+    snprintf(out->label, sizeof out->label, "%s", out->name);
+    out->poll = rc->cfg.poll;
+    out->reach = rc->reach;
+    return true;
+}
+
+void refclock_stats(const void *set, unsigned sync_index, struct kv_out *out)
+{
+    const struct refclock *rc = clock_of(set, sync_index);
+    if (!rc)
+        return;
+    kv_add(out, "readings", "%llu", (unsigned long long)rc->n_readings);
+    kv_add(out, "bad_readings", "%llu", (unsigned long long)rc->n_bad);
+    kv_add(out, "pulse_readings", "%llu", (unsigned long long)rc->n_pulses);
+    if (rc->n_bad)
+        kv_add(out, "last_bad_reading", "%s", refclock_status_name(rc->last_bad));
 }

@@ -28,6 +28,7 @@
 #include "core/sync.h"
 #include "io/config.h"
 #include "io/loop.h"
+#include "io/timesource.h"
 
 /* Readings kept per poll interval (a 1 Hz clock at the longest sensible poll, 2^6 s). */
 #define REFCLOCK_MAX_PENDING 64
@@ -84,5 +85,19 @@ void refclock_count_bad(struct refclock *rc, enum refclock_status why);
 
 /* "GPS (SOCK /run/chrony.ttyS0.sock)": what `horloge status` shows as the source. */
 void refclock_describe(const struct refclock *rc, char *out, size_t cap);
+
+/* The daemon's configured reference clocks. */
+struct refclock_set {
+    unsigned n;
+    struct refclock clocks[CFG_MAX_REFCLOCKS];
+};
+
+/* Starts every `refclock` line of cfg (before privileges are dropped: devices and sockets open then). */
+int refclock_set_start(struct refclock_set *set, const struct config *cfg, struct loop *loop, struct sync *sync,
+                       refclock_time_fn local_time, void *time_ctx, void (*on_sample)(void *ctx), void *sample_ctx);
+void refclock_set_stop(struct refclock_set *set);
+/* The reports' view and counters of sync source `sync_index` when it is one of ours (io/timesource.h). */
+bool refclock_view(const void *set, unsigned sync_index, struct timesource_view *out);
+void refclock_stats(const void *set, unsigned sync_index, struct kv_out *out);
 
 #endif

@@ -546,3 +546,32 @@ void upstream_close(struct upstream *u)
     loop_timer_free(u->loop, u->timer);
     u->n_peers = 0;
 }
+
+bool upstream_view(const void *upstream, unsigned sync_index, struct timesource_view *out)
+{
+    const struct upstream *u = upstream;
+    const struct upstream_peer *p = upstream_peer_of(u, sync_index);
+    if (!p || !p->active)
+        return false;
+    out->kind = "ntp";
+    snprintf(out->name, sizeof out->name, "%s", upstream_peer_name(u, p));
+    snprintf(out->address, sizeof out->address, "%s",
+             netaddr_format_port(&p->net, netaddr_port_of(&p->addr.sa)).text);
+    snprintf(out->label, sizeof out->label, "%s", netaddr_format(&p->net).text);
+    out->poll = src_poll(&p->assoc.src);
+    out->reach = src_reach(&p->assoc.src);
+    return true;
+}
+
+void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *out)
+{
+    const struct upstream_peer *p = upstream_peer_of(upstream, sync_index);
+    if (!p)
+        return;
+    const struct source *s = &p->assoc.src;
+    kv_add(out, "requests_sent", "%llu", (unsigned long long)src_sent(s));
+    for (int v = 1; v < SRC_VERDICT_COUNT; v++)
+        if (src_count(s, (enum src_verdict)v))
+            kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",
+                   (unsigned long long)src_count(s, (enum src_verdict)v));
+}

@@ -27,6 +27,7 @@
 #include "io/loop.h"
 #include "io/netutil.h"
 #include "io/resolve.h"
+#include "io/timesource.h"
 
 #define UPSTREAM_MAX_PEERS SYNC_MAX_SOURCES
 /* Addresses that kissed us away (DENY, RSTR) and are never asked again, oldest forgotten first. */
@@ -91,6 +92,10 @@ int upstream_apply_config(struct upstream *u, const struct config *cfg);
 /* Name and address of the peer behind sync source `sync_index`, for reports. */
 const struct upstream_peer *upstream_peer_of(const struct upstream *u, unsigned sync_index);
 const char *upstream_peer_name(const struct upstream *u, const struct upstream_peer *p);
+/* The reports' view of sync source `sync_index` when it is one of ours (io/timesource.h). */
+bool upstream_view(const void *upstream, unsigned sync_index, struct timesource_view *out);
+/* Requests sent and the verdict on every reply, for `horloge sourcestats`. */
+void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *out);
 void upstream_close(struct upstream *u);
 
 #endif
