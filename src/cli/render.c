@@ -217,14 +217,21 @@ static char state_symbol(const char *state)
     return '?';
 }
 
+/* A server by its address; a reference clock (whose address is a path) by its name, "GPS (SOCK path)". */
+static const char *source_label(const struct kvdoc *doc, unsigned i)
+{
+    const char *kind = kvdoc_get(doc, i, "kind");
+    const char *label = kvdoc_get(doc, i, kind && strcmp(kind, "refclock") == 0 ? "name" : "address");
+    return label ? label : "?";
+}
+
 static void render_sources(const struct kvdoc *doc, FILE *f)
 {
     fprintf(f, "S Name/Address                          Stratum Poll Reach LastRx Last sample\n");
     fprintf(f, "=================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
         const char *state = kvdoc_get(doc, i, "state");
-        const char *name = kvdoc_get(doc, i, "address");
-        fprintf(f, "%c %-38s %7ld %4ld %5s ", state_symbol(state ? state : ""), name ? name : "?",
+        fprintf(f, "%c %-38s %7ld %4ld %5s ", state_symbol(state ? state : ""), source_label(doc, i),
                 get_long(doc, i, "stratum"), get_long(doc, i, "poll"),
                 kvdoc_get(doc, i, "reach") ? kvdoc_get(doc, i, "reach") : "0");
         if (kvdoc_get(doc, i, "last_offset")) {
@@ -247,8 +254,7 @@ static void render_sourcestats(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter\n");
     fprintf(f, "==========================================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
-        const char *name = kvdoc_get(doc, i, "address");
-        fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", name ? name : "?", get_long(doc, i, "samples"),
+        fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", source_label(doc, i), get_long(doc, i, "samples"),
                 get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
                 get_double(doc, i, "frequency_error_ppm"));
         print_seconds(f, get_double(doc, i, "offset"), true);
