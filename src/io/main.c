@@ -9,18 +9,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "core/packet.h"
 #include "io/daemon.h"
 #include "io/log.h"
-#include "io/netutil.h"
 
 /* The clock's precision as RFC 5905 means it: the shortest observable tick of reading it. */
 static int8_t measure_precision(void)
