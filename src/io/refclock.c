@@ -109,7 +109,7 @@ void refclock_count_bad(struct refclock *rc, enum refclock_status why)
 }
 
 int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct loop *loop, struct sync *sync,
-                   refclock_time_fn local_time, void *time_ctx)
+                   timesource_time_fn local_time, void *time_ctx)
 {
     *rc = (struct refclock){.cfg = *cfg, .loop = loop, .sync = sync, .local_time = local_time,
                             .time_ctx = time_ctx, .fd = -1, .timer = -1, .sync_index = -1};
@@ -155,7 +155,7 @@ void refclock_stop(struct refclock *rc)
 }
 
 int refclock_set_start(struct refclock_set *set, const struct config *cfg, struct loop *loop, struct sync *sync,
-                       refclock_time_fn local_time, void *time_ctx, void (*on_sample)(void *ctx), void *sample_ctx)
+                       timesource_time_fn local_time, void *time_ctx, void (*on_sample)(void *ctx), void *sample_ctx)
 {
     set->n = 0;
     for (unsigned i = 0; i < cfg->n_refclocks; i++) {

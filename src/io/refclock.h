@@ -45,16 +45,13 @@ struct refclock_driver {
 /* The drivers (one file each). */
 extern const struct refclock_driver refclock_sock_driver;
 
-/* Converts a raw CLOCK_REALTIME reading to the engine's clock (the -x virtual one, or itself). */
-typedef ntp_ts (*refclock_time_fn)(void *ctx, const struct unix_time *raw);
-
 struct refclock {
     const struct refclock_driver *drv;
     struct cfg_refclock cfg;
     struct refclock_params params;
     struct loop *loop;
     struct sync *sync;
-    refclock_time_fn local_time;
+    timesource_time_fn local_time;
     void *time_ctx;
     void (*on_sample)(void *ctx);       /* the engine's state may have changed */
     void *sample_ctx;
@@ -76,7 +73,7 @@ const char *refclock_driver_names(void);
 
 /* Starts a configured clock: its engine slot, its timer and the driver. 0, or -1 (logged). */
 int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct loop *loop, struct sync *sync,
-                   refclock_time_fn local_time, void *time_ctx);
+                   timesource_time_fn local_time, void *time_ctx);
 void refclock_stop(struct refclock *rc);
 
 /* For drivers: a reading (system time and reference - system offset), and a datagram that was not one. */
@@ -94,7 +91,7 @@ struct refclock_set {
 
 /* Starts every `refclock` line of cfg (before privileges are dropped: devices and sockets open then). */
 int refclock_set_start(struct refclock_set *set, const struct config *cfg, struct loop *loop, struct sync *sync,
-                       refclock_time_fn local_time, void *time_ctx, void (*on_sample)(void *ctx), void *sample_ctx);
+                       timesource_time_fn local_time, void *time_ctx, void (*on_sample)(void *ctx), void *sample_ctx);
 void refclock_set_stop(struct refclock_set *set);
 /* The reports' view and counters of sync source `sync_index` when it is one of ours (io/timesource.h). */
 bool refclock_view(const void *set, unsigned sync_index, struct timesource_view *out);

@@ -16,8 +16,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/ntptime.h"
 #include "io/config.h"
 #include "io/control.h"
+
+/*
+ * The engine's clock for every kind of source: a raw CLOCK_REALTIME reading (a
+ * kernel packet timestamp, a reference clock's reading) converted to the clock
+ * the engine runs on (the -x virtual one, or itself); NULL: read it now.
+ */
+typedef ntp_ts (*timesource_time_fn)(void *ctx, const struct unix_time *raw_or_null);
 
 /* Room for a host name or path with a few words around it. */
 #define TIMESOURCE_TEXT_MAX (CFG_PATH_MAX + 48)

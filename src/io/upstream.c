@@ -491,7 +491,7 @@ int upstream_apply_config(struct upstream *u, const struct config *cfg)
 /* ---- the API ---- */
 
 void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync, struct loop *loop,
-                   upstream_time_fn local_time, void *time_ctx, int8_t precision)
+                   timesource_time_fn local_time, void *time_ctx, int8_t precision)
 {
     memset(u, 0, sizeof *u);
     u->cfg = *cfg; /* a copy: upstream_apply_config changes it */

@@ -50,8 +50,6 @@ struct upstream_peer {
     } ts;
 };
 
-/* Converts kernel packet timestamps (raw CLOCK_REALTIME) to the local clock the engine uses. */
-typedef ntp_ts (*upstream_time_fn)(void *ctx, const struct unix_time *raw_or_null);
 /* Called after a sample or a removal: the engine's state (what we serve) may have changed. */
 typedef void (*upstream_change_fn)(void *ctx);
 
@@ -59,7 +57,7 @@ struct upstream {
     struct config cfg;           /* as at start or at the last reload (upstream_apply_config) */
     struct sync *sync;
     struct loop *loop;
-    upstream_time_fn local_time;
+    timesource_time_fn local_time;
     void *time_ctx;
     int8_t precision;
     upstream_change_fn on_change;
@@ -75,7 +73,7 @@ struct upstream {
 };
 
 void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sync, struct loop *loop,
-                   upstream_time_fn local_time, void *time_ctx, int8_t precision);
+                   timesource_time_fn local_time, void *time_ctx, int8_t precision);
 /* The hook called when the engine's state may have changed (NULL: none). */
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx);
 /* Registers upstream's timer with the loop and starts resolving every source; -1 when the loop is full. */
