@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/history.h"
 #include "core/ntp.h"
 #include "core/packet.h"
 #include "core/refclock.h"
@@ -439,6 +440,49 @@ static void do_leapseclist(struct parser *p, struct args *a)
         get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->leapseclist);
 }
 
+/* "ADDRESS:PORT" or "[V6]:PORT": the metrics endpoint's address. */
+static bool parse_endpoint(const char *w, struct net_addr *addr, uint16_t *port)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = w[0] == '[' ? strstr(w, "]:") : strrchr(w, ':');
+    size_t skip = w[0] == '[' ? 1 : 0;
+    if (!colon || (size_t)(colon - w) - skip >= sizeof host)
+        return false;
+    memcpy(host, w + skip, (size_t)(colon - w) - skip);
+    host[colon - w - (ptrdiff_t)skip] = '\0';
+    unsigned bits;
+    long v;
+    const char *digits = colon + (w[0] == '[' ? 2 : 1);
+    if (strchr(host, '/') || !cfg_parse_prefix(host, addr, &bits) || !parse_long(digits, &v) || v < 1 ||
+        v > 65535)
+        return false;
+    *port = (uint16_t)v;
+    return true;
+}
+
+static void do_metrics(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    char q[CFG_QUOTE_MAX + 4];
+    struct config *cfg = p->cfg;
+    if (!parse_endpoint(w, &cfg->metrics_addr, &cfg->metrics_port)) {
+        parse_error(p, "metrics: '%s' is not ADDRESS:PORT (as 127.0.0.1:9123 or [::1]:9123)", quote(w, q));
+        return;
+    }
+    cfg->metrics_enabled = true;
+    const char *opt = next_word(a);
+    if (!opt)
+        return;
+    if (strcmp(opt, "every") != 0) {
+        parse_error(p, "metrics: unknown option '%s'", quote(opt, q));
+        return;
+    }
+    if ((w = need_value(p, a, opt)))
+        get_seconds(p, a, w, 1, false, 3600, "an interval in seconds (1..3600)", &cfg->metrics_every);
+}
+
 /* POSIX portable user names: letters, digits, '.', '_', '-', not starting with '-'. */
 static bool valid_user(const char *w)
 {
@@ -733,6 +777,7 @@ static const struct directive directives[] = {
     {"makestep", do_makestep},
     {"driftfile", do_driftfile},
     {"leapseclist", do_leapseclist},
+    {"metrics", do_metrics},
 };
 
 static bool is_blank(char c)
@@ -805,6 +850,7 @@ void cfg_defaults(struct config *cfg)
     cfg->local_stratum = 10;
     cfg->local_distance = 1.0; /* chrony's default: a held reference yields to the local one at 1 s root distance */
     strcpy(cfg->controlsocket, CFG_DEFAULT_CONTROLSOCKET);
+    cfg->metrics_every = HISTORY_DEFAULT_INTERVAL;
     strcpy(cfg->pidfile, CFG_DEFAULT_PIDFILE);
     cfg->log = CFG_LOG_SYSLOG;
     cfg->minsources = 1;
@@ -957,5 +1003,9 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
+    name_if(old->metrics_enabled != fresh->metrics_enabled || old->metrics_port != fresh->metrics_port ||
+                memcmp(&old->metrics_addr, &fresh->metrics_addr, sizeof old->metrics_addr) != 0 ||
+                old->metrics_every != fresh->metrics_every,
+            "metrics", &n, buf, cap);
     return n;
 }

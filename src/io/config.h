@@ -110,6 +110,11 @@ struct config {
     int makestep_limit;
     char driftfile[CFG_PATH_MAX];     /* empty = none */
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
+    /* `metrics ADDRESS:PORT [every SECONDS]`: the HTTP status page and /metrics (io/webserver). */
+    bool metrics_enabled;
+    struct net_addr metrics_addr;
+    uint16_t metrics_port;
+    double metrics_every;             /* seconds between the status page's plotted points */
 };
 
 /* Collected `file:line: message` lines, newline-separated, truncated safely when long. */

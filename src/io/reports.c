@@ -15,6 +15,7 @@
 #include "io/daemon.h"
 #include "io/netutil.h"
 #include "io/sockio.h"
+#include "io/version.h"
 
 #define CLIENTS_SHOWN 64
 
@@ -93,6 +94,7 @@ static void report_status(struct horloged *d, struct kv_out *out)
     kv_add(out, "poll", "%d", have ? v.poll : NTP_DEFAULT_MINPOLL);
     report_clock_control(d, out);
     kv_add(out, "uptime", "%.0f", daemon_mono_now() - d->start_mono);
+    kv_add(out, "version", "%s", HORLOGE_VERSION);
 }
 
 static const struct {
