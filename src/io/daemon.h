@@ -7,6 +7,8 @@
  *                  the serving side is told (publish)
  *   reports.c      the control socket's commands: each report asks the module
  *                  that owns the data (sync, server, the source kinds)
+ *   pages.c        the `metrics` endpoint's pages (/metrics, the status page)
+ *                  and the history its plots draw
  * Owns nothing itself: it is the one struct those files pass around.
  */
 #ifndef HORLOGE_DAEMON_H
@@ -15,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/history.h"
 #include "core/responder.h"
 #include "core/sync.h"
 #include "io/clock_linux.h"
@@ -28,6 +31,7 @@
 #include "io/server.h"
 #include "io/timesource.h"
 #include "io/upstream.h"
+#include "io/webserver.h"
 
 /* Kinds of time source: NTP servers and pools, reference clocks. */
 #define DAEMON_SOURCE_KINDS 2
@@ -62,6 +66,8 @@ struct horloged {
     int tick_timer, discipline_timer, drift_timer;
     bool sync_started;
     struct leaplist leaplist;
+    struct webserver web;
+    struct history history;     /* the status page's plots (pages.c) */
 };
 
 double daemon_mono_now(void);
@@ -76,5 +82,9 @@ void timekeeping_stop(struct horloged *d);
 
 /* reports.c: the control socket's handler (io/control.h). */
 void reports_handle(void *ctx, const char *command, struct kv_out *out);
+
+/* pages.c: the web server's page function (io/webserver.h); the tick's history point. */
+int pages_produce(void *ctx, const char *url, struct web_page *out);
+void pages_record(struct horloged *d);
 
 #endif

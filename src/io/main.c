@@ -162,6 +162,10 @@ static int start(struct horloged *d)
     timekeeping_publish(d);
     if (timekeeping_start_timers(d) < 0 || upstream_start(&d->up) < 0)
         return -1;
+    history_init(&d->history, d->cfg.metrics_every);
+    if (d->cfg.metrics_enabled &&
+        webserver_open(&d->web, &d->cfg.metrics_addr, d->cfg.metrics_port, &d->loop, pages_produce, d) < 0)
+        return -1;
     struct server_layout layout;
     server_get_layout(d->srv, &layout);
     log_info("serving NTP on port %u on %u socket(s), %s, %s, precision 2^%d s%s", d->cfg.port, layout.sockets,
@@ -174,6 +178,7 @@ static int start(struct horloged *d)
 
 static void stop(struct horloged *d)
 {
+    webserver_close(&d->web);
     control_close(&d->control);
     server_close(d->srv);
     timekeeping_stop(d);

@@ -17,10 +17,10 @@ struct axis {
 };
 
 /* A range [lo, hi] widened to whole 1-2-5 steps, at most MAX_TICKS of them. */
-static struct axis nice_axis(double lo, double hi)
+static struct axis nice_axis(double lo, double hi, double zero_pad)
 {
     if (!(hi > lo)) {
-        double pad = lo != 0.0 ? fabs(lo) * 0.1 : 1e-9;
+        double pad = lo != 0.0 ? fabs(lo) * 0.1 : zero_pad;
         lo -= pad;
         hi += pad;
     }
@@ -98,7 +98,8 @@ static void write_chart(FILE *f, const struct svgplot *p, const char *xmlns)
     const char *unit;
     range_of(p->x, p->n, &xlo, &xhi);
     range_of(p->y, p->n, &ylo, &yhi);
-    struct axis ax = nice_axis(xlo, xhi), ay = nice_axis(ylo, yhi);
+    /* A flat series of zeros still gets a sensible scale: a microsecond, or one unit. */
+    struct axis ax = nice_axis(xlo, xhi, 1.0), ay = nice_axis(ylo, yhi, strcmp(p->y_unit, "s") == 0 ? 1e-6 : 1.0);
     unit_scale(p->y_unit, fmax(fabs(ay.lo), fabs(ay.hi)), &scale, &unit);
     fprintf(f, "<svg%s id=\"%s\" class=\"plot\" viewBox=\"0 0 %.0f %.0f\" width=\"100%%\" "
                "preserveAspectRatio=\"xMidYMid meet\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">",

@@ -144,6 +144,7 @@ static void on_tick(void *ctx)
     clockwatch_update(&d->clockwatch, &d->sync.clock, daemon_mono_now());
     timekeeping_publish(d);
     arm_discipline_timer(d);
+    pages_record(d);
 }
 
 static void on_drift_save(void *ctx)
