@@ -13,6 +13,9 @@ clang                   make CC=clang, fuzz targets
 libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/fuzz_*)
 libssl-dev              -lssl -lcrypto
 libcmocka-dev           unit and simulation tests
+libmicrohttpd-dev       -lmicrohttpd: the metrics directive's HTTP server (io/webserver)
+prometheus              promtool check metrics (integration tests 42, 43)
+chromium                headless browser loading the status page (integration test 42)
 python3                 tests/integration/*.py
 iproute2                ip netns (integration tests), ss (bench/serve.sh)
 util-linux              setpriv (tests and bench drop CAP_SYS_TIME), taskset (bench/serve.sh)

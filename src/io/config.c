@@ -453,8 +453,9 @@ static bool parse_endpoint(const char *w, struct net_addr *addr, uint16_t *port)
     unsigned bits;
     long v;
     const char *digits = colon + (w[0] == '[' ? 2 : 1);
-    if (strchr(host, '/') || !cfg_parse_prefix(host, addr, &bits) || !parse_long(digits, &v) || v < 1 ||
-        v > 65535)
+    /* An IPv6 address only in brackets: "::1:80" could be either. */
+    if (strchr(host, '/') || (!skip && strchr(host, ':')) || !cfg_parse_prefix(host, addr, &bits) ||
+        !parse_long(digits, &v) || v < 1 || v > 65535)
         return false;
     *port = (uint16_t)v;
     return true;

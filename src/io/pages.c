@@ -5,6 +5,7 @@
  * the sources, and SVG plots of the history the one-second tick records,
  * drawn server-side by io/svgplot, no JavaScript). See io/daemon.h.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,11 +83,27 @@ static void field_table(FILE *f, const char *id, const struct kvdoc *doc, const 
     fputs("</table>", f);
 }
 
+/* Seconds as a phone shows them best: "-1.66 us", "2.3 ms". */
+static void seconds_text(FILE *f, const char *v)
+{
+    double s = v ? strtod(v, NULL) : 0, a = fabs(s);
+    if (!v)
+        return;
+    if (a >= 1.0 || a == 0.0)
+        fprintf(f, "%.3g s", s);
+    else if (a >= 1e-3)
+        fprintf(f, "%.3g ms", s * 1e3);
+    else if (a >= 1e-6)
+        fprintf(f, "%.3g \u00b5s", s * 1e6);
+    else
+        fprintf(f, "%.3g ns", s * 1e9);
+}
+
 static void sources_table(FILE *f, const struct kvdoc *doc)
 {
     static const char *const cols[][2] = {{"state", "State"}, {"address", "Address"}, {"stratum", "Stratum"},
-                                          {"poll", "Poll"}, {"reach", "Reach"}, {"offset", "Offset (s)"},
-                                          {"error", "Error (s)"}, {"delay", "Delay (s)"}, {"jitter", "Jitter (s)"}};
+                                          {"poll", "Poll"}, {"reach", "Reach"}, {"offset", "Offset"},
+                                          {"error", "Error"}, {"delay", "Delay"}, {"jitter", "Jitter"}};
     size_t n = sizeof cols / sizeof cols[0];
     fputs("<table id=\"sources\"><tr>", f);
     for (size_t c = 0; c < n; c++)
@@ -96,7 +113,10 @@ static void sources_table(FILE *f, const struct kvdoc *doc)
         fputs("<tr>", f);
         for (size_t c = 0; c < n; c++) {
             fputs("<td>", f);
-            html_text(f, kvdoc_get(doc, r, cols[c][0]));
+            if (c >= 5)
+                seconds_text(f, kvdoc_get(doc, r, cols[c][0]));
+            else
+                html_text(f, kvdoc_get(doc, r, cols[c][0]));
             fputs("</td>", f);
         }
         fputs("</tr>", f);

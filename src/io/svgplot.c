@@ -86,7 +86,7 @@ static void write_line(FILE *f, const struct svgplot *p, const struct axis *ax, 
                 px(ax, p->x[0], LEFT, W - RIGHT), px(ay, p->y[0], H - BOTTOM, TOP));
         return;
     }
-    fputs("<polyline class=\"series\" fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\" points=\"", f);
+    fputs("<polyline class=\"series\" fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"", f);
     for (unsigned i = 0; i < p->n; i++)
         fprintf(f, "%s%.1f,%.1f", i ? " " : "", px(ax, p->x[i], LEFT, W - RIGHT), px(ay, p->y[i], H - BOTTOM, TOP));
     fputs("\"/>", f);

@@ -574,6 +574,38 @@ static void test_restart_needed(void **state)
     assert_string_equal(small, "port, t");
 }
 
+/* metrics ADDRESS:PORT [every SECONDS]: off by default; a reload cannot move it. */
+static void test_metrics_directive(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("port 124"), 0);
+    assert_false(cfg.metrics_enabled);
+    assert_true(cfg.metrics_every == 60.0);
+    assert_int_equal(parse("metrics 127.0.0.1:9123"), 0);
+    assert_true(cfg.metrics_enabled);
+    assert_addr(&cfg.metrics_addr, "127.0.0.1");
+    assert_int_equal(cfg.metrics_port, 9123);
+    assert_int_equal(parse("metrics [::1]:80 every 5"), 0);
+    assert_addr(&cfg.metrics_addr, "::1");
+    assert_int_equal(cfg.metrics_port, 80);
+    assert_true(cfg.metrics_every == 5.0);
+    static const char *const bad[] = {"metrics", "metrics 127.0.0.1", "metrics 127.0.0.1:0", "metrics ::1:80",
+                                      "metrics host.example:80", "metrics 10.0.0.0/8:80", "metrics [::1]80",
+                                      "metrics 127.0.0.1:9123 every 0", "metrics 127.0.0.1:9123 often 5",
+                                      "metrics 127.0.0.1:9123 every 5 x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(bad[i]) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_non_null(strstr(errs.text, "metrics"));
+    }
+    struct config old, fresh;
+    cfg_parse_text("metrics 127.0.0.1:9123\n", 23, "a", &old, &errs);
+    cfg_parse_text("metrics 127.0.0.1:9124\n", 23, "b", &fresh, &errs);
+    char what[64];
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 1);
+    assert_string_equal(what, "metrics");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_source_equal),
         cmocka_unit_test(test_match_sources),
         cmocka_unit_test(test_restart_needed),
+        cmocka_unit_test(test_metrics_directive),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
