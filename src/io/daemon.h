@@ -23,6 +23,7 @@
 #include "io/clock_linux.h"
 #include "io/clockwatch.h"
 #include "io/config.h"
+#include "io/events.h"
 #include "io/control.h"
 #include "io/leaplist.h"
 #include "io/loop.h"
@@ -68,6 +69,7 @@ struct horloged {
     struct leaplist leaplist;
     struct webserver web;
     struct history history;     /* the status page's plots (pages.c) */
+    struct events events;       /* what the log has said of the engine's state (io/events) */
 };
 
 double daemon_mono_now(void);
@@ -82,6 +84,8 @@ void timekeeping_stop(struct horloged *d);
 
 /* reports.c: the control socket's handler (io/control.h). */
 void reports_handle(void *ctx, const char *command, struct kv_out *out);
+/* Engine source i's view from the kind that owns it; false for a removed slot. */
+bool reports_source_view(const struct horloged *d, unsigned i, struct timesource_view *v);
 
 /* pages.c: the web server's page function (io/webserver.h); the tick's history point. */
 int pages_produce(void *ctx, const char *url, struct web_page *out);

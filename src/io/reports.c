@@ -21,6 +21,14 @@
 
 /* Which kind owns engine source `i`, and its view; false when none does (a removed slot). */
 static bool view_of(const struct horloged *d, unsigned i, struct timesource_view *v,
+                    const struct timesource_kind **kind);
+
+bool reports_source_view(const struct horloged *d, unsigned i, struct timesource_view *v)
+{
+    return view_of(d, i, v, NULL);
+}
+
+static bool view_of(const struct horloged *d, unsigned i, struct timesource_view *v,
                     const struct timesource_kind **kind)
 {
     for (unsigned k = 0; k < DAEMON_SOURCE_KINDS; k++) {

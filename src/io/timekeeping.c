@@ -40,6 +40,7 @@ void timekeeping_publish(struct horloged *d)
         d->correction.since = raw;
     }
     server_publish_state(d->srv, &d->state, &d->correction);
+    events_check(&d->events, d, daemon_mono_now());
 }
 
 /* Local clock reading for the sources: the driver's, or a raw kernel timestamp converted to it. */
