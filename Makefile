@@ -78,6 +78,9 @@ $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(IO_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
+# The golden-file test of the CLI's text output needs the CLI's renderers.
+$(B)/tests/test_render: $(call obj,src/cli/render.c)
+
 $(B)/tests/test_sim_%: $(B)/obj/tests/sim/test_sim_%.o $(SIM_LIB) $(IO_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)

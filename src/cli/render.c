@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/source.h"
+
 static const char *get(const struct kvdoc *doc, const char *key)
 {
     const char *v = kvdoc_get(doc, 0, key);
@@ -152,8 +154,9 @@ static void render_clients(const struct kvdoc *doc, FILE *f)
         fprintf(f, "(no clients yet)\n");
 }
 
-/* A duration in seconds printed with a unit that keeps 3 significant figures (ns, us, ms, s). */
-static void print_seconds(FILE *f, double v, bool with_sign)
+/* A duration in seconds printed with a unit that keeps 3 significant figures (ns, us, ms, s),
+ * right-aligned in `width` characters (0: as long as it is). */
+static void print_seconds_in(FILE *f, double v, bool with_sign, int width)
 {
     double a = fabs(v);
     const char *unit = "s";
@@ -171,7 +174,14 @@ static void print_seconds(FILE *f, double v, bool with_sign)
         unit = "ms";
         scaled = v * 1e3;
     }
-    fprintf(f, with_sign ? "%+.*f%s" : "%.*f%s", decimals, scaled, unit);
+    char text[48];
+    snprintf(text, sizeof text, with_sign ? "%+.*f%s" : "%.*f%s", decimals, scaled, unit);
+    fprintf(f, "%*s", width, text);
+}
+
+static void print_seconds(FILE *f, double v, bool with_sign)
+{
+    print_seconds_in(f, v, with_sign, 0);
 }
 
 static void render_tracking(const struct kvdoc *doc, FILE *f)
@@ -249,20 +259,42 @@ static void render_sources(const struct kvdoc *doc, FILE *f)
     fprintf(f, "(* selected, + combined, - not combined, x falseticker, ~ too far, ? unusable or unreachable, # removed)\n");
 }
 
+/* "bogus-origin 3, bad-delay 1": the replies the RFC 5905 tests (or a kiss) refused, by test. */
+static void print_rejections(const struct kvdoc *doc, unsigned i, FILE *f)
+{
+    bool any = false;
+    for (int v = SRC_SAMPLE + 1; v < SRC_VERDICT_COUNT; v++) {
+        const char *name = src_verdict_name((enum src_verdict)v);
+        long n = get_long(doc, i, name);
+        if (n > 0)
+            fprintf(f, "%s%s %ld", any ? ", " : "", name, n);
+        any |= n > 0;
+    }
+    long bad = get_long(doc, i, "bad_readings");
+    if (bad > 0)
+        fprintf(f, "%sbad readings %ld", any ? ", " : "", bad);
+    fputs(any || bad > 0 ? "\n" : "none\n", f);
+}
+
 static void render_sourcestats(const struct kvdoc *doc, FILE *f)
 {
-    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter\n");
-    fprintf(f, "==========================================================================================================\n");
+    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm      Offset     Error    Jitter     Delay\n");
+    fprintf(f, "======================================================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
         fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", source_label(doc, i), get_long(doc, i, "samples"),
                 get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
                 get_double(doc, i, "frequency_error_ppm"));
-        print_seconds(f, get_double(doc, i, "offset"), true);
-        fputs("  ", f);
-        print_seconds(f, get_double(doc, i, "error"), false);
-        fputs("  ", f);
-        print_seconds(f, get_double(doc, i, "jitter"), false);
+        static const char *const columns[] = {"offset", "error", "jitter", "delay"};
+        for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++)
+            print_seconds_in(f, get_double(doc, i, columns[c]), c == 0, c ? 10 : 11);
         fputc('\n', f);
+    }
+    if (doc->n_records == 0)
+        return;
+    fprintf(f, "\nReplies rejected, by test:\n");
+    for (unsigned i = 0; i < doc->n_records; i++) {
+        fprintf(f, "%-38s ", source_label(doc, i));
+        print_rejections(doc, i, f);
     }
 }
 
