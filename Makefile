@@ -48,7 +48,7 @@ TOOLS := $(B)/ntpload $(B)/udpecho
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity
+.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity simdocs
 all: $(DAEMON) $(CLI) $(TOOLS)
 
 $(B)/obj/%.o: %.c
@@ -129,6 +129,10 @@ install: all
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/horloged
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/horloge
 	test -e $(DESTDIR)/etc/horloge/horloge.conf || install -m 0644 etc/horloge.conf $(DESTDIR)/etc/horloge/horloge.conf
+
+# docs/simulations.md and docs/sim/*.svg from every simulated scenario (tools/simdocs.sh).
+simdocs: $(SIM_BINS)
+	@sh tools/simdocs.sh $(SIM_BINS)
 
 bench: all $(TOOLS)
 	sh bench/serve.sh $(B)

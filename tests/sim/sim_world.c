@@ -6,6 +6,7 @@
 
 #include "core/assoc.h"
 #include "core/packet.h"
+#include "sim_plot.h"
 #include "sim_rng.h"
 
 #define SIM_LOCAL_PRECISION (-24)
@@ -149,6 +150,7 @@ static void observe(struct world *w, struct stats *st, sim_observer cb, void *ct
             w->srv[i].obs_sel += v == SEL_SELECTED;
         }
     }
+    sim_plot_observe(&o);
     if (cb)
         cb(ctx, &o);
 }
@@ -227,6 +229,7 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
         return -1;
     static struct world w; /* large; one run at a time */
     world_init(&w, sc);
+    sim_plot_begin(sc);
     struct stats st = {0};
     double next_obs = 0.0;
     for (;;) {
@@ -259,5 +262,6 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
         }
     }
     finish(&w, &st, res);
+    sim_plot_end(sc, res);
     return 0;
 }
