@@ -147,6 +147,11 @@ static int start(struct horloged *d)
         return -1;
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
+    /* Bound before privileges are dropped, as the NTP sockets: the port may be privileged. */
+    history_init(&d->history, d->cfg.metrics_every);
+    if (d->cfg.metrics_enabled &&
+        webserver_open(&d->web, &d->cfg.metrics_addr, d->cfg.metrics_port, &d->loop, pages_produce, d) < 0)
+        return -1;
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
@@ -161,10 +166,6 @@ static int start(struct horloged *d)
         return -1;
     timekeeping_publish(d);
     if (timekeeping_start_timers(d) < 0 || upstream_start(&d->up) < 0)
-        return -1;
-    history_init(&d->history, d->cfg.metrics_every);
-    if (d->cfg.metrics_enabled &&
-        webserver_open(&d->web, &d->cfg.metrics_addr, d->cfg.metrics_port, &d->loop, pages_produce, d) < 0)
         return -1;
     struct server_layout layout;
     server_get_layout(d->srv, &layout);

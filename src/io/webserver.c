@@ -10,6 +10,7 @@
 
 #include <microhttpd.h>
 
+#include "io/events.h"
 #include "io/log.h"
 #include "io/netutil.h"
 
@@ -130,14 +131,22 @@ static void sync_fds(struct webserver *w)
         loop_timer_disarm(w->loop, w->timer);
 }
 
+/* What clients make MHD say (a connection limit reached, a bad request) shares the event log's budget. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct webserver *w = cls;
+    if (!events_budget_take(&w->log_budget, loop_now(w->loop)))
+        return;
     char text[256];
     vsnprintf(text, sizeof text, fmt, ap);
     size_t n = strlen(text);
     if (n && text[n - 1] == '\n')
         text[n - 1] = '\0';
-    log_warn("metrics %s: %s", ((struct webserver *)cls)->where, text);
+    if (w->log_budget.suppressed)
+        log_warn("metrics %s: %s (%u such lines not logged before this one)", w->where, text, w->log_budget.suppressed);
+    else
+        log_warn("metrics %s: %s", w->where, text);
+    w->log_budget.suppressed = 0;
 }
 
 int webserver_open(struct webserver *w, const struct net_addr *addr, uint16_t port, struct loop *loop,

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/netaddr.h"
+#include "io/events.h"
 #include "io/loop.h"
 
 #define WEB_MAX_CONNECTIONS 16
@@ -44,6 +45,7 @@ struct webserver {
     web_page_fn page;
     void *ctx;
     char where[64];           /* "127.0.0.1:9123", for the log */
+    struct events_budget log_budget;
 };
 
 /* Binds and registers with `loop`; 0, or -1 (logged) and w not serving. */
