@@ -97,7 +97,8 @@ static void stateset(struct writer *w, const char *label, const char *current,
                      const char *const *states, size_t n, const struct label *extra, unsigned n_extra)
 {
     struct label l[MAX_LABELS];
-    memcpy(l, extra, n_extra * sizeof *l);
+    if (n_extra)
+        memcpy(l, extra, n_extra * sizeof *l);
     for (size_t i = 0; i < n; i++) {
         l[n_extra] = (struct label){label, states[i]};
         sample(w, l, n_extra + 1, current && strcmp(current, states[i]) == 0);

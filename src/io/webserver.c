@@ -132,7 +132,7 @@ static void sync_fds(struct webserver *w)
 }
 
 /* What clients make MHD say (a connection limit reached, a bad request) shares the event log's budget. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct webserver *w = cls;
     if (!events_budget_take(&w->log_budget, loop_now(w->loop)))
