@@ -113,34 +113,25 @@ static void check_golden(const char *name, FILE *produced)
         fail_msg("%s differs from its golden file %s; produced:\n%s", name, path, got);
 }
 
-static void test_text_reports(void **state)
+/* Each report in both forms: NAME.txt (its renderer) and NAME.json (kvdoc). */
+static void test_reports(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
         const struct report_renderer *r = render_find(fixtures[i].command);
         assert_non_null(r);
-        FILE *f = tmpfile();
-        assert_non_null(f);
-        r->render_text(parsed(i), f);
-        char name[64];
-        snprintf(name, sizeof name, "%s.txt", fixtures[i].command);
-        check_golden(name, f);
-        fclose(f);
-    }
-}
-
-static void test_json_reports(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
-        const struct report_renderer *r = render_find(fixtures[i].command);
-        FILE *f = tmpfile();
-        assert_non_null(f);
-        kvdoc_print_json(parsed(i), r->list_name, f);
-        char name[64];
-        snprintf(name, sizeof name, "%s.json", fixtures[i].command);
-        check_golden(name, f);
-        fclose(f);
+        for (int json = 0; json <= 1; json++) {
+            FILE *f = tmpfile();
+            assert_non_null(f);
+            if (json)
+                kvdoc_print_json(parsed(i), r->list_name, f);
+            else
+                r->render_text(parsed(i), f);
+            char name[64];
+            snprintf(name, sizeof name, "%s.%s", fixtures[i].command, json ? "json" : "txt");
+            check_golden(name, f);
+            fclose(f);
+        }
     }
 }
 
@@ -175,8 +166,7 @@ static void test_metrics(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_reports),
-        cmocka_unit_test(test_json_reports),
+        cmocka_unit_test(test_reports),
         cmocka_unit_test(test_sourcestats_has_delay_and_rejections),
         cmocka_unit_test(test_metrics),
     };
