@@ -50,8 +50,12 @@ static void check_sources(struct events *e, struct horloged *d, double now)
     for (unsigned i = 0; i < d->sync.n_src && i < SYNC_MAX_SOURCES; i++) {
         const struct sync_source *s = &d->sync.src[i];
         struct timesource_view v;
-        if (s->removed || !reports_source_view(d, i, &v))
+        if (s->removed || !reports_source_view(d, i, &v)) {
+            /* A slot given to a new source later starts from nothing, not from the old one's state. */
+            e->verdict[i] = SEL_UNREACHABLE;
+            e->reachable[i] = false;
             continue;
+        }
         bool lost = e->reachable[i] && !s->reachable;
         if (lost)
             source_line(e, now, v.label, "lost (no reply to the last 8 requests)");
