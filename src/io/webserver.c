@@ -176,8 +176,15 @@ int webserver_open(struct webserver *w, const struct net_addr *addr, uint16_t po
         return -1;
     }
     sync_fds(w);
+    snprintf(w->where, sizeof w->where, "%s", netaddr_format_port(addr, webserver_port(w)).text);
     log_info("metrics and status page on http://%s/", w->where);
     return 0;
+}
+
+uint16_t webserver_port(const struct webserver *w)
+{
+    const union MHD_DaemonInfo *info = w->mhd ? MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return info ? info->port : 0;
 }
 
 void webserver_close(struct webserver *w)

@@ -51,6 +51,8 @@ struct webserver {
 /* Binds and registers with `loop`; 0, or -1 (logged) and w not serving. */
 int webserver_open(struct webserver *w, const struct net_addr *addr, uint16_t port, struct loop *loop,
                    web_page_fn page, void *ctx);
+/* The port it listens on (port 0 asked: the one the kernel chose). */
+uint16_t webserver_port(const struct webserver *w);
 /* Stops serving and unregisters. No-op when not serving. */
 void webserver_close(struct webserver *w);
 
