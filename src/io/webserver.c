@@ -135,13 +135,18 @@ static void sync_fds(struct webserver *w)
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct webserver *w = cls;
-    if (!events_budget_take(&w->log_budget, loop_now(w->loop)))
-        return;
-    char text[256];
+    char text[sizeof w->start_error];
     vsnprintf(text, sizeof text, fmt, ap);
     size_t n = strlen(text);
     if (n && text[n - 1] == '\n')
         text[n - 1] = '\0';
+    /* While starting, what MHD says becomes part of the one error line, if start fails. */
+    if (!w->mhd) {
+        memcpy(w->start_error, text, sizeof text);
+        return;
+    }
+    if (!events_budget_take(&w->log_budget, loop_now(w->loop)))
+        return;
     if (w->log_budget.suppressed)
         log_warn("metrics %s: %s (%u such lines not logged before this one)", w->where, text, w->log_budget.suppressed);
     else
@@ -171,7 +176,8 @@ int webserver_open(struct webserver *w, const struct net_addr *addr, uint16_t po
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_MAX_CONNECTIONS,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_CONNECTION_TIMEOUT, MHD_OPTION_END);
     if (!w->mhd) {
-        log_error("metrics %s: cannot serve HTTP there (%s)", w->where, errno ? strerror(errno) : "libmicrohttpd refused");
+        log_error("metrics %s: cannot serve HTTP there: %s", w->where,
+                  w->start_error[0] ? w->start_error : errno ? strerror(errno) : "libmicrohttpd refused");
         loop_timer_free(loop, w->timer);
         return -1;
     }

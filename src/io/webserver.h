@@ -46,6 +46,7 @@ struct webserver {
     void *ctx;
     char where[64];           /* "127.0.0.1:9123", for the log */
     struct events_budget log_budget;
+    char start_error[160];    /* MHD's last word while starting */
 };
 
 /* Binds and registers with `loop`; 0, or -1 (logged) and w not serving. */
