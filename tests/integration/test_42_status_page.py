@@ -150,7 +150,7 @@ def test(ctx):
     url = "http://127.0.0.1:%d/" % web_port
     wait_until(ctx, 20, lambda: 'state="selected"} 1' in
                urllib.request.urlopen(url + "metrics", timeout=5).read().decode(), "source selected")
-    time.sleep(6)  # a few more points in the plots
+    time.sleep(3)  # a few more points in the plots
     check_metrics(ctx, srv, url)
     check_page_in_browser(ctx, url)
     check(srv.alive(), "horloged died")
