@@ -34,7 +34,8 @@ static const ntp_ts rx = 0xec12345600000000ULL;
 static bool is_time_reply(enum resp_outcome outcome)
 {
     return outcome == RESP_REPLIED || outcome == RESP_REPLIED_SYMMETRIC ||
-           outcome == RESP_CRYPTO_NAK || outcome == RESP_CRYPTO_NAK_SYMMETRIC;
+           outcome == RESP_CRYPTO_NAK || outcome == RESP_CRYPTO_NAK_SYMMETRIC ||
+           resp_records_departure(outcome);
 }
 
 static void check_packet(const uint8_t *req, size_t req_len, const uint8_t *out, size_t len, size_t cap)
