@@ -253,8 +253,8 @@ static void render_sources(const struct kvdoc *doc, FILE *f)
 
 static void render_sourcestats(const struct kvdoc *doc, FILE *f)
 {
-    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter\n");
-    fprintf(f, "==========================================================================================================\n");
+    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter  Mode\n");
+    fprintf(f, "=======================================================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
         fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", source_label(doc, i), get_long(doc, i, "samples"),
                 get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
@@ -264,7 +264,8 @@ static void render_sourcestats(const struct kvdoc *doc, FILE *f)
         print_seconds(f, get_double(doc, i, "error"), false);
         fputs("  ", f);
         print_seconds(f, get_double(doc, i, "jitter"), false);
-        fputc('\n', f);
+        const char *mode = kvdoc_get(doc, i, "mode");
+        fprintf(f, "  %s\n", mode ? mode : "-");
     }
 }
 

@@ -500,6 +500,10 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
         src->iburst = true;
         return true;
     }
+    if (strcmp(opt, "xleave") == 0) {
+        src->xleave = true;
+        return true;
+    }
     if (!src->is_pool && strcmp(opt, "prefer") == 0) {
         src->prefer = true;
         return true;
@@ -887,7 +891,8 @@ int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs)
 bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
 {
     return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
-           a->iburst == b->iburst && a->prefer == b->prefer && a->minpoll == b->minpoll &&
+           a->iburst == b->iburst && a->prefer == b->prefer && a->xleave == b->xleave &&
+           a->minpoll == b->minpoll &&
            a->maxpoll == b->maxpoll && a->maxsources == b->maxsources;
 }
 

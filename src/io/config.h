@@ -23,8 +23,9 @@
  *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
  *   user NAME                   drop privileges to this user after binding (default: stay)
  *   log stderr|syslog           where logs go in daemon mode (default syslog)
- *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer]
- *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N]
+ *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [xleave]
+ *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N] [xleave]
+ *                               xleave: interleaved mode (RFC 9769) with servers that offer it
  *   minsources N                (default 1)
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
@@ -63,6 +64,7 @@ struct cfg_source {
     bool is_pool;
     bool iburst;
     bool prefer;
+    bool xleave;         /* ask for interleaved mode (RFC 9769) */
     int minpoll;         /* default 6 */
     int maxpoll;         /* default 10 */
     unsigned maxsources; /* pools only, default 4 */

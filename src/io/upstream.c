@@ -42,7 +42,7 @@ static uint32_t refid_of(const struct net_addr *a)
  * attacker), makes the kernel drop datagrams from anyone but the server, and
  * fixes the local address the server sees, which *local receives.
  */
-static int open_peer_socket(const struct resolve_addr *addr, struct net_addr *local)
+static int open_peer_socket(const struct resolve_addr *addr, struct net_addr *local, bool *tx_stamps)
 {
     int fd = socket(addr->sa.ss_family, SOCK_DGRAM, 0);
     if (fd < 0) {
@@ -51,8 +51,12 @@ static int open_peer_socket(const struct resolve_addr *addr, struct net_addr *lo
     }
     if (sockio_set_nonblocking(fd) < 0)
         log_warn("fcntl on an upstream socket: %s", strerror(errno));
-    if (sockio_enable_rx_timestamps(fd) < 0)
-        log_debug("SO_TIMESTAMPING on an upstream socket: %s", strerror(errno));
+    /* Every request gets a kernel transmit timestamp: T1 is when it left, not when send() was called. */
+    int ts = sockio_enable_timestamps(fd, true);
+    if (ts != 0)
+        log_info("upstream socket: no kernel %s timestamps (%s): read from the clock",
+                 ts > 0 ? "transmit" : "receive or transmit", strerror(errno));
+    *tx_stamps = ts == 0;
     struct sockaddr_storage me;
     socklen_t len = sizeof me;
     if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 ||
@@ -249,17 +253,47 @@ static void arm_poll_timer(struct upstream *u, struct upstream_peer *p)
     loop_timer_arm(u->loop, p->timer, assoc_time_to_poll(&p->assoc, local_now(u)));
 }
 
+/*
+ * The kernel's transmit timestamps queued on the socket: the one numbered
+ * as the latest request is its T1 (taken only while it awaits its reply).
+ */
+static void read_departures(struct upstream *u, struct upstream_peer *p)
+{
+    struct unix_time ts;
+    uint32_t key;
+    int r;
+    while ((r = sockio_read_tx_timestamp(p->fd, &ts, &key)) >= 0) {
+        if (r == 0 || !p->awaiting_tx || key != p->tx_key - 1)
+            continue;
+        assoc_sent(&p->assoc, u->local_time(u->time_ctx, &ts));
+        p->awaiting_tx = false;
+        p->ts.kernel_tx++;
+    }
+}
+
 static void send_request(struct upstream *u, struct upstream_peer *p)
 {
     uint8_t buf[SRC_REQUEST_LEN];
     size_t n = assoc_build_request(&p->assoc, local_now(u), sockio_random64(), buf, sizeof buf);
     if (n == 0)
         return;
-    /* T1 as late as possible: right before the send. */
+    if (p->awaiting_tx)
+        p->ts.software_tx++; /* the previous request's stamp never came */
+    /* T1 as late as possible: right before the send; the kernel's, when it has it, replaces it. */
     ntp_ts t1 = local_now(u);
-    if (send(p->fd, buf, n, 0) < 0)
+    if (send(p->fd, buf, n, 0) < 0) {
         log_debug("send to %s: %s", netaddr_format(&p->net).text, strerror(errno));
+        assoc_sent(&p->assoc, t1);
+        return;
+    }
     assoc_sent(&p->assoc, t1);
+    if (!p->tx_stamps) {
+        p->ts.software_tx++;
+        return;
+    }
+    p->tx_key++;
+    p->awaiting_tx = true;
+    read_departures(u, p);
 }
 
 static void peer_poll_due(void *ctx)
@@ -325,8 +359,9 @@ static void receive_one(struct upstream *u, struct upstream_peer *p, const uint8
 
 static void peer_readable(void *ctx, int fd, short revents)
 {
-    (void)revents;
     struct upstream_peer *p = ctx;
+    if (revents & POLLERR) /* a transmit timestamp queued after the send returned */
+        read_departures(p->owner, p);
     for (int round = 0; round < 8 && p->active; round++) {
         uint8_t buf[NTP_MAX_PACKET_LEN];
         uint8_t control[128];
@@ -365,6 +400,7 @@ static struct src_params peer_params(const struct upstream *u, const struct cfg_
         .refid = refid_of(net),
         .local_refid = refid_of(local),
         .epoch = u->sync->epoch,
+        .xleave = cs->xleave,
     };
 }
 
@@ -373,7 +409,8 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     const struct cfg_source *cs = &u->cfg.sources[cfg_index];
     struct net_addr net, local;
     resolve_to_net_addr(a, &net);
-    int fd = open_peer_socket(a, &local);
+    bool tx_stamps = false;
+    int fd = open_peer_socket(a, &local, &tx_stamps);
     if (fd < 0)
         return;
     struct src_params sp = peer_params(u, cs, &net, &local);
@@ -381,7 +418,7 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     struct upstream_peer *p = assoc_init(&assoc, u->sync, &sp, NULL) == 0 ? peer_slot(u, assoc.sync_index) : NULL;
     if (p) {
         *p = (struct upstream_peer){.cfg_index = cfg_index, .addr = *a, .net = net, .fd = fd,
-                                    .owner = u, .assoc = assoc, .active = true};
+                                    .owner = u, .assoc = assoc, .active = true, .tx_stamps = tx_stamps};
         if (register_peer(u, p)) {
             log_info("source %s (%s) added, from %s", netaddr_format_port(&net, netaddr_port_of(&a->sa)).text,
                      cs->host, netaddr_format(&local).text);
@@ -570,6 +607,12 @@ void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *ou
         return;
     const struct source *s = &p->assoc.src;
     kv_add(out, "requests_sent", "%llu", (unsigned long long)src_sent(s));
+    /* interleaved: the last sample came from an interleaved reply (RFC 9769) */
+    kv_add(out, "mode", "%s", src_last_interleaved(s) ? "interleaved" : "basic");
+    kv_add(out, "interleaved_samples", "%llu", (unsigned long long)src_interleaved_samples(s));
+    kv_add(out, "kernel_tx_timestamps", "%llu", (unsigned long long)p->ts.kernel_tx);
+    kv_add(out, "software_tx_timestamps", "%llu", (unsigned long long)p->ts.software_tx);
+    kv_add(out, "kernel_rx_timestamps", "%llu", (unsigned long long)p->ts.kernel_rx);
     for (int v = 1; v < SRC_VERDICT_COUNT; v++)
         if (src_count(s, (enum src_verdict)v))
             kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",

@@ -7,7 +7,8 @@
  * Owns the bytes and the timers only: each server's protocol (requests, poll
  * schedule, reply tests, Kiss-o'-Death, samples into the sync engine) is its
  * core/assoc object, the one the simulator drives too. Upstream sends what
- * the association builds, reads replies with kernel timestamps, and acts on
+ * the association builds (T1 from the kernel's transmit timestamp, read back
+ * from the socket's error queue), reads replies with kernel timestamps, and acts on
  * what it returns: closes a kissed-away server's socket and never asks that
  * address again, replaces lost pool members, re-resolves names (picked up
  * from the resolver by a timer of its own while a job is pending), applies a
@@ -44,9 +45,14 @@ struct upstream_peer {
     int timer;                    /* its poll timer in the loop */
     struct upstream *owner;
     struct assoc assoc;
+    bool tx_stamps;               /* the kernel gives transmit timestamps on fd */
+    bool awaiting_tx;             /* the latest request's transmit timestamp is still to come */
+    uint32_t tx_key;              /* requests sent with a stamp asked for (the kernel numbers them) */
     struct source_timestamps {
         uint64_t kernel_rx;
         uint64_t software_rx;
+        uint64_t kernel_tx;       /* requests whose T1 is the kernel's transmit timestamp */
+        uint64_t software_tx;     /* and those whose T1 was read from the clock */
     } ts;
 };
 
