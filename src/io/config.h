@@ -34,6 +34,8 @@
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
  *                               chrony's socket protocol, as gpsd writes it); refid 1-4 ASCII
  *                               characters (default the driver's name), poll default 4
+ *   hwtimestamp IFACE           NIC (hardware) timestamps for the upstream sources' packets on
+ *                               IFACE where it has them, software timestamps otherwise; repeatable
  *   driftfile PATH
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
@@ -71,6 +73,8 @@ struct cfg_source {
 };
 
 #define CFG_MAX_REFCLOCKS 8
+#define CFG_MAX_HWTIMESTAMP 8
+#define CFG_IFNAME_MAX 16 /* IFNAMSIZ, the terminating NUL included */
 
 struct cfg_refclock {
     char driver[16];     /* as the driver table names it, e.g. "SOCK" */
@@ -105,6 +109,8 @@ struct config {
     struct cfg_source sources[CFG_MAX_SOURCES];
     unsigned n_refclocks;
     struct cfg_refclock refclocks[CFG_MAX_REFCLOCKS];
+    unsigned n_hwtimestamp;
+    char hwtimestamp[CFG_MAX_HWTIMESTAMP][CFG_IFNAME_MAX];
     unsigned minsources;
     double maxdistance;
     bool makestep_enabled;

@@ -127,7 +127,7 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         log_warn("SO_REUSEPORT: %s", strerror(errno));
     /* SO_TIMESTAMPING, not SO_TIMESTAMPNS alone: see sockio.h. Transmit times only when asked. */
-    int ts = sockio_enable_timestamps(fd, false);
+    int ts = sockio_enable_timestamps(fd, false, 0);
     if (ts < 0)
         log_warn("SO_TIMESTAMPING unavailable (%s): receive times read from the clock", strerror(errno));
     else if (ts > 0)
@@ -286,16 +286,16 @@ static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
  */
 static void worker_collect_departures(struct worker *w)
 {
-    struct unix_time ts;
+    struct sockio_stamp ts;
     uint32_t key;
     int r;
     while ((r = sockio_read_tx_timestamp(w->fd, &ts, &key)) >= 0) {
-        if (r == 0)
+        if (r == 0 || !ts.has_sw)
             continue;
         w->counters.kernel_tx_timestamps++;
         const struct departure *d = &w->departures[key % DEPARTURES];
         if (d->key == key && d->client.family != NET_NONE)
-            serve_record_departure(w->rl, &d->client, d->rx, corrected(&w->settings, ntp_from_unix(ts)));
+            serve_record_departure(w->rl, &d->client, d->rx, corrected(&w->settings, ntp_from_unix(ts.sw)));
     }
     w->awaited = 0;
 }
