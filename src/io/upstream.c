@@ -54,9 +54,12 @@ static int open_peer_socket(const struct upstream *u, const struct resolve_addr 
         log_warn("fcntl on an upstream socket: %s", strerror(errno));
     /* Every request gets a kernel transmit timestamp: T1 is when it left, not when send() was called. */
     int ts = sockio_enable_timestamps(fd, true, hwts_socket_flags(&u->hwts));
-    if (ts != 0)
-        log_info("upstream socket: no kernel %s timestamps (%s): read from the clock",
+    if (ts != 0) {
+        struct net_addr server;
+        resolve_to_net_addr(addr, &server);
+        log_info("source %s: no kernel %s timestamps (%s): read from the clock", netaddr_format(&server).text,
                  ts > 0 ? "transmit" : "receive or transmit", strerror(errno));
+    }
     *tx_stamps = ts == 0;
     struct sockaddr_storage me;
     socklen_t len = sizeof me;
