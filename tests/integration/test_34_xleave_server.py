@@ -4,20 +4,12 @@ replies (`chronyc ntpdata`: "Interleaved : Yes", its packet tests all passed, 4 
 serving from a thread (threads 1) and from the event loop (threads 0), and `serverstats`
 counts them (replied_interleaved, kernel_tx_timestamps)."""
 import os
-import re
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import NOCLOCK, Server, Skip, check, horloge_json, note, run, wait_until
-
-
-def ntpdata(sock, addr):
-    r = subprocess.run(["chronyc", "-h", sock, "-n", "ntpdata", addr], capture_output=True,
-                       text=True, timeout=10)
-    return dict((k.strip(), v.strip()) for k, v in
-                (l.split(":", 1) for l in r.stdout.splitlines() if ":" in l))
+from hltest import (NOCLOCK, Server, Skip, check, chrony_ntpdata, horloge_json, note, run,
+                    wait_until)
 
 
 def test(ctx):
@@ -41,7 +33,7 @@ def test(ctx):
             check(client.poll() is None, "chronyd client exited:\n" + ctx.read("client.log"))
             if not os.path.exists(sock):
                 return None
-            d = ntpdata(sock, addr)
+            d = chrony_ntpdata(sock, addr)
             # chronyd fails its test A on the first interleaved reply after a basic one, by design.
             ok = d.get("Interleaved") == "Yes" and "0" not in d.get("NTP tests", "0")
             return d if ok and int(d.get("Total good RX", "0")) >= 4 else None

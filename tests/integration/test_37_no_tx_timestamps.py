@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import (NOCLOCK, Server, Skip, check, chronyd_upstream, free_port, horloge_json, note,
-                    run, wait_until)
+from hltest import (NOCLOCK, Server, Skip, check, chrony_ntpdata, chronyd_upstream, free_port,
+                    horloge_json, note, run, wait_until)
 
 SHIM = r"""
 #define _GNU_SOURCE
@@ -51,13 +51,6 @@ class ShimmedServer(Server):
         return NOCLOCK + env + [self.ctx.horloged, "-x", "-d", "-f", self.conf_path]
 
 
-def ntpdata(sock, addr):
-    r = subprocess.run(["chronyc", "-h", sock, "-n", "ntpdata", addr], capture_output=True,
-                       text=True, timeout=10)
-    return dict((k.strip(), v.strip()) for k, v in
-                (l.split(":", 1) for l in r.stdout.splitlines() if ":" in l))
-
-
 def test(ctx):
     ctx.need_horloged("transmit-timestamp fallback")
     if os.geteuid() != 0:
@@ -83,7 +76,7 @@ def test(ctx):
 
     def basic_answers():
         check(client.poll() is None, "chronyd client exited:\n" + ctx.read("chrony-client.log"))
-        d = ntpdata(sock, SERVER) if os.path.exists(sock) else {}
+        d = chrony_ntpdata(sock, SERVER) if os.path.exists(sock) else {}
         return d if int(d.get("Total good RX", "0")) >= 4 else None
     d, waited = wait_until(ctx, 30, basic_answers, "chronyd takes 4 good replies from the server")
     note("server: chronyc ntpdata after %.1f s: Interleaved %s, NTP tests %s, good RX %s"
