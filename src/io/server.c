@@ -390,6 +390,24 @@ static void note_departures(struct worker *w, unsigned sent)
 }
 
 /*
+ * A send refused for its timestamp request (a network simulator may take
+ * SO_TIMESTAMPING but not the control message): sent again without it, and
+ * no more stamps asked on this socket. False when that fails too.
+ */
+static bool send_unstamped(struct worker *w, int fd, struct msghdr *msg)
+{
+    if (msg->msg_controllen == 0 || errno != EINVAL)
+        return false;
+    if (w->tx_stamps)
+        log_info("serving socket %u: transmit timestamp requests refused; interleaved clients answered "
+                 "in basic mode", w->index);
+    w->tx_stamps = false;
+    msg->msg_control = NULL;
+    msg->msg_controllen = 0;
+    return sendmsg(fd, msg, 0) >= 0;
+}
+
+/*
  * sendmmsg when the kernel has it; plain sendmsg when it fails as not
  * implemented, as under an LD_PRELOAD network simulator, and from then on.
  */
@@ -415,7 +433,7 @@ static void worker_send(struct worker *w, int fd, unsigned n)
         break;
     }
     for (; !w->use_sendmmsg && sent < n; sent++) {
-        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0)
+        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0 && !send_unstamped(w, fd, &b->out_msgs[sent].msg_hdr))
             break;
     }
     note_departures(w, sent);
