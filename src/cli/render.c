@@ -114,6 +114,7 @@ static const char *const serverstats_labels[][2] = {
     {"received", "Requests received"},
     {"replied", "Time replies sent"},
     {"replied_symmetric", "  of which mode 2 (w32time)"},
+    {"replied_interleaved", "  of which interleaved"},
     {"kod_rate", "KoD RATE sent"},
     {"kod_deny", "KoD DENY sent"},
     {"rate_limited", "Rate-limited requests"},
@@ -126,6 +127,7 @@ static const char *const serverstats_labels[][2] = {
     {"crypto_nak", "Crypto-NAKs sent"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},
+    {"kernel_tx_timestamps", "Kernel transmit timestamps"},
     {"threads", "Serving threads per address"},
     {"sockets", "Serving sockets"},
     {"sockets_used", "  of which received requests"},
@@ -278,8 +280,8 @@ static void print_rejections(const struct kvdoc *doc, unsigned i, FILE *f)
 
 static void render_sourcestats(const struct kvdoc *doc, FILE *f)
 {
-    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm      Offset     Error    Jitter     Delay\n");
-    fprintf(f, "======================================================================================================================\n");
+    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm      Offset     Error    Jitter     Delay  Mode\n");
+    fprintf(f, "============================================================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
         fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", source_label(doc, i), get_long(doc, i, "samples"),
                 get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
@@ -287,7 +289,8 @@ static void render_sourcestats(const struct kvdoc *doc, FILE *f)
         static const char *const columns[] = {"offset", "error", "jitter", "delay"};
         for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++)
             print_seconds_in(f, get_double(doc, i, columns[c]), c == 0, c ? 10 : 11);
-        fputc('\n', f);
+        const char *mode = kvdoc_get(doc, i, "mode");
+        fprintf(f, "  %s\n", mode ? mode : "-");
     }
     if (doc->n_records == 0)
         return;

@@ -10,7 +10,7 @@
 
 const char *const metrics_report_command[METRICS_REPORTS] = {"status", "tracking", "serverstats", "sourcestats"};
 
-#define MAX_LABELS 4
+#define MAX_LABELS 5
 
 struct label {
     const char *name, *value;
@@ -162,6 +162,7 @@ static const struct {
     {"received", "horloge_server_requests_total", NULL, NULL, "NTP requests received"},
     {"replied", "horloge_server_replies_total", NULL, NULL, "time replies sent"},
     {"replied_symmetric", "horloge_server_symmetric_replies_total", NULL, NULL, "mode 2 replies sent to symmetric-active (w32time) requests"},
+    {"replied_interleaved", "horloge_server_interleaved_replies_total", NULL, NULL, "interleaved-mode replies sent (RFC 9769)"},
     {"kod_rate", "horloge_server_kod_sent_total", "code", "RATE", "Kiss-o'-Death packets sent"},
     {"kod_deny", "horloge_server_kod_sent_total", "code", "DENY", NULL},
     {"rate_limited", "horloge_server_rate_limited_total", NULL, NULL, "requests over the rate limit"},
@@ -173,7 +174,8 @@ static const struct {
     {"dropped_no_room", "horloge_server_dropped_total", "reason", "reply_larger_than_request", NULL},
     {"crypto_nak", "horloge_server_crypto_naks_total", NULL, NULL, "crypto-NAKs sent"},
     {"send_errors", "horloge_server_send_errors_total", NULL, NULL, "replies the kernel refused to send"},
-    {"kernel_rx_timestamps", "horloge_server_kernel_rx_timestamps_total", NULL, NULL, "requests timestamped by the kernel"},
+    {"kernel_rx_timestamps", "horloge_server_kernel_timestamps_total", "direction", "rx", "packets timestamped by the kernel: requests received, replies sent"},
+    {"kernel_tx_timestamps", "horloge_server_kernel_timestamps_total", "direction", "tx", NULL},
 };
 
 static void write_server(struct writer *w, const struct kvdoc *stats)
@@ -215,7 +217,38 @@ static const struct {
     {"reach", "horloge_source_reach", "gauge", "reach register: one bit per poll, bit 0 the latest (0-255)"},
     {"requests_sent", "horloge_source_requests_total", "counter", "requests sent to the source"},
     {"samples", "horloge_source_samples_total", "counter", "samples taken from the source"},
+    {"interleaved_samples", "horloge_source_interleaved_samples_total", "counter", "samples taken from interleaved replies (RFC 9769)"},
 };
+
+/* Where each request's transmit and each reply's receive timestamp came from. */
+static const struct {
+    const char *key, *direction, *origin;
+} source_timestamps[] = {
+    {"kernel_tx_timestamps", "tx", "kernel"}, {"hardware_tx_timestamps", "tx", "hardware"},
+    {"software_tx_timestamps", "tx", "software"}, {"kernel_rx_timestamps", "rx", "kernel"},
+    {"hardware_rx_timestamps", "rx", "hardware"},
+};
+
+static void write_source_timestamps(struct writer *w, const struct kvdoc *doc)
+{
+    bool any = false;
+    for (unsigned r = 0; r < doc->n_records; r++) {
+        struct label l[MAX_LABELS];
+        unsigned n = source_labels(doc, r, l);
+        for (size_t i = 0; i < sizeof source_timestamps / sizeof source_timestamps[0]; i++) {
+            double count;
+            if (!number_of(doc, r, source_timestamps[i].key, &count))
+                continue;
+            if (!any)
+                family(w, "horloge_source_timestamps_total", "counter",
+                       "timestamps of requests sent (tx) and replies received (rx), by origin");
+            any = true;
+            l[n] = (struct label){"direction", source_timestamps[i].direction};
+            l[n + 1] = (struct label){"origin", source_timestamps[i].origin};
+            sample(w, l, n + 2, count);
+        }
+    }
+}
 
 static void write_source_value(struct writer *w, const struct kvdoc *doc, size_t which)
 {
@@ -243,6 +276,7 @@ static void write_sources(struct writer *w, const struct kvdoc *doc)
         return;
     for (size_t i = 0; i < sizeof source_values / sizeof source_values[0]; i++)
         write_source_value(w, doc, i);
+    write_source_timestamps(w, doc);
     family(w, "horloge_source_state", "gauge", "the selection's verdict on the source (1 for the current state)");
     for (unsigned r = 0; r < doc->n_records; r++) {
         struct label l[MAX_LABELS];

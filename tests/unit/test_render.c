@@ -35,9 +35,9 @@ static const char tracking_answer[] =
     "leapseclist_expired=no\nclock_control=on\nclock_errors=0\n";
 
 static const char serverstats_answer[] =
-    "ok\nreceived=1000\nreplied=950\nreplied_symmetric=10\nkod_rate=5\nkod_deny=1\nrate_limited=30\n"
+    "ok\nreceived=1000\nreplied=950\nreplied_symmetric=10\nreplied_interleaved=7\nkod_rate=5\nkod_deny=1\nrate_limited=30\n"
     "denied=2\ndropped_malformed=4\ndropped_bad_mode=3\ndropped_control_mode=6\ndropped_auth=0\n"
-    "dropped_no_room=0\ncrypto_nak=0\nsend_errors=0\nkernel_rx_timestamps=1000\nthreads=1\nsockets=2\n"
+    "dropped_no_room=0\ncrypto_nak=0\nsend_errors=0\nkernel_rx_timestamps=1000\nkernel_tx_timestamps=7\nthreads=1\nsockets=2\n"
     "sockets_used=1\nuptime=7200\n";
 
 static const char clients_answer[] =
@@ -50,12 +50,14 @@ static const char sources_answer[] =
     "reach=377\nlast_rx_ago=12\nlast_offset=0.000002345\nlast_delay=0.000410000\noffset=0.000001900\n"
     "error=0.000003100\nsamples=40\nfiltered=8\nheld=0\nused=38\nfrequency_ppm=-0.004\n"
     "frequency_error_ppm=0.031\njitter=0.000001500\ndelay=0.000402000\nmin_delay=0.000398000\n"
-    "root_distance=0.000600000\nrequests_sent=44\nbogus-origin=2\nbad-delay=1\n--\n"
+    "root_distance=0.000600000\nrequests_sent=44\nmode=interleaved\ninterleaved_samples=30\n"
+    "kernel_tx_timestamps=44\nhardware_tx_timestamps=0\nsoftware_tx_timestamps=0\nkernel_rx_timestamps=40\n"
+    "hardware_rx_timestamps=0\nbogus-origin=2\nbad-delay=1\n--\n"
     "kind=ntp\nname=192.0.2.9\naddress=192.0.2.9:123\nstate=falseticker\nstratum=2\npoll=7\nreach=017\n"
     "last_rx_ago=70\nlast_offset=0.250000000\nlast_delay=0.020000000\noffset=0.249000000\n"
     "error=0.010000000\nsamples=4\nfiltered=4\nheld=0\nused=0\nfrequency_ppm=1.200\n"
     "frequency_error_ppm=9.000\njitter=0.001200000\ndelay=0.020100000\nmin_delay=0.019000000\n"
-    "root_distance=0.030000000\nrequests_sent=6\n--\n"
+    "root_distance=0.030000000\nrequests_sent=6\nmode=basic\ninterleaved_samples=0\n--\n"
     "kind=refclock\nname=GPS (SOCK /run/gps.sock)\naddress=/run/gps.sock\nstate=candidate\nstratum=0\n"
     "poll=4\nreach=377\nlast_rx_ago=3\nlast_offset=-0.000000120\nlast_delay=0.000000001\n"
     "offset=-0.000000100\nerror=0.000000900\nsamples=100\nfiltered=8\nheld=0\nused=90\n"
