@@ -296,7 +296,7 @@ static void render_sourcestats(const struct kvdoc *doc, FILE *f)
         return;
     fprintf(f, "\nReplies rejected, by test:\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
-        fprintf(f, "%-38s ", source_label(doc, i));
+        fprintf(f, "  %-36s ", source_label(doc, i));
         print_rejections(doc, i, f);
     }
 }
