@@ -10,6 +10,10 @@
  *    indicator and a magic number, in the sender's native layout (same host):
  *        struct timeval tv; double offset; int pulse; int leap; int pad; int magic;
  *    decoded field by field at the offsets that layout has, length checked;
+ *  - decoding ntpd's shared-memory (SHM) segment, what gpsd and other GPS
+ *    daemons write for ntpd and chrony (SysV key REFCLOCK_SHM_KEY_BASE + N),
+ *    from a snapshot of its bytes: the mode 0/1 count-and-valid handshake,
+ *    torn and stale samples refused, at the offsets the native layout has;
  *  - turning a reading into the ntp_sample the filters, selection and the
  *    discipline take from every kind of source: stratum 0 (so we serve
  *    stratum 1), the configured offset, delay and precision, no root delay
@@ -21,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/ntptime.h"
 #include "core/sample.h"
@@ -48,12 +53,56 @@ enum refclock_status {
     REFCLOCK_BAD_LENGTH,
     REFCLOCK_BAD_MAGIC,
     REFCLOCK_BAD_VALUE,       /* microseconds out of range, offset not finite or too large, leap > 2 */
+    REFCLOCK_BAD_MODE,        /* an SHM segment in a mode other than 0 or 1 */
+    /* Not bad, only nothing to take: */
+    REFCLOCK_NOT_VALID,       /* SHM: no new sample since the last read (`valid` clear) */
+    REFCLOCK_TORN,            /* SHM mode 1: the writer changed the sample while we copied it */
+    REFCLOCK_STALE,           /* SHM: the sample was taken too long ago (a writer that stopped) */
+    REFCLOCK_NOT_SYNCED,      /* the reference says it has no time yet (leap 3, as gpsd before a fix) */
 };
+
+/* Statuses that are not a broken reading, only no reading now. */
+bool refclock_status_is_quiet(enum refclock_status st);
 
 const char *refclock_status_name(enum refclock_status st);
 
 /* Decodes one SOCK datagram. */
 enum refclock_status refclock_decode_sock(const uint8_t *buf, size_t len, struct refclock_reading *out);
+
+/*
+ * ntpd's SHM segment (its struct shmTime), natively laid out: int mode,
+ * int count, time_t clock_sec, int clock_usec, time_t receive_sec,
+ * int receive_usec, int leap, int precision, int nsamples, int valid,
+ * unsigned clock_nsec, unsigned receive_nsec, int spare[8]. "clock" is the
+ * reference's time, "receive" the system clock's when it was read. Segments 0
+ * and 1 are root's (mode 0600), 2 and up anyone's (0666), by convention.
+ */
+#define REFCLOCK_SHM_KEY_BASE 0x4e545030
+#define REFCLOCK_SHM_ROOT_ONLY_UNITS 2
+#define REFCLOCK_SHM_ALIGN_UP(x, a) (((x) + (a) - 1) / (a) * (a))
+#define REFCLOCK_SHM_CLOCK_SEC_AT REFCLOCK_SHM_ALIGN_UP(2 * sizeof(int), _Alignof(time_t))
+#define REFCLOCK_SHM_RECEIVE_SEC_AT \
+    REFCLOCK_SHM_ALIGN_UP(REFCLOCK_SHM_CLOCK_SEC_AT + sizeof(time_t) + sizeof(int), _Alignof(time_t))
+#define REFCLOCK_SHM_LEAP_AT (REFCLOCK_SHM_RECEIVE_SEC_AT + sizeof(time_t) + sizeof(int))
+#define REFCLOCK_SHM_VALID_AT (REFCLOCK_SHM_LEAP_AT + 3 * sizeof(int))
+#define REFCLOCK_SHM_COUNT_AT sizeof(int)
+#define REFCLOCK_SHM_LEN REFCLOCK_SHM_ALIGN_UP(REFCLOCK_SHM_VALID_AT + 11 * sizeof(int), _Alignof(time_t))
+/* A sample whose receive time is this far from now is not this second's: its writer stopped. */
+#define REFCLOCK_SHM_MAX_AGE 4.0
+
+/* What the reader saw around its copy of the segment. */
+struct refclock_shm_read {
+    int count_after;          /* `count` read again after the copy (mode 1's torn-read check) */
+    struct unix_time now;     /* the system clock after the copy */
+};
+
+/*
+ * Decodes a copy of an SHM segment: REFCLOCK_OK with a reading, or why there
+ * is none. The reader clears `valid` in the segment after any copy that found
+ * it set (both modes), so each sample is taken once.
+ */
+enum refclock_status refclock_decode_shm(const uint8_t *seg, size_t len, const struct refclock_shm_read *rd,
+                                         struct refclock_reading *out);
 
 /* What a configured reference clock adds to each of its readings. */
 struct refclock_params {

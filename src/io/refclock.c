@@ -13,6 +13,7 @@
 
 static const struct refclock_driver *const drivers[] = {
     &refclock_sock_driver,
+    &refclock_shm_driver,
 };
 
 const struct refclock_driver *refclock_driver_find(const char *name)
@@ -65,13 +66,23 @@ static double poll_seconds(const struct refclock *rc)
     return ldexp(1.0, rc->cfg.poll);
 }
 
-/* Every poll interval: the driver's on-demand read, the interval's sample, the reach register. */
+static double read_seconds(const struct refclock *rc)
+{
+    return fmin(REFCLOCK_READ_INTERVAL, poll_seconds(rc));
+}
+
+static void on_read_timer(void *ctx)
+{
+    struct refclock *rc = ctx;
+    loop_timer_arm(rc->loop, rc->read_timer, read_seconds(rc));
+    rc->drv->read(rc);
+}
+
+/* Every poll interval: the interval's sample, the reach register. */
 static void on_poll_timer(void *ctx)
 {
     struct refclock *rc = ctx;
     loop_timer_arm(rc->loop, rc->timer, poll_seconds(rc));
-    if (rc->drv->poll)
-        rc->drv->poll(rc);
     /* The engine hears the register as it stands before this interval's sample, which it sees next. */
     uint8_t shifted = (uint8_t)(rc->reach << 1);
     if (rc->n_polls < UINT_MAX)
@@ -102,6 +113,11 @@ void refclock_add_reading(struct refclock *rc, const struct refclock_reading *r)
 
 void refclock_count_bad(struct refclock *rc, enum refclock_status why)
 {
+    if (refclock_status_is_quiet(why)) {
+        rc->n_quiet++;
+        rc->last_quiet = why;
+        return;
+    }
     if (rc->n_bad++ == 0)
         log_warn("refclock %s %s: bad reading (%s); counted, further ones silently", rc->cfg.driver,
                  rc->cfg.param, refclock_status_name(why));
@@ -112,7 +128,8 @@ int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct l
                    timesource_time_fn local_time, void *time_ctx)
 {
     *rc = (struct refclock){.cfg = *cfg, .loop = loop, .sync = sync, .local_time = local_time,
-                            .time_ctx = time_ctx, .fd = -1, .timer = -1, .sync_index = -1};
+                            .time_ctx = time_ctx, .fd = -1, .timer = -1, .read_timer = -1,
+                            .sync_index = -1};
     rc->drv = refclock_driver_find(cfg->driver);
     rc->params = (struct refclock_params){.refid = cfg->refid, .offset = cfg->offset, .delay = cfg->delay,
                                           .precision = (int8_t)cfg->precision, .epoch = sync->epoch};
@@ -122,7 +139,9 @@ int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct l
     }
     rc->sync_index = sync_add_source(sync, cfg->refid, cfg->prefer, cfg->poll, cfg->poll);
     rc->timer = loop_timer_new(loop, on_poll_timer, rc);
-    if (rc->sync_index < 0 || rc->timer < 0) {
+    if (rc->drv->read)
+        rc->read_timer = loop_timer_new(loop, on_read_timer, rc);
+    if (rc->sync_index < 0 || rc->timer < 0 || (rc->drv->read && rc->read_timer < 0)) {
         log_error("refclock %s %s: no room for another source", cfg->driver, cfg->param);
         refclock_stop(rc);
         return -1;
@@ -135,6 +154,8 @@ int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct l
     }
     rc->driver_started = true;
     loop_timer_arm(loop, rc->timer, poll_seconds(rc));
+    if (rc->drv->read)
+        loop_timer_arm(loop, rc->read_timer, read_seconds(rc));
     char name[TIMESOURCE_TEXT_MAX];
     refclock_describe(rc, name, sizeof name);
     log_info("reference clock %s added, poll 2^%d s", name, cfg->poll);
@@ -148,9 +169,12 @@ void refclock_stop(struct refclock *rc)
     rc->driver_started = false;
     if (rc->timer >= 0)
         loop_timer_free(rc->loop, rc->timer);
+    if (rc->read_timer >= 0)
+        loop_timer_free(rc->loop, rc->read_timer);
     if (rc->sync_index >= 0)
         sync_remove_source(rc->sync, (unsigned)rc->sync_index);
     rc->timer = -1;
+    rc->read_timer = -1;
     rc->sync_index = -1;
 }
 
@@ -208,4 +232,7 @@ void refclock_stats(const void *set, unsigned sync_index, struct kv_out *out)
     kv_add(out, "pulse_readings", "%llu", (unsigned long long)rc->n_pulses);
     if (rc->n_bad)
         kv_add(out, "last_bad_reading", "%s", refclock_status_name(rc->last_bad));
+    kv_add(out, "no_reading", "%llu", (unsigned long long)rc->n_quiet);
+    if (rc->n_quiet)
+        kv_add(out, "last_no_reading", "%s", refclock_status_name(rc->last_quiet));
 }
