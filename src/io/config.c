@@ -646,7 +646,8 @@ static void do_refclock(struct parser *p, struct args *a)
     const char *driver = need_word(p, a);
     if (!driver)
         return;
-    if (!refclock_driver_find(driver)) {
+    const struct refclock_driver *drv = refclock_driver_find(driver);
+    if (!drv) {
         parse_error(p, "%s: unknown driver '%s' (known: %s)", a->directive, quote(driver, q),
                     refclock_driver_names());
         return;
@@ -656,6 +657,10 @@ static void do_refclock(struct parser *p, struct args *a)
                               .precision = REFCLOCK_DEFAULT_PRECISION};
     if (!param || !get_path(p, a, param, sizeof rc.param - 1, rc.param))
         return;
+    if (drv->param_ok && !drv->param_ok(param)) {
+        parse_error(p, "%s: '%s' is not %s", a->directive, quote(param, q), drv->param_what);
+        return;
+    }
     snprintf(rc.driver, sizeof rc.driver, "%s", driver);
     parse_refid(rc.driver, &rc.refid);
     const char *opt;

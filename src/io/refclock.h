@@ -44,6 +44,8 @@ struct refclock_driver {
     int (*init)(struct refclock *rc);   /* 0, or -errno (the caller logs it) */
     void (*fini)(struct refclock *rc);
     void (*read)(struct refclock *rc);  /* optional: every read interval */
+    bool (*param_ok)(const char *param); /* optional: the config's check of PARAM ... */
+    const char *param_what;             /* ... and what it must be: "a segment number (0-217)" */
 };
 
 /* The drivers (one file each). */

@@ -67,6 +67,12 @@ static int parse_unit(const char *param, long *unit)
     return errno || end == param || *end || *unit < 0 || *unit > SHM_MAX_UNIT ? -EINVAL : 0;
 }
 
+static bool shm_param_ok(const char *param)
+{
+    long unit;
+    return parse_unit(param, &unit) == 0;
+}
+
 static int shm_init(struct refclock *rc)
 {
     long unit;
@@ -107,4 +113,6 @@ const struct refclock_driver refclock_shm_driver = {
     .init = shm_init,
     .fini = shm_fini,
     .read = shm_read,
+    .param_ok = shm_param_ok,
+    .param_what = "a segment number (0-217)",
 };

@@ -472,7 +472,9 @@ static void test_refclock(void **state)
     static const struct {
         const char *line, *message;
     } bad[] = {
-        {"refclock SHM 0", "refclock: unknown driver 'SHM' (known: SOCK)"},
+        {"refclock GPIO 0", "refclock: unknown driver 'GPIO' (known: SOCK, SHM)"},
+        {"refclock SHM 218", "refclock: '218' is not a segment number (0-217)"},
+        {"refclock SHM x", "refclock: 'x' is not a segment number (0-217)"},
         {"refclock SOCK", "refclock: missing argument"},
         {"refclock SOCK /s refid TOOLONG", "refclock: 'TOOLONG' is not a refid (1 to 4 ASCII characters)"},
         {"refclock SOCK /s poll 40", "refclock: '40' is not a poll exponent (-6..17)"},
