@@ -18,13 +18,15 @@ const char *refclock_status_name(enum refclock_status st)
     case REFCLOCK_TORN: return "torn";
     case REFCLOCK_STALE: return "stale";
     case REFCLOCK_NOT_SYNCED: return "not-synced";
+    case REFCLOCK_NO_SECOND: return "no-second";
     }
     return "unknown";
 }
 
 bool refclock_status_is_quiet(enum refclock_status st)
 {
-    return st == REFCLOCK_NOT_VALID || st == REFCLOCK_TORN || st == REFCLOCK_STALE || st == REFCLOCK_NOT_SYNCED;
+    return st == REFCLOCK_NOT_VALID || st == REFCLOCK_TORN || st == REFCLOCK_STALE || st == REFCLOCK_NOT_SYNCED ||
+           st == REFCLOCK_NO_SECOND;
 }
 
 /* Native-endian fields: the sender is a process on this host. */

@@ -14,6 +14,12 @@
  *    daemons write for ntpd and chrony (SysV key REFCLOCK_SHM_KEY_BASE + N),
  *    from a snapshot of its bytes: the mode 0/1 count-and-valid handshake,
  *    torn and stale samples refused, at the offsets the native layout has;
+ *  - numbering a pulse (a PPS edge: its phase is exact, its second unknown)
+ *    from a coarse source: the locked reference clock's latest reading, or
+ *    the engine's own clock while it is synchronised within 0.4 s;
+ *  - a reference clock's feed into the engine (struct refclock_feed): the
+ *    readings of each poll interval, their median into sync_sample, the reach
+ *    register — the part the daemon and the simulator share;
  *  - turning a reading into the ntp_sample the filters, selection and the
  *    discipline take from every kind of source: stratum 0 (so we serve
  *    stratum 1), the configured offset, delay and precision, no root delay
@@ -59,6 +65,7 @@ enum refclock_status {
     REFCLOCK_TORN,            /* SHM mode 1: the writer changed the sample while we copied it */
     REFCLOCK_STALE,           /* SHM: the sample was taken too long ago (a writer that stopped) */
     REFCLOCK_NOT_SYNCED,      /* the reference says it has no time yet (leap 3, as gpsd before a fix) */
+    REFCLOCK_NO_SECOND,       /* a pulse, with no coarse time fresh and close enough to number it */
 };
 
 /* Statuses that are not a broken reading, only no reading now. */
@@ -112,6 +119,47 @@ struct refclock_params {
     int8_t precision;         /* log2 s */
     ntp_ts epoch;             /* samples' local_time = seconds since this */
 };
+
+/*
+ * A pulse's second: the pulse's offset is known modulo 1 s (a PPS edge at
+ * system time L marks a whole second: offset -frac(L)); `coarse_offset` is
+ * reference - system near that time by a coarse source. REFCLOCK_OK with
+ * *out the pulse numbered (offset + the whole seconds that bring it nearest
+ * the coarse offset), or REFCLOCK_NO_SECOND when they differ by more than
+ * REFCLOCK_PULSE_MAX_ERROR modulo 1 s: then the second is a guess.
+ */
+#define REFCLOCK_PULSE_MAX_ERROR 0.4
+enum refclock_status refclock_number_pulse(const struct refclock_reading *pulse, double coarse_offset,
+                                           struct refclock_reading *out);
+
+/* A locked clock's reading older than this at a pulse does not number it (its source stopped). */
+#define REFCLOCK_LOCK_MAX_AGE 4.0
+/* Readings kept per poll interval (a 1 Hz clock at poll 6). */
+#define REFCLOCK_MAX_PENDING 64
+
+struct sync;
+
+/* One reference clock's feed into the engine. Readings are in the engine's frame. */
+struct refclock_feed {
+    struct refclock_params params;
+    struct sync *sync;
+    unsigned sync_index;
+    const struct refclock_feed *lock; /* `lock REFID`: the clock that numbers our pulses, or NULL */
+    uint8_t reach;                    /* bit 0: a good reading in the last poll interval */
+    unsigned n_polls;                 /* poll intervals so far (saturating): the engine's "pending" */
+    unsigned n_pending;               /* readings of the current poll interval */
+    struct refclock_reading pending[REFCLOCK_MAX_PENDING];
+    bool have_last;
+    struct refclock_reading last;     /* the latest whole reading: what a pulse locked to us is numbered by */
+    uint64_t n_readings, n_pulses, n_unnumbered;
+};
+
+void refclock_feed_init(struct refclock_feed *f, const struct refclock_params *p, struct sync *sync,
+                        unsigned sync_index);
+/* A reading; a pulse is numbered first (by f->lock, or the engine's clock). REFCLOCK_OK when kept. */
+enum refclock_status refclock_feed_reading(struct refclock_feed *f, const struct refclock_reading *r);
+/* The end of a poll interval: the reach register, then the interval's median as one sample. True if fed. */
+bool refclock_feed_poll(struct refclock_feed *f);
 
 /* The sample the engine takes (sync_sample). False for a pulse, which needs another source's second. */
 bool refclock_make_sample(const struct refclock_params *p, const struct refclock_reading *r,

@@ -607,7 +607,7 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
         rc->prefer = true;
         return true;
     }
-    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision"};
+    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision", "lock"};
     bool known = false;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         known |= strcmp(opt, with_value[i]) == 0;
@@ -618,8 +618,8 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
     const char *w = need_value(p, a, opt);
     if (!w)
         return false;
-    if (strcmp(opt, "refid") == 0) {
-        if (parse_refid(w, &rc->refid))
+    if (strcmp(opt, "refid") == 0 || strcmp(opt, "lock") == 0) {
+        if (parse_refid(w, strcmp(opt, "lock") == 0 ? &rc->lock : &rc->refid))
             return true;
         parse_error(p, "%s: '%s' is not a refid (1 to 4 ASCII characters)", a->directive, quote(w, q));
         return false;
@@ -919,7 +919,7 @@ static bool refclock_equal(const struct cfg_refclock *a, const struct cfg_refclo
 {
     return strcmp(a->driver, b->driver) == 0 && strcmp(a->param, b->param) == 0 && a->refid == b->refid &&
            a->poll == b->poll && a->offset == b->offset && a->delay == b->delay &&
-           a->precision == b->precision && a->prefer == b->prefer;
+           a->precision == b->precision && a->prefer == b->prefer && a->lock == b->lock;
 }
 
 static bool refclocks_equal(const struct config *a, const struct config *b)

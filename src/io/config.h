@@ -29,7 +29,7 @@
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
- *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer]
+ *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer] [lock ID]
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
  *                               chrony's socket protocol, as gpsd writes it; SHM N: ntpd's
  *                               shared-memory segment N, as gpsd writes it); refid 1-4 ASCII
@@ -80,6 +80,7 @@ struct cfg_refclock {
     double delay;        /* the reading's uncertainty as a delay, s; default 1 ns */
     int precision;       /* log2 s; default -20 */
     bool prefer;
+    uint32_t lock;       /* `lock REFID`: the reference clock that numbers this one's pulses; 0 = none */
 };
 
 enum cfg_log { CFG_LOG_SYSLOG = 0, CFG_LOG_STDERR };

@@ -34,8 +34,6 @@
 
 /* On-demand clocks (SHM, PHC) are read once a second, as chrony's default dpoll 0. */
 #define REFCLOCK_READ_INTERVAL 1.0
-/* Readings kept per poll interval (a 1 Hz clock at the longest sensible poll, 2^6 s). */
-#define REFCLOCK_MAX_PENDING 64
 
 struct refclock;
 
@@ -55,7 +53,6 @@ extern const struct refclock_driver refclock_shm_driver;
 struct refclock {
     const struct refclock_driver *drv;
     struct cfg_refclock cfg;
-    struct refclock_params params;
     struct loop *loop;
     struct sync *sync;
     timesource_time_fn local_time;
@@ -68,11 +65,8 @@ struct refclock {
     int fd;                             /* the driver's descriptor, -1 when none */
     void *drv_state;                    /* the driver's own (an attached SHM segment) */
     bool driver_started;                /* init succeeded: fini is owed */
-    uint8_t reach;                      /* bit 0: a good reading in the last poll interval */
-    unsigned n_polls;                   /* poll intervals so far (saturating): the engine's "pending" */
-    unsigned n_pending;                 /* readings of the current poll interval */
-    struct refclock_reading pending[REFCLOCK_MAX_PENDING];
-    uint64_t n_readings, n_bad, n_pulses, n_quiet;
+    struct refclock_feed feed;          /* readings -> the engine (core/refclock) */
+    uint64_t n_bad, n_quiet;
     enum refclock_status last_bad, last_quiet;
 };
 

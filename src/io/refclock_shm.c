@@ -9,7 +9,6 @@
  * the bytes are decoded by core/refclock (refclock_decode_shm).
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
