@@ -32,7 +32,8 @@
  *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer] [lock ID]
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
  *                               chrony's socket protocol, as gpsd writes it; SHM N: ntpd's
- *                               shared-memory segment N, as gpsd writes it); refid 1-4 ASCII
+ *                               shared-memory segment N, as gpsd writes it; PPS /dev/ppsN, its
+ *                               pulses numbered by `lock ID`'s clock or ours; PHC /dev/ptpN); refid 1-4 ASCII
  *                               characters (default the driver's name), poll default 4
  *   driftfile PATH
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a

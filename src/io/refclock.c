@@ -2,6 +2,9 @@
 #include "io/refclock.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,25 @@
 static const struct refclock_driver *const drivers[] = {
     &refclock_sock_driver,
     &refclock_shm_driver,
+    &refclock_pps_driver,
+    &refclock_phc_driver,
+};
+
+static int os_open(const char *path, int flags)
+{
+    return open(path, flags);
+}
+
+static int os_ioctl(int fd, unsigned long request, void *arg)
+{
+    return ioctl(fd, request, arg);
+}
+
+const struct refclock_os refclock_os_linux = {
+    .open = os_open,
+    .close = close,
+    .ioctl = os_ioctl,
+    .clock_gettime = clock_gettime,
 };
 
 const struct refclock_driver *refclock_driver_find(const char *name)
@@ -95,7 +117,13 @@ void refclock_count_bad(struct refclock *rc, enum refclock_status why)
 int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct loop *loop, struct sync *sync,
                    timesource_time_fn local_time, void *time_ctx)
 {
-    *rc = (struct refclock){.cfg = *cfg, .loop = loop, .sync = sync, .local_time = local_time,
+    return refclock_start_on(rc, &refclock_os_linux, cfg, loop, sync, local_time, time_ctx);
+}
+
+int refclock_start_on(struct refclock *rc, const struct refclock_os *os, const struct cfg_refclock *cfg,
+                      struct loop *loop, struct sync *sync, timesource_time_fn local_time, void *time_ctx)
+{
+    *rc = (struct refclock){.os = os, .cfg = *cfg, .loop = loop, .sync = sync, .local_time = local_time,
                             .time_ctx = time_ctx, .fd = -1, .timer = -1, .read_timer = -1,
                             .sync_index = -1};
     rc->drv = refclock_driver_find(cfg->driver);

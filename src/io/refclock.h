@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/refclock.h"
 #include "core/sync.h"
@@ -36,6 +37,18 @@
 #define REFCLOCK_READ_INTERVAL 1.0
 
 struct refclock;
+
+/*
+ * What drivers ask the kernel, through a table a test can replace: a fake PPS
+ * or PTP device where the machine has none. The daemon uses refclock_os_linux.
+ */
+struct refclock_os {
+    int (*open)(const char *path, int flags);
+    int (*close)(int fd);
+    int (*ioctl)(int fd, unsigned long request, void *arg);
+    int (*clock_gettime)(clockid_t id, struct timespec *ts);
+};
+extern const struct refclock_os refclock_os_linux;
 
 struct refclock_driver {
     const char *name;                   /* as in `refclock NAME PARAM` */
@@ -49,9 +62,12 @@ struct refclock_driver {
 /* The drivers (one file each). */
 extern const struct refclock_driver refclock_sock_driver;
 extern const struct refclock_driver refclock_shm_driver;
+extern const struct refclock_driver refclock_pps_driver;
+extern const struct refclock_driver refclock_phc_driver;
 
 struct refclock {
     const struct refclock_driver *drv;
+    const struct refclock_os *os;
     struct cfg_refclock cfg;
     struct loop *loop;
     struct sync *sync;
@@ -77,6 +93,9 @@ const char *refclock_driver_names(void);
 /* Starts a configured clock: its engine slot, its timer and the driver. 0, or -1 (logged). */
 int refclock_start(struct refclock *rc, const struct cfg_refclock *cfg, struct loop *loop, struct sync *sync,
                    timesource_time_fn local_time, void *time_ctx);
+/* The same on another kernel (a test's fake devices). */
+int refclock_start_on(struct refclock *rc, const struct refclock_os *os, const struct cfg_refclock *cfg,
+                      struct loop *loop, struct sync *sync, timesource_time_fn local_time, void *time_ctx);
 void refclock_stop(struct refclock *rc);
 
 /* For drivers: a reading (system time and reference - system offset), and a datagram that was not one. */
