@@ -145,6 +145,7 @@ struct refclock_feed {
     struct sync *sync;
     unsigned sync_index;
     const struct refclock_feed *lock; /* `lock REFID`: the clock that numbers our pulses, or NULL */
+    bool noselect;                    /* read (and a lock for others) but never given to selection */
     uint8_t reach;                    /* bit 0: a good reading in the last poll interval */
     unsigned n_polls;                 /* poll intervals so far (saturating): the engine's "pending" */
     unsigned n_pending;               /* readings of the current poll interval */
@@ -158,7 +159,11 @@ void refclock_feed_init(struct refclock_feed *f, const struct refclock_params *p
                         unsigned sync_index);
 /* A reading; a pulse is numbered first (by f->lock, or the engine's clock). REFCLOCK_OK when kept. */
 enum refclock_status refclock_feed_reading(struct refclock_feed *f, const struct refclock_reading *r);
-/* The end of a poll interval: the reach register, then the interval's median as one sample. True if fed. */
+/*
+ * The end of a poll interval: the reach register, then the interval's median
+ * as one sample (none for a `noselect` clock, which the engine hears as never
+ * reachable). True if fed.
+ */
 bool refclock_feed_poll(struct refclock_feed *f);
 
 /* The sample the engine takes (sync_sample). False for a pulse, which needs another source's second. */

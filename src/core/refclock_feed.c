@@ -87,10 +87,13 @@ bool refclock_feed_poll(struct refclock_feed *f)
     uint8_t shifted = (uint8_t)(f->reach << 1);
     if (f->n_polls < UINT_MAX)
         f->n_polls++;
-    sync_polled(f->sync, f->sync_index, shifted != 0, f->n_polls <= SYNC_PENDING_POLLS);
+    sync_polled(f->sync, f->sync_index, shifted != 0 && !f->noselect,
+                f->n_polls <= SYNC_PENDING_POLLS && !f->noselect);
     f->reach = (uint8_t)(shifted | (f->n_pending > 0));
-    if (f->n_pending == 0)
+    if (f->n_pending == 0 || f->noselect) {
+        f->n_pending = 0;
         return false;
+    }
     /* The readings of one poll interval become one sample: their median (chrony filters them too). */
     qsort(f->pending, f->n_pending, sizeof f->pending[0], by_offset);
     struct ntp_sample smp;

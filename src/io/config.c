@@ -603,8 +603,8 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
 {
     char q[CFG_QUOTE_MAX + 4];
     long v;
-    if (strcmp(opt, "prefer") == 0) {
-        rc->prefer = true;
+    if (strcmp(opt, "prefer") == 0 || strcmp(opt, "noselect") == 0) {
+        *(strcmp(opt, "prefer") == 0 ? &rc->prefer : &rc->noselect) = true;
         return true;
     }
     static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision", "lock"};
@@ -919,7 +919,8 @@ static bool refclock_equal(const struct cfg_refclock *a, const struct cfg_refclo
 {
     return strcmp(a->driver, b->driver) == 0 && strcmp(a->param, b->param) == 0 && a->refid == b->refid &&
            a->poll == b->poll && a->offset == b->offset && a->delay == b->delay &&
-           a->precision == b->precision && a->prefer == b->prefer && a->lock == b->lock;
+           a->precision == b->precision && a->prefer == b->prefer && a->lock == b->lock &&
+           a->noselect == b->noselect;
 }
 
 static bool refclocks_equal(const struct config *a, const struct config *b)

@@ -143,6 +143,7 @@ int refclock_start_on(struct refclock *rc, const struct refclock_os *os, const s
     struct refclock_params params = {.refid = cfg->refid, .offset = cfg->offset, .delay = cfg->delay,
                                      .precision = (int8_t)cfg->precision, .epoch = sync->epoch};
     refclock_feed_init(&rc->feed, &params, sync, (unsigned)rc->sync_index);
+    rc->feed.noselect = cfg->noselect;
     int err = rc->drv->init(rc);
     if (err) {
         log_error("refclock %s %s: %s", cfg->driver, cfg->param, strerror(-err));

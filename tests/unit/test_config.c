@@ -454,11 +454,12 @@ static void test_refclock(void **state)
     assert_int_equal(parse("refclock SOCK /run/chrony.ttyS0.sock refid GPS poll 3 offset -0.002 "
                            "delay 0.0002 precision -12 prefer\n"
                            "refclock SOCK /tmp/second.sock\n"
-                           "refclock PPS /dev/pps0 lock GPS\n"),
+                           "refclock PPS /dev/pps0 lock GPS noselect\n"),
                      0);
     assert_int_equal(cfg.n_refclocks, 3);
     assert_int_equal(cfg.refclocks[2].lock, 0x47505300); /* "GPS" */
     assert_int_equal(cfg.refclocks[0].lock, 0);
+    assert_true(cfg.refclocks[2].noselect && !cfg.refclocks[0].noselect);
     const struct cfg_refclock *rc = &cfg.refclocks[0];
     assert_string_equal(rc->driver, "SOCK");
     assert_string_equal(rc->param, "/run/chrony.ttyS0.sock");
