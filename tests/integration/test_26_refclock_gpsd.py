@@ -30,8 +30,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import (EXIT_SKIP, NOCLOCK, Server, check, free_port, horloge_json, note, ntp_to_unix,
-                    query, run, wait_until)
+from hltest import (EXIT_SKIP, NOCLOCK, Server, Skip, check, free_port, horloge_json, note, query, run,
+                    served_offset, wait_until)
 
 SOCK_MAGIC = 0x534f434b
 NMEA_LATE = 0.05      # our receiver's sentences leave this long after the second they name
@@ -173,22 +173,10 @@ def wait_stratum1(ctx, srv, source):
           "%s: horloge sources: %r" % (srv.name, src))
 
 
-def served_offset(port):
-    offs = []
-    for _ in range(5):
-        rep, _, t0, t1 = query(port)
-        if rep is not None and t1 is not None:
-            offs.append(((ntp_to_unix(rep.rec) - t0) + (ntp_to_unix(rep.xmt) - t1)) / 2)
-    offs.sort()
-    return offs[len(offs) // 2] if offs else None
-
-
 def test(ctx):
     ctx.need_horloged("reference clocks")
     if not shutil.which("gpsd"):
-        raise_skip = "gpsd is not installed (Debian package gpsd; tools/deps.sh installs it)"
-        print("SKIP: " + raise_skip)
-        sys.exit(EXIT_SKIP)
+        raise Skip("gpsd is not installed (Debian package gpsd; tools/deps.sh installs it)")
     rx = Receiver()
     rx.start()
     gpsd_port = free_port()

@@ -19,8 +19,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import (Server, check, chronyd_upstream, free_port, horloge_json, note, ntp_to_unix, query,
-                    run, wait_until)
+from hltest import (Server, check, chronyd_upstream, free_port, horloge_json, note, run, served_offset,
+                    wait_until)
 
 SOCK_MAGIC = 0x534f434b
 TRUE = ["127.0.0.31", "127.0.0.32", "127.0.0.33"]
@@ -106,13 +106,7 @@ def test(ctx):
     check(abs(float(stats.get("offset", "1"))) < 0.001, "PPS filtered offset %r" % stats.get("offset"))
 
     def served_pps_time():
-        offs = []
-        for _ in range(5):
-            rep, _, t0, t1 = query(locked.port)
-            if rep is not None and t1 is not None:
-                offs.append(((ntp_to_unix(rep.rec) - t0) + (ntp_to_unix(rep.xmt) - t1)) / 2)
-        offs.sort()
-        med = offs[len(offs) // 2] if offs else None
+        med = served_offset(locked.port)
         return med if med is not None and abs(med - PPS_AHEAD) < 50e-6 else None
     served, waited2 = wait_until(ctx, 30, served_pps_time, "serving the pulses' time (200 us ahead, within 50 us)")
     note("pulses numbered by NMEA: stratum 1 refid PPS after %.1f s; PPS filtered offset then %.0f us; serving "
