@@ -238,6 +238,7 @@ bool refclock_view(const void *set, unsigned sync_index, struct timesource_view 
     snprintf(out->label, sizeof out->label, "%s", out->name);
     out->poll = rc->cfg.poll;
     out->reach = rc->feed.reach;
+    out->state = rc->cfg.noselect ? "noselect" : NULL;
     return true;
 }
 
