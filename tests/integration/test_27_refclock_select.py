@@ -98,6 +98,8 @@ def test(ctx):
         return st if str(st.get("stratum")) == "1" and st.get("reference_id_text") == "PPS" else None
     st, waited = wait_until(ctx, 30, pps_selected, "the locked pulses selected")
     check(st.get("source") == pps_name, "locked: source %r" % st.get("source"))
+    nmea = state_of(ctx, locked, "NMEA (SOCK %s)" % nmea_path)
+    check(nmea.get("state") == "noselect" and nmea.get("reach") != "000", "NMEA clock: %r" % nmea)
 
     # Numbered right, the pulses measure +200 us (less what the -x clock has already taken in);
     # numbered a second wrong they would measure about 1 s. Then the -x clock converges on them.
