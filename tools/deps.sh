@@ -26,6 +26,7 @@ chrony                  chronyd and chronyc peers (integration tests, bench/serv
 ntpsec-ntpdig           ntpdig client (integration test 02)
 tshark                  packet dissection (integration test 03)
 wireshark-common        dumpcap capture (integration test 03)
+gpsd                    a real GPS daemon feeding SHM and SOCK reference clocks (integration test 26)
 "
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }

@@ -678,11 +678,11 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
 {
     char q[CFG_QUOTE_MAX + 4];
     long v;
-    if (strcmp(opt, "prefer") == 0) {
-        rc->prefer = true;
+    if (strcmp(opt, "prefer") == 0 || strcmp(opt, "noselect") == 0) {
+        *(strcmp(opt, "prefer") == 0 ? &rc->prefer : &rc->noselect) = true;
         return true;
     }
-    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision"};
+    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision", "lock"};
     bool known = false;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         known |= strcmp(opt, with_value[i]) == 0;
@@ -693,8 +693,8 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
     const char *w = need_value(p, a, opt);
     if (!w)
         return false;
-    if (strcmp(opt, "refid") == 0) {
-        if (parse_refid(w, &rc->refid))
+    if (strcmp(opt, "refid") == 0 || strcmp(opt, "lock") == 0) {
+        if (parse_refid(w, strcmp(opt, "lock") == 0 ? &rc->lock : &rc->refid))
             return true;
         parse_error(p, "%s: '%s' is not a refid (1 to 4 ASCII characters)", a->directive, quote(w, q));
         return false;
@@ -721,7 +721,8 @@ static void do_refclock(struct parser *p, struct args *a)
     const char *driver = need_word(p, a);
     if (!driver)
         return;
-    if (!refclock_driver_find(driver)) {
+    const struct refclock_driver *drv = refclock_driver_find(driver);
+    if (!drv) {
         parse_error(p, "%s: unknown driver '%s' (known: %s)", a->directive, quote(driver, q),
                     refclock_driver_names());
         return;
@@ -731,6 +732,10 @@ static void do_refclock(struct parser *p, struct args *a)
                               .precision = REFCLOCK_DEFAULT_PRECISION};
     if (!param || !get_path(p, a, param, sizeof rc.param - 1, rc.param))
         return;
+    if (drv->param_ok && !drv->param_ok(param)) {
+        parse_error(p, "%s: '%s' is not %s", a->directive, quote(param, q), drv->param_what);
+        return;
+    }
     snprintf(rc.driver, sizeof rc.driver, "%s", driver);
     parse_refid(rc.driver, &rc.refid);
     const char *opt;
@@ -993,7 +998,8 @@ static bool refclock_equal(const struct cfg_refclock *a, const struct cfg_refclo
 {
     return strcmp(a->driver, b->driver) == 0 && strcmp(a->param, b->param) == 0 && a->refid == b->refid &&
            a->poll == b->poll && a->offset == b->offset && a->delay == b->delay &&
-           a->precision == b->precision && a->prefer == b->prefer;
+           a->precision == b->precision && a->prefer == b->prefer && a->lock == b->lock &&
+           a->noselect == b->noselect;
 }
 
 static bool refclocks_equal(const struct config *a, const struct config *b)

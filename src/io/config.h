@@ -30,9 +30,11 @@
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
- *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer]
+ *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer] [noselect] [lock ID]
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
- *                               chrony's socket protocol, as gpsd writes it); refid 1-4 ASCII
+ *                               chrony's socket protocol, as gpsd writes it; SHM N: ntpd's
+ *                               shared-memory segment N, as gpsd writes it; PPS /dev/ppsN, its
+ *                               pulses numbered by `lock ID`'s clock or ours; PHC /dev/ptpN); refid 1-4 ASCII
  *                               characters (default the driver's name), poll default 4
  *   hwtimestamp IFACE           NIC (hardware) timestamps for the upstream sources' packets on
  *                               IFACE where it has them, software timestamps otherwise; repeatable
@@ -85,6 +87,8 @@ struct cfg_refclock {
     double delay;        /* the reading's uncertainty as a delay, s; default 1 ns */
     int precision;       /* log2 s; default -20 */
     bool prefer;
+    bool noselect;       /* read, shown and a lock for pulses, never selected */
+    uint32_t lock;       /* `lock REFID`: the reference clock that numbers this one's pulses; 0 = none */
 };
 
 enum cfg_log { CFG_LOG_SYSLOG = 0, CFG_LOG_STDERR };

@@ -31,6 +31,7 @@ bool reports_source_view(const struct horloged *d, unsigned i, struct timesource
 static bool view_of(const struct horloged *d, unsigned i, struct timesource_view *v,
                     const struct timesource_kind **kind)
 {
+    v->state = NULL; /* a kind that has no say leaves it so */
     for (unsigned k = 0; k < DAEMON_SOURCE_KINDS; k++) {
         if (d->kinds[k].view && d->kinds[k].view(d->kinds[k].owner, i, v)) {
             if (kind)
@@ -227,7 +228,7 @@ static void report_one_source(struct horloged *d, unsigned i, const struct times
     kv_add(out, "kind", "%s", v->kind);
     kv_add(out, "name", "%s", v->name);
     kv_add(out, "address", "%s", v->address);
-    kv_add(out, "state", "%s", source_state_name(s));
+    kv_add(out, "state", "%s", v->state ? v->state : source_state_name(s));
     kv_add(out, "stratum", "%u", s->last_sample_at > 0 ? s->last_sample.stratum : 0);
     kv_add(out, "poll", "%d", v->poll);
     kv_add(out, "reach", "%03o", v->reach);

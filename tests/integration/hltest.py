@@ -135,6 +135,17 @@ def query(port, dst="127.0.0.1", src=None, timeout=1.0, **hdr):
     return (Reply(raw) if raw is not None else None), req, t0, t1
 
 
+def served_offset(port, n=5):
+    """The median over n queries of the server's time - this machine's clock (seconds), or None."""
+    offs = []
+    for _ in range(n):
+        rep, _, t0, t1 = query(port)
+        if rep is not None and t1 is not None:
+            offs.append(((ntp_to_unix(rep.rec) - t0) + (ntp_to_unix(rep.xmt) - t1)) / 2)
+    offs.sort()
+    return offs[len(offs) // 2] if offs else None
+
+
 def check_server_reply(rep, req, t0, t1, tol=0.1):
     """Checks what every time-carrying reply must satisfy against its request."""
     req_xmt = struct.unpack("!Q", req[40:48])[0]

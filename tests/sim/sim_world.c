@@ -10,6 +10,9 @@
 #include "sim_rng.h"
 
 #define SIM_LOCAL_PRECISION (-24)
+/* Event kinds in sim_run below -2: a refclock's reading (-100 - j) and its poll (-200 - j). */
+#define SIM_EV_RC_READ (-100)
+#define SIM_EV_RC_POLL (-200)
 
 void sim_server_defaults(struct sim_server *s)
 {
@@ -56,12 +59,23 @@ struct world_server {
     unsigned obs_false, obs_comb, obs_sel;
 };
 
+struct world_refclock {
+    struct sim_refclock cfg;
+    struct sim_rng rng;
+    struct refclock_feed feed;
+    double next_read, next_poll; /* true time */
+    int64_t second;              /* the true second its next reading is of */
+    struct sim_refclock_figures fig;
+    unsigned obs_false, obs_comb, obs_sel;
+};
+
 struct world {
     const struct sim_scenario *sc;
     struct sim_clock clock;
     struct sync node;
     ntp_ts epoch;
     struct world_server srv[SYNC_MAX_SOURCES];
+    struct world_refclock rc[4];
 };
 
 static bool server_down(const struct sim_server *s, double t)
@@ -171,6 +185,13 @@ static void observe(struct world *w, struct stats *st, sim_observer cb, void *ct
             w->srv[i].obs_comb += v == SEL_CANDIDATE || v == SEL_SELECTED;
             w->srv[i].obs_sel += v == SEL_SELECTED;
         }
+        for (unsigned j = 0; j < w->sc->n_refclocks; j++) {
+            struct world_refclock *r = &w->rc[j];
+            enum sel_verdict v = w->node.src[r->feed.sync_index].verdict;
+            r->obs_false += v == SEL_FALSETICKER;
+            r->obs_comb += v == SEL_CANDIDATE || v == SEL_SELECTED;
+            r->obs_sel += v == SEL_SELECTED;
+        }
     }
     sim_plot_observe(&o);
     if (cb)
@@ -216,6 +237,86 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
     }
 }
 
+static bool refclock_up(const struct sim_refclock *c, double t)
+{
+    return c->up_to <= c->up_from || (t >= c->up_from && t < c->up_to);
+}
+
+/* The next reading's true time: a PPS edge at its second (plus the receiver's error), NMEA late. */
+static void schedule_read(struct world_refclock *r)
+{
+    double at = r->cfg.kind == SIM_REFCLOCK_PPS ? r->cfg.error
+                                                : r->cfg.late + r->cfg.jitter * (2 * sim_rng_uniform(&r->rng) - 1);
+    r->next_read = (double)r->second + at;
+}
+
+static struct unix_time unix_add(struct unix_time u, double sec)
+{
+    return ntp_to_unix(ntp_add_sec(ntp_from_unix(u), sec), u.sec);
+}
+
+static void refclock_read(struct world *w, struct world_refclock *r)
+{
+    if (refclock_up(&r->cfg, w->clock.t)) {
+        struct unix_time local = sim_clock_read(&w->clock);
+        struct refclock_reading rd = {.local = local};
+        if (r->cfg.kind == SIM_REFCLOCK_PPS) {
+            rd.local = unix_add(local, r->cfg.jitter * sim_rng_normal(&r->rng));
+            rd.offset = -(double)rd.local.nsec * 1e-9;
+            rd.pulse = true;
+        } else {
+            /* It names second `second` (+ its error) when our clock reads `local`. */
+            rd.offset = ntp_diff_sec(ntp_add_sec(w->epoch, (double)r->second + r->cfg.error), ntp_from_unix(local));
+        }
+        r->fig.readings++;
+        r->fig.unnumbered += refclock_feed_reading(&r->feed, &rd) == REFCLOCK_NO_SECOND;
+    }
+    r->second++;
+    schedule_read(r);
+}
+
+static void refclock_poll(struct world *w, struct world_refclock *r)
+{
+    if (refclock_feed_poll(&r->feed))
+        r->fig.last_sample_at = w->clock.t;
+    r->next_poll += ldexp(1.0, r->cfg.poll);
+}
+
+static void refclocks_init(struct world *w, const struct sim_scenario *sc)
+{
+    for (unsigned j = 0; j < sc->n_refclocks; j++) {
+        struct world_refclock *r = &w->rc[j];
+        r->cfg = sc->refclocks[j];
+        sim_rng_seed(&r->rng, sc->seed, 300 + j);
+        struct refclock_params p = r->cfg.params;
+        p.epoch = w->epoch;
+        int idx = sync_add_source(&w->node, p.refid, r->cfg.prefer, r->cfg.poll, r->cfg.poll);
+        refclock_feed_init(&r->feed, &p, &w->node, (unsigned)(idx < 0 ? 0 : idx));
+        r->second = 1;
+        schedule_read(r);
+        r->next_poll = ldexp(1.0, r->cfg.poll) + 0.5;
+    }
+    for (unsigned j = 0; j < sc->n_refclocks; j++)
+        if (w->rc[j].cfg.lock >= 0 && (unsigned)w->rc[j].cfg.lock < sc->n_refclocks)
+            w->rc[j].feed.lock = &w->rc[w->rc[j].cfg.lock].feed;
+}
+
+static void finish_refclocks(struct world *w, const struct stats *st, struct sim_result *res)
+{
+    for (unsigned j = 0; j < w->sc->n_refclocks; j++) {
+        struct world_refclock *r = &w->rc[j];
+        const struct sync_source *src = &w->node.src[r->feed.sync_index];
+        res->rc[j] = r->fig;
+        res->rc[j].samples_used = src->n_used;
+        res->rc[j].last_verdict = src->verdict;
+        if (st->n > 0) {
+            res->rc[j].frac_falseticker = (double)r->obs_false / st->n;
+            res->rc[j].frac_combined = (double)r->obs_comb / st->n;
+            res->rc[j].frac_selected = (double)r->obs_sel / st->n;
+        }
+    }
+}
+
 static void finish(struct world *w, const struct stats *st, struct sim_result *res)
 {
     *res = (struct sim_result){0};
@@ -244,20 +345,23 @@ static void finish(struct world *w, const struct stats *st, struct sim_result *r
             res->src[i].frac_selected = (double)ws->obs_sel / st->n;
         }
     }
+    finish_refclocks(w, st, res);
 }
 
 int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer cb, void *ctx)
 {
-    if (sc->n_servers == 0 || sc->n_servers > SYNC_MAX_SOURCES || !(sc->observe_every > 0.0))
+    if (sc->n_servers + sc->n_refclocks == 0 || sc->n_servers > SYNC_MAX_SOURCES || sc->n_refclocks > 4 ||
+        !(sc->observe_every > 0.0))
         return -1;
     static struct world w; /* large; one run at a time */
     world_init(&w, sc);
     sim_plot_begin(sc);
+    refclocks_init(&w, sc);
     struct stats st = {0};
     double next_obs = 0.0;
     for (;;) {
         double t_ev = next_obs;
-        int kind = -1; /* -1 observe, -2 timer, i >= 0 poll of server i */
+        int kind = -1; /* -1 observe, -2 timer, i >= 0 poll of server i, below: refclock events */
         if (w.node.timer_armed) {
             double due = w.clock.t + (w.node.timer_at - sync_now(&w.node, NULL));
             if (due < t_ev) {
@@ -271,6 +375,16 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
                 kind = (int)i;
             }
         }
+        for (unsigned j = 0; j < sc->n_refclocks; j++) {
+            if (w.rc[j].next_read < t_ev) {
+                t_ev = w.rc[j].next_read;
+                kind = SIM_EV_RC_READ - (int)j;
+            }
+            if (w.rc[j].next_poll < t_ev) {
+                t_ev = w.rc[j].next_poll;
+                kind = SIM_EV_RC_POLL - (int)j;
+            }
+        }
         if (t_ev >= sc->duration)
             break;
         sim_clock_advance(&w.clock, t_ev);
@@ -279,6 +393,10 @@ int sim_run(const struct sim_scenario *sc, struct sim_result *res, sim_observer 
             next_obs += sc->observe_every;
         } else if (kind == -2) {
             sync_timer(&w.node);
+        } else if (kind <= SIM_EV_RC_POLL) {
+            refclock_poll(&w, &w.rc[SIM_EV_RC_POLL - kind]);
+        } else if (kind <= SIM_EV_RC_READ) {
+            refclock_read(&w, &w.rc[SIM_EV_RC_READ - kind]);
         } else {
             exchange(&w, (unsigned)kind);
             schedule_poll(&w, (unsigned)kind);

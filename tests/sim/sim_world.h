@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/ntptime.h"
+#include "core/refclock.h"
 #include "core/responder.h"
 #include "core/sample.h"
 #include "sim_clock.h"
@@ -57,6 +58,37 @@ struct sim_server {
     double first_poll;      /* true time of the first request; 0: random in [1, 3) s */
 };
 
+/*
+ * A reference clock: readings once a true second, through the daemon's own
+ * feed (core/refclock: pulse numbering, per-poll median, reach) into the
+ * engine. COARSE names each second late (NMEA: `late` after it, plus
+ * uniform +-`jitter`); PPS stamps each second's edge with the local clock,
+ * +-`jitter` (gaussian sd), its second numbered by clock `lock` (or by the
+ * engine's own clock when lock < 0).
+ */
+enum sim_refclock_kind { SIM_REFCLOCK_COARSE, SIM_REFCLOCK_PPS };
+
+struct sim_refclock {
+    enum sim_refclock_kind kind;
+    uint32_t refid;
+    double error;           /* its time - true time, s (a receiver that is wrong) */
+    double late;            /* COARSE: its reading of second k arrives at k + late */
+    double jitter;          /* s */
+    double up_from;         /* true time it starts giving readings ... */
+    double up_to;           /* ... and stops (up_to <= up_from: always) */
+    int lock;               /* PPS: index in refclocks[] of the clock that numbers it, -1: none */
+    int poll;
+    bool prefer;
+    struct refclock_params params; /* offset (correction), delay, precision, refid; epoch is the world's */
+};
+
+struct sim_refclock_figures {
+    unsigned readings, samples_used, unnumbered;
+    double last_sample_at;    /* true time of its last sample into the engine, s */
+    double frac_falseticker, frac_combined, frac_selected;
+    enum sel_verdict last_verdict;
+};
+
 struct sim_scenario {
     const char *name;
     uint64_t seed;
@@ -71,6 +103,8 @@ struct sim_scenario {
     struct sync_params node;
     unsigned n_servers;
     struct sim_server servers[SYNC_MAX_SOURCES];
+    unsigned n_refclocks;
+    struct sim_refclock refclocks[4];
 };
 
 /* One good stratum-1 server, poll 64 s, 100 us delay and jitter, 100 ppm, 1 ppb/sqrt(s), 2 days. */
@@ -102,6 +136,7 @@ struct sim_result {
     double final_wander;
     double max_abs_freq_set_ppm;
     struct sim_source_figures src[SYNC_MAX_SOURCES];
+    struct sim_refclock_figures rc[4];
 };
 
 struct sim_observation {

@@ -453,9 +453,13 @@ static void test_refclock(void **state)
     (void)state;
     assert_int_equal(parse("refclock SOCK /run/chrony.ttyS0.sock refid GPS poll 3 offset -0.002 "
                            "delay 0.0002 precision -12 prefer\n"
-                           "refclock SOCK /tmp/second.sock\n"),
+                           "refclock SOCK /tmp/second.sock\n"
+                           "refclock PPS /dev/pps0 lock GPS noselect\n"),
                      0);
-    assert_int_equal(cfg.n_refclocks, 2);
+    assert_int_equal(cfg.n_refclocks, 3);
+    assert_int_equal(cfg.refclocks[2].lock, 0x47505300); /* "GPS" */
+    assert_int_equal(cfg.refclocks[0].lock, 0);
+    assert_true(cfg.refclocks[2].noselect && !cfg.refclocks[0].noselect);
     const struct cfg_refclock *rc = &cfg.refclocks[0];
     assert_string_equal(rc->driver, "SOCK");
     assert_string_equal(rc->param, "/run/chrony.ttyS0.sock");
@@ -472,7 +476,9 @@ static void test_refclock(void **state)
     static const struct {
         const char *line, *message;
     } bad[] = {
-        {"refclock SHM 0", "refclock: unknown driver 'SHM' (known: SOCK)"},
+        {"refclock GPIO 0", "refclock: unknown driver 'GPIO' (known: SOCK, SHM, PPS, PHC)"},
+        {"refclock SHM 218", "refclock: '218' is not a segment number (0-217)"},
+        {"refclock SHM x", "refclock: 'x' is not a segment number (0-217)"},
         {"refclock SOCK", "refclock: missing argument"},
         {"refclock SOCK /s refid TOOLONG", "refclock: 'TOOLONG' is not a refid (1 to 4 ASCII characters)"},
         {"refclock SOCK /s poll 40", "refclock: '40' is not a poll exponent (-6..17)"},
