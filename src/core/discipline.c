@@ -184,7 +184,9 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
     d->undo.kind = DISC_UNDO_NONE;
     double f_before = d->kf.s.x1;
     bool had_state = d->kf.started;
-    enum filt_verdict v = filt_kalman_update(&d->kf, &d->params.filt, m->time, m->offset, m->var);
+    enum filt_verdict v =
+        m->change ? filt_kalman_take_change(&d->kf, &d->params.filt, m->time, m->offset, m->var)
+                  : filt_kalman_update(&d->kf, &d->params.filt, m->time, m->offset, m->var);
     if (v != FILT_ACCEPTED && v != FILT_FORCED) {
         if (d->slewing && d->slew_end > now)
             cmd->timer_in = d->slew_end - now;

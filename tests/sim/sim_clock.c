@@ -15,6 +15,32 @@ void sim_clock_init(struct sim_clock *c, uint64_t seed, int64_t base_sec, double
     c->sys = initial_offset;
 }
 
+void sim_clock_set_profile(struct sim_clock *c, const struct sim_freq_profile *p)
+{
+    c->profile = *p;
+}
+
+static double profile_freq(const struct sim_freq_profile *p, double t)
+{
+    double f = p->step != 0.0 && t >= p->step_at ? p->step : 0.0;
+    if (p->sine_amp != 0.0 && p->sine_period > 0.0)
+        f += p->sine_amp * sin(2.0 * M_PI * t / p->sine_period);
+    return f;
+}
+
+/* Integral of profile_freq over [t0, t1]. */
+static double profile_phase(const struct sim_freq_profile *p, double t0, double t1)
+{
+    double x = 0.0;
+    if (p->step != 0.0 && t1 > p->step_at)
+        x += p->step * (t1 - fmax(t0, p->step_at));
+    if (p->sine_amp != 0.0 && p->sine_period > 0.0) {
+        double w = 2.0 * M_PI / p->sine_period;
+        x += p->sine_amp / w * (cos(w * t0) - cos(w * t1));
+    }
+    return x;
+}
+
 void sim_clock_advance(struct sim_clock *c, double t)
 {
     double dt = t - c->t;
@@ -25,7 +51,7 @@ void sim_clock_advance(struct sim_clock *c, double t)
     double sa = sqrt(c->wander);
     double dw = sqrt(dt) * z1;
     double iw = dt * sqrt(dt) * (0.5 * z1 + z2 / (2.0 * sqrt(3.0)));
-    double draw = dt + c->osc_freq * dt + sa * iw;
+    double draw = dt + c->osc_freq * dt + sa * iw + profile_phase(&c->profile, c->t, t);
     c->osc_freq += sa * dw;
     c->sys += (1.0 + c->freq_ppm * 1e-6) * draw;
     c->t = t;
@@ -56,7 +82,8 @@ double sim_clock_error(const struct sim_clock *c)
 
 double sim_clock_ideal_ppm(const struct sim_clock *c)
 {
-    return -c->osc_freq / (1.0 + c->osc_freq) * 1e6;
+    double f = c->osc_freq + profile_freq(&c->profile, c->t);
+    return -f / (1.0 + f) * 1e6;
 }
 
 static int drv_read(void *ctx, struct unix_time *now)

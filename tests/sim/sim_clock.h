@@ -18,6 +18,19 @@
 #include "core/clockif.h"
 #include "sim_rng.h"
 
+/*
+ * A deterministic frequency change on top of the random walk: a step of
+ * `step` (s/s) at true time `step_at` (a fan stopping, a VM migrating), and a
+ * sinusoid of amplitude `sine_amp` and period `sine_period` (daily
+ * temperature). Zero: none.
+ */
+struct sim_freq_profile {
+    double step_at;
+    double step;
+    double sine_amp;
+    double sine_period;
+};
+
 struct sim_clock {
     struct sim_rng rng;
     double t;               /* true time since the start, s */
@@ -31,10 +44,12 @@ struct sim_clock {
     unsigned n_freq_sets;
     double max_abs_freq_ppm;
     bool synchronised;
+    struct sim_freq_profile profile;
 };
 
 void sim_clock_init(struct sim_clock *c, uint64_t seed, int64_t base_sec, double freq_error,
                     double wander, double initial_offset);
+void sim_clock_set_profile(struct sim_clock *c, const struct sim_freq_profile *p);
 /* Moves to true time t (never backwards). */
 void sim_clock_advance(struct sim_clock *c, double t);
 /* System clock now as seconds (base included), the shell's double timescale. */
