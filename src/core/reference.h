@@ -114,6 +114,8 @@ struct ref_tracking {
     double root_delay;
     double root_dispersion; /* grown to now */
     double update_interval;
+    double slew_ppm;        /* frequency excursion now: the slew on top of the frequency */
+    double peak_slew_ppm;   /* the largest |excursion| in the last hour or so */
 };
 
 /* now_ntp and now are the same reading of the system clock in both forms. */

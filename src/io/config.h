@@ -29,6 +29,11 @@
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
+ *   corrtimeratio R             an offset of the size of the estimate's error is slewed out over R
+ *                               update intervals, larger ones faster (0..100, default 1; 0: at once)
+ *   maxslewrate PPM             fastest slew on top of the frequency (1..500, default 400)
+ *   leapsmear off|linear|quadratic   serve a leap second smeared over 24 h centred on it
+ *                               (the system clock still makes the leap; default off)
  *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer]
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
  *                               chrony's socket protocol, as gpsd writes it); refid 1-4 ASCII
@@ -46,6 +51,7 @@
 #include <stdint.h>
 
 #include "core/acl.h"
+#include "core/leapsmear.h"
 #include "core/netaddr.h"
 #include "core/ratelimit.h"
 
@@ -108,6 +114,9 @@ struct config {
     bool makestep_enabled;
     double makestep_threshold;
     int makestep_limit;
+    double corrtimeratio;
+    double maxslewrate;               /* ppm */
+    enum leapsmear_kind leapsmear;
     char driftfile[CFG_PATH_MAX];     /* empty = none */
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
 };

@@ -180,6 +180,9 @@ static void report_tracking(struct horloged *d, struct kv_out *out)
     kv_add(out, "root_delay", "%.9f", t.root_delay);
     kv_add(out, "root_dispersion", "%.9f", t.root_dispersion);
     kv_add(out, "update_interval", "%.1f", t.update_interval);
+    kv_add(out, "slew_rate_ppm", "%.3f", t.slew_ppm);
+    kv_add(out, "max_slew_rate_ppm", "%.3f", t.peak_slew_ppm);
+    kv_add(out, "maxslewrate_ppm", "%.0f", d->cfg.maxslewrate);
     kv_add(out, "leap_status", "%s", leap_status_name(t.leap));
     kv_add(out, "leap_source", "%s", d->leaplist.verdict != REF_LEAP_FROM_SOURCES ? "leapseclist" : "sources");
     if (d->leaplist.loaded) {

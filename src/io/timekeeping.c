@@ -210,6 +210,8 @@ static void sync_params_from_config(const struct horloged *d, struct sync_params
     p->disc.makestep = d->cfg.makestep_enabled;
     p->disc.step_threshold = d->cfg.makestep_threshold;
     p->disc.step_limit = d->cfg.makestep_limit;
+    p->disc.corr_time_ratio = d->cfg.corrtimeratio;
+    p->disc.max_slew_ppm = d->cfg.maxslewrate;
     p->ref.local_enabled = d->cfg.local_enabled;
     p->ref.local_stratum = d->cfg.local_stratum;
     p->ref.local_distance = d->cfg.local_distance;

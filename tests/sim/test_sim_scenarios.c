@@ -125,6 +125,9 @@ static void test_one_server(void **state)
     assert_below(f.rms, 16 * US, "rms offset");
     assert_below(f.max, 110 * US, "max offset");
     assert_below(f.freq_rms, 0.035, "rms frequency error (ppm)");
+    /* Corrections spread over the update interval: chronyd's few ppm, not tens. */
+    assert_below(f.rate_rms, 0.2, "rms clock rate error (ppm)");
+    assert_below(f.rate_max, 10.0, "max clock rate error (ppm)");
     assert_int_equal(f.steps, 0);
 }
 
@@ -151,6 +154,7 @@ static void test_one_server_poll16(void **state)
     struct figures f;
     run_seeds(&sc, &f, NULL, NULL);
     print_figures(&sc, &f, 11, -1);
+    assert_below(f.rate_max, 10.0, "max clock rate error (ppm)");
     assert_below(f.rms, 8.5 * US, "rms offset");
     assert_below(f.max, 55 * US, "max offset");
     assert_below(f.freq_rms, 0.03, "rms frequency error (ppm)");
@@ -666,6 +670,7 @@ static void test_freq_sine(void **state)
     print_figures(&sc, &f, -1, -1);
     assert_below(f.rms, 25 * US, "rms offset");
     assert_below(f.max, 200 * US, "max offset");
+    assert_below(f.rate_max, 10.0, "max clock rate error (ppm)");
 }
 
 /* Polls of 1024 s: the wander between samples dominates (chronyd 93 us in clknetsim). */
@@ -681,6 +686,8 @@ static void test_poll1024(void **state)
     print_figures(&sc, &f, 93, -1);
     assert_below(f.rms, 90 * US, "rms offset");
     assert_below(f.max, 600 * US, "max offset");
+    /* Whole offsets slewed in a second made this hundreds of ppm. */
+    assert_below(f.rate_max, 25.0, "max clock rate error (ppm)");
 }
 
 /* The first minutes: when the first update comes, and when the error stays within 100 us. */
