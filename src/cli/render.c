@@ -206,6 +206,11 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     if (kvdoc_get(doc, 0, "tai_offset"))
         fprintf(f, " (from %s, TAI-UTC %s s)", get(doc, "leap_source"), get(doc, "tai_offset"));
     fputc('\n', f);
+    const char *smear = kvdoc_get(doc, 0, "leapsmear");
+    if (smear && strcmp(smear, "off") != 0)
+        fprintf(f, "Leap smear      : %s; served time %+.9f seconds from the system clock, served "
+                   "leap status %s\n",
+                smear, get_double(doc, 0, "served_time_offset"), get(doc, "served_leap_status"));
     fprintf(f, "Clock control   : ");
     print_clock_control(doc, f);
 }

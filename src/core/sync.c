@@ -105,6 +105,7 @@ void sync_init(struct sync *n, const struct sync_params *p,
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
     ref_init(&n->ref, &p->ref, now_ntp);
+    leapsmear_init(&n->smear, p->leapsmear);
     struct disc_cmd cmd;
     disc_init(&n->disc, &p->disc, now, p->drift_ppm, p->drift_error_ppm, &cmd);
     apply(n, now, &cmd);
@@ -253,11 +254,27 @@ void sync_timer(struct sync *n)
     apply(n, now, &cmd);
 }
 
+/* The system clock as Unix seconds, the leap smear's timescale. */
+static double unix_now(const struct sync *n)
+{
+    struct unix_time u;
+    n->drv.read(n->drv.ctx, &u);
+    return (double)u.sec + u.nsec * 1e-9;
+}
+
+double sync_served_offset(const struct sync *n)
+{
+    return leapsmear_offset(&n->smear, unix_now(n), false);
+}
+
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t)
 {
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
     ref_get_tracking(&n->ref, &n->disc, now_ntp, now, t);
+    t->leapsmear = n->smear.kind;
+    t->served_offset = sync_served_offset(n);
+    t->served_leap = leapsmear_served_leap(&n->smear, t->leap);
 }
 
 /* Tells the kernel (and through it other programs, e.g. ntp_gettime users) how we are doing. */
@@ -279,6 +296,7 @@ void sync_tick(struct sync *n)
     ntp_ts now_ntp;
     sync_now(n, &now_ntp);
     ref_tick(&n->ref, now_ntp);
+    leapsmear_note(&n->smear, unix_now(n), n->ref.state.leap);
     publish_sync_status(n);
 }
 

@@ -24,6 +24,7 @@
 #include "core/clockif.h"
 #include "core/discipline.h"
 #include "core/filter.h"
+#include "core/leapsmear.h"
 #include "core/ntptime.h"
 #include "core/reference.h"
 #include "core/sample.h"
@@ -39,6 +40,7 @@ struct sync_params {
     struct ref_params ref;
     double drift_ppm;        /* initial frequency (drift file) */
     double drift_error_ppm;  /* its uncertainty; large = no drift file */
+    enum leapsmear_kind leapsmear;
 };
 
 void sync_default_params(struct sync_params *p);
@@ -102,6 +104,7 @@ struct sync {
     unsigned n_updates;      /* discipline updates */
     unsigned n_selections;
     struct sync_clock_health clock;
+    struct leapsmear smear;  /* the leap the served time is smeared over (sync_tick notes it) */
 };
 
 void sync_init(struct sync *n, const struct sync_params *p,
@@ -136,6 +139,8 @@ void sync_clock_result(struct sync *n, enum sync_clock_op op, int err);
  * holdover now, not at the next sample. Sources keep their state.
  */
 void sync_apply_params(struct sync *n, const struct sync_reload_params *p);
+/* Served time - system time now (a leap smear; 0 when none). */
+double sync_served_offset(const struct sync *n);
 /* What `horloge tracking` shows, now. */
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t);
 

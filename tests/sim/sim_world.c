@@ -96,7 +96,17 @@ static void exchange(struct world *w, unsigned i)
     double t2 = w->clock.t + d1;
     if (req_len == 0 || lost || server_down(&ws->cfg, t2))
         return;
-    ntp_ts rx = ntp_add_sec(w->epoch, t2 + ws->cfg.offset);
+    /* A leap second: announced until it happens, then the server's UTC is one second behind. */
+    double utc_offset = ws->cfg.offset;
+    ws->state.leap = ws->cfg.leap;
+    if (ws->cfg.leap_at > 0.0) {
+        bool made = t2 >= ws->cfg.leap_at;
+        utc_offset -= made ? ws->cfg.leap_sign : 0;
+        /* Announced during the last day only, as a leap-second list has it. */
+        if (!made && t2 >= ws->cfg.leap_at - 86400.0)
+            ws->state.leap = ws->cfg.leap_sign > 0 ? NTP_LEAP_INSERT : NTP_LEAP_DELETE;
+    }
+    ntp_ts rx = ntp_add_sec(w->epoch, t2 + utc_offset);
     ws->state.reference_time = rx;
     enum resp_outcome outcome;
     size_t len = resp_build(&ws->state, req, req_len, rx, kod_at(&ws->cfg, t2), rep, sizeof rep,

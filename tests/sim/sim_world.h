@@ -52,6 +52,9 @@ struct sim_server {
     bool prefer;
     int minpoll, maxpoll;
     double first_poll;      /* true time of the first request; 0: random in [1, 3) s */
+    double leap_at;         /* true time of a leap second it announces the day before and
+                               makes (its UTC then one second behind, or ahead); 0: none */
+    int leap_sign;          /* +1 inserted, -1 deleted */
 };
 
 struct sim_scenario {

@@ -754,6 +754,93 @@ static void test_startup_drift(void **state)
     check_startup(&sc, 30.0, 900.0);
 }
 
+/* 11. A leap second smeared for our clients: the served time follows the curve, the clock leaps. */
+struct smear_check {
+    double leap_unix;           /* the leap, Unix seconds */
+    int sign;
+    enum leapsmear_kind kind;
+    double max_dev;             /* |served - curve| */
+    double max_step_dev;        /* |served step - (true step - curve step)| between observations */
+    double prev_served, prev_expected;
+    unsigned li_leaps_served;   /* observations in the smear window serving LI 1 or 2 */
+    unsigned in_window;
+    unsigned in_leap_second;    /* observations while the clock repeated the inserted second */
+    int clock_leaps;
+};
+
+static void smear_observer(void *ctx, const struct sim_observation *o)
+{
+    struct smear_check *st = ctx;
+    const struct sim_clock *c = o->clock;
+    double sys = (double)c->base_sec + c->sys;
+    double served = sys + leapsmear_offset(&o->node->smear, sys, sim_clock_in_leap_second(c));
+    /* True continuous time, and the smeared UTC clients should get. */
+    double truth = (double)c->base_sec + o->t;
+    double expected = truth - st->sign * leapsmear_fraction(st->kind, truth - st->leap_unix);
+    if (fabs(truth - st->leap_unix) < LEAPSMEAR_WINDOW / 2) {
+        st->in_window++;
+        uint8_t li = (uint8_t)leapsmear_served_leap(&o->node->smear, o->node->ref.state.leap);
+        st->li_leaps_served += li == NTP_LEAP_INSERT || li == NTP_LEAP_DELETE;
+    }
+    st->clock_leaps = c->leaps;
+    st->in_leap_second += sim_clock_in_leap_second(c);
+    if (o->t >= 4 * HOUR) {
+        st->max_dev = fmax(st->max_dev, fabs(served - expected));
+        double step = (served - st->prev_served) - (expected - st->prev_expected);
+        st->max_step_dev = fmax(st->max_step_dev, fabs(step));
+    }
+    st->prev_served = served;
+    st->prev_expected = expected;
+}
+
+static void check_leapsmear(enum leapsmear_kind kind, int sign, const char *name)
+{
+    struct sim_scenario sc;
+    base_scenario(&sc, name);
+    /* Start at noon UTC; the leap is at the second midnight, 36 h in, the smear from 24 h to 48 h. */
+    sc.base_sec = 1700006400 - 43200;
+    sc.duration = 2.5 * DAY;
+    sc.warmup = 4 * HOUR;
+    sc.servers[0].leap_at = 1.5 * DAY;
+    sc.servers[0].leap_sign = sign;
+    sc.node.leapsmear = kind;
+    struct smear_check st = {.leap_unix = (double)sc.base_sec + 1.5 * DAY, .sign = sign, .kind = kind};
+    struct figures f;
+    run_seeds(&sc, &f, smear_observer, &st);
+    print_figures(&sc, &f, -1, -1);
+    printf("SIM scenario=%s served_vs_curve_max_us=%.1f served_step_vs_curve_max_us=%.1f "
+           "clock_leaps=%d li_served_in_window=%u\n",
+           sc.name, st.max_dev / US, st.max_step_dev / US, st.clock_leaps, st.li_leaps_served);
+    /* Clients see the curve, to within our clock's own error: no 1 s jump anywhere. */
+    assert_below(st.max_dev, 300 * US, "|served time - smear curve|");
+    assert_below(st.max_step_dev, 100 * US, "served time's step off the curve's in one second");
+    assert_int_equal(st.li_leaps_served, 0);
+    assert_true(st.in_window > 0);
+    /* The system clock itself made the leap (and the check saw it in the inserted second). */
+    assert_int_equal(st.clock_leaps, sign);
+    assert_true(sign < 0 || st.in_leap_second >= 1);
+    assert_int_equal(f.last.n_steps, 0);
+    assert_below(f.max, 300 * US, "max offset of the system clock from UTC");
+}
+
+static void test_leapsmear_linear(void **state)
+{
+    (void)state;
+    check_leapsmear(LEAPSMEAR_LINEAR, 1, "leap-insert-smear-linear");
+}
+
+static void test_leapsmear_quadratic(void **state)
+{
+    (void)state;
+    check_leapsmear(LEAPSMEAR_QUADRATIC, 1, "leap-insert-smear-quadratic");
+}
+
+static void test_leapsmear_delete(void **state)
+{
+    (void)state;
+    check_leapsmear(LEAPSMEAR_LINEAR, -1, "leap-delete-smear-linear");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +866,9 @@ int main(void)
         cmocka_unit_test(test_poll1024),
         cmocka_unit_test(test_startup_cold),
         cmocka_unit_test(test_startup_drift),
+        cmocka_unit_test(test_leapsmear_linear),
+        cmocka_unit_test(test_leapsmear_quadratic),
+        cmocka_unit_test(test_leapsmear_delete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
