@@ -151,9 +151,10 @@ static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
         struct filt_estimate e;
         filt_source_estimate(&n->src[i].filt, now_raw, &e);
         bool removed = n->src[i].removed;
+        bool proven = e.valid && n->src[i].n_filtered >= SYNC_MIN_SAMPLES;
         in[i] = (struct sel_input){
-            .reachable = !removed && e.valid && n->src[i].reachable,
-            .pending = !removed && !e.valid && n->src[i].pending,
+            .reachable = !removed && proven && n->src[i].reachable,
+            .pending = !removed && !proven && n->src[i].pending,
             .prefer = n->src[i].prefer,
             .offset = e.offset,
             .error = e.error,
@@ -217,6 +218,7 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     if (s->removed)
         return;
     s->reachable = true;
+    s->unsynchronised = false;
     s->n_samples++;
     s->last_sample = *smp;
     s->last_sample_at = now;
@@ -244,6 +246,12 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     n->n_updates++;
     apply(n, now, &cmd);
     update_reference(n, now, now_ntp);
+}
+
+void sync_unsynchronised(struct sync *n, unsigned i)
+{
+    if (i < n->n_src)
+        n->src[i].unsynchronised = true;
 }
 
 void sync_timer(struct sync *n)

@@ -33,6 +33,12 @@
 #define SYNC_MAX_SOURCES 32
 /* A source without an estimate counts for the majority during its first this many polls (`pending`). */
 #define SYNC_PENDING_POLLS 8
+/*
+ * Samples a source's filter must have accepted before selection may use it:
+ * one sample proves nothing, `iburst` gives a consistent few within seconds
+ * (until then it counts for the majority as pending, if still in its first polls).
+ */
+#define SYNC_MIN_SAMPLES 3
 
 struct sync_params {
     struct disc_params disc;
@@ -83,6 +89,7 @@ struct sync_source {
     /* What the source's state machine tells at each poll (it owns the reach register): */
     bool reachable;          /* a sample within its last 8 polls */
     bool pending;            /* still in its first polls: counts for the majority until it answers */
+    bool unsynchronised;     /* its last answer said it has no time to give (LI 3, stratum 16) */
     enum sel_verdict verdict;
     unsigned n_samples, n_filtered, n_held, n_refused, n_used;
     struct ntp_sample last_sample; /* the latest, as measured (system frame) */
@@ -120,6 +127,8 @@ int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, in
 void sync_polled(struct sync *n, unsigned i, bool reachable, bool pending);
 /* Source i answered with this sample (system-frame, as the source module gives it): reachable. */
 void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *s);
+/* Source i answered, but unsynchronised (LI 3 or stratum 16): reported as such, not unreachable. */
+void sync_unsynchronised(struct sync *n, unsigned i);
 /* The discipline's timer expired. */
 void sync_timer(struct sync *n);
 /* Periodic housekeeping: the reference's timeouts. */

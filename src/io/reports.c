@@ -200,6 +200,9 @@ static const char *source_state_name(const struct sync_source *s)
 {
     if (s->removed)
         return "removed";
+    /* It answers, but has no time to give: not to be confused with a server that is down. */
+    if (s->unsynchronised && s->verdict != SEL_SELECTED && s->verdict != SEL_CANDIDATE)
+        return "unsynchronised";
     switch (s->verdict) {
     case SEL_SELECTED: return "selected";
     case SEL_CANDIDATE: return "candidate";
