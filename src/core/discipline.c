@@ -4,6 +4,11 @@
 #include <math.h>
 #include <stddef.h>
 
+/*
+ * An offset up to this many standard deviations of the estimate is mostly
+ * noise: spread over the whole corr_time_ratio time (docs/discipline.md).
+ */
+#define DISC_SLEW_SIGMAS 3.0
 /* Below this the estimate and the correction agree: no slew is started. */
 #define DISC_SLEW_EPSILON 1e-9
 
@@ -102,16 +107,18 @@ bool disc_sample_to_raw(const struct disc *d, const struct ntp_sample *s, struct
 }
 
 /*
- * How long to spread a correction of e over: an offset as large as the
- * estimate's error sigma takes corr_time_ratio update intervals, a larger one
- * less in proportion (it is more surely real, and its rate grows as e^2),
- * never less than the rate limit allows nor than min_slew_time.
+ * How long to spread a correction of e over: an offset up to DISC_SLEW_SIGMAS
+ * times the estimate's error sigma takes corr_time_ratio update intervals, a
+ * larger one less in proportion (it is more surely real, and its rate grows
+ * as e^2, chrony's rule), never less than the rate limit allows nor than
+ * min_slew_time.
  */
 static double slew_duration(const struct disc_params *p, double e, double sigma, double interval)
 {
     double t = p->corr_time_ratio * interval;
-    if (fabs(e) > sigma && sigma > 0.0)
-        t *= sigma / fabs(e);
+    double big = DISC_SLEW_SIGMAS * sigma;
+    if (fabs(e) > big && big > 0.0)
+        t *= big / fabs(e);
     return fmax(p->min_slew_time, t);
 }
 

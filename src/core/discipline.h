@@ -30,7 +30,7 @@
 #include "core/sample.h"
 
 /* Defaults of corr_time_ratio and max_slew_ppm (docs/discipline.md, "Smooth corrections"). */
-#define DISC_CORR_TIME_RATIO 1.0
+#define DISC_CORR_TIME_RATIO 0.5
 #define DISC_MAX_SLEW_PPM 400.0
 
 /* The largest slew rate is reported over windows of this many seconds (the last and this one). */
@@ -46,7 +46,7 @@ struct disc_params {
     double max_freq_ppm;    /* largest |frequency| ever commanded */
     double max_slew_ppm;    /* largest slew rate on top of the base frequency (`maxslewrate`) */
     double min_slew_time;   /* seconds: shortest slew */
-    double corr_time_ratio; /* an offset of the size of the estimate's error is slewed out over
+    double corr_time_ratio; /* an offset up to 3 times the estimate's error is slewed out over
                                this many update intervals; larger ones faster, as error / offset
                                (chrony's corrtimeratio); 0: at once, within the rate limit */
     struct filt_params filt;

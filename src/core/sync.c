@@ -151,10 +151,10 @@ static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
         struct filt_estimate e;
         filt_source_estimate(&n->src[i].filt, now_raw, &e);
         bool removed = n->src[i].removed;
-        bool proven = e.valid && n->src[i].n_filtered >= SYNC_MIN_SAMPLES;
         in[i] = (struct sel_input){
-            .reachable = !removed && proven && n->src[i].reachable,
-            .pending = !removed && !proven && n->src[i].pending,
+            .reachable = !removed && e.valid && n->src[i].reachable,
+            .pending = !removed && !e.valid && n->src[i].pending,
+            .unproven = n->src[i].n_filtered < SYNC_MIN_SAMPLES,
             .prefer = n->src[i].prefer,
             .offset = e.offset,
             .error = e.error,

@@ -34,9 +34,9 @@
 /* A source without an estimate counts for the majority during its first this many polls (`pending`). */
 #define SYNC_PENDING_POLLS 8
 /*
- * Samples a source's filter must have accepted before selection may use it:
- * one sample proves nothing, `iburst` gives a consistent few within seconds
- * (until then it counts for the majority as pending, if still in its first polls).
+ * Samples a source's filter must have accepted before selection may combine
+ * or select it: one sample proves nothing, `iburst` gives a consistent few
+ * within seconds. Until then it only votes in the intersection.
  */
 #define SYNC_MIN_SAMPLES 3
 

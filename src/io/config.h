@@ -29,8 +29,8 @@
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
- *   corrtimeratio R             an offset of the size of the estimate's error is slewed out over R
- *                               update intervals, larger ones faster (0..100, default 1; 0: at once)
+ *   corrtimeratio R             an offset up to 3x the estimate's error is slewed out over R update
+ *                               intervals, larger ones faster (0..100, default 0.5; 0: at once)
  *   maxslewrate PPM             fastest slew on top of the frequency (1..500, default 400)
  *   leapsmear off|linear|quadratic   serve a leap second smeared over 24 h centred on it
  *                               (the system clock still makes the leap; default off)
