@@ -626,10 +626,11 @@ static void step_observer(void *ctx, const struct sim_observation *o)
     st->last_sign = sign;
 }
 
-static void check_freq_step(double step_ppm, const char *name, double chrony_settle_s)
+static void check_freq_step(double step_ppm, const char *name, double chrony_settle_s, int maxpoll)
 {
     struct sim_scenario sc;
     base_scenario(&sc, name);
+    sc.servers[0].maxpoll = maxpoll;
     struct step_response st = {.step_at = 1 * DAY};
     sc.freq_profile.step_at = st.step_at;
     sc.freq_profile.step = step_ppm * 1e-6;
@@ -648,13 +649,20 @@ static void check_freq_step(double step_ppm, const char *name, double chrony_set
 static void test_freq_step(void **state)
 {
     (void)state;
-    check_freq_step(2.0, "freq-step-2ppm", 600);
+    check_freq_step(2.0, "freq-step-2ppm", 600, 6);
+}
+
+/* The same with the poll free up to 1024 s, as horloged's default `maxpoll 10`. */
+static void test_freq_step_free_poll(void **state)
+{
+    (void)state;
+    check_freq_step(2.0, "freq-step-2ppm-poll6..10", 600, 10);
 }
 
 static void test_freq_step_5ppm(void **state)
 {
     (void)state;
-    check_freq_step(-5.0, "freq-step-minus-5ppm", 600);
+    check_freq_step(-5.0, "freq-step-minus-5ppm", 600, 6);
 }
 
 /* Daily temperature: 1 ppm of frequency swing with a period of one day. */
@@ -862,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_kod_deny),
         cmocka_unit_test(test_freq_step),
         cmocka_unit_test(test_freq_step_5ppm),
+        cmocka_unit_test(test_freq_step_free_poll),
         cmocka_unit_test(test_freq_sine),
         cmocka_unit_test(test_poll1024),
         cmocka_unit_test(test_startup_cold),
