@@ -9,6 +9,12 @@
  * noise: spread over the whole corr_time_ratio time (docs/discipline.md).
  */
 #define DISC_SLEW_SIGMAS 3.0
+/*
+ * An update this many mean intervals after the last one, and at least
+ * DISC_GAP_MIN seconds (the filter's gap), ends a gap; it leaves the mean alone.
+ */
+#define DISC_GAP_FACTOR 4.0
+#define DISC_GAP_MIN 1100.0
 /* Below this the estimate and the correction agree: no slew is started. */
 #define DISC_SLEW_EPSILON 1e-9
 
@@ -233,9 +239,11 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
     d->residual_ppm = had_state ? (d->kf.s.x1 - f_before) * 1e6 : 0.0;
     if (isfinite(d->last_update) && now > d->last_update) {
         double iv = now - d->last_update;
-        d->update_interval = d->update_interval > 0.0
-                                 ? d->update_interval + (iv - d->update_interval) / 8.0
-                                 : iv;
+        /* A gap (an outage) is not the interval: it would slow the slews after it for hours. */
+        if (!(d->update_interval > 0.0))
+            d->update_interval = iv;
+        else if (iv < fmax(DISC_GAP_FACTOR * d->update_interval, DISC_GAP_MIN))
+            d->update_interval += (iv - d->update_interval) / 8.0;
     }
     d->last_update = now;
     steer(d, now, true, cmd);
