@@ -138,14 +138,20 @@ static void feed_steady(struct filt_source *f, int n, double t0, double offset)
     }
 }
 
+/* A source settled on 1 ms, 50 samples 16 s apart. */
+static void steady_source(struct filt_source *f)
+{
+    struct filt_params p;
+    filt_default_params(&p);
+    filt_source_init(f, &p, 0.0, 1e-12);
+    feed_steady(f, 50, 0.0, 0.001);
+}
+
 static void test_popcorn_spike_held(void **state)
 {
     (void)state;
-    struct filt_params p;
-    filt_default_params(&p);
     struct filt_source f;
-    filt_source_init(&f, &p, 0.0, 1e-12);
-    feed_steady(&f, 50, 0.0, 0.001);
+    steady_source(&f);
     struct ntp_sample spike = make_sample(16.0 * 50, 0.011, 300 * US);
     assert_int_equal(filt_source_add(&f, &spike, NULL), FILT_HELD);
     struct filt_estimate e;
@@ -157,11 +163,8 @@ static void test_popcorn_spike_held(void **state)
 static void test_popcorn_real_step_forced(void **state)
 {
     (void)state;
-    struct filt_params p;
-    filt_default_params(&p);
     struct filt_source f;
-    filt_source_init(&f, &p, 0.0, 1e-12);
-    feed_steady(&f, 50, 0.0, 0.001);
+    steady_source(&f);
     enum filt_verdict v[2];
     for (int i = 0; i < 2; i++) {
         struct ntp_sample s = make_sample(16.0 * (50 + i), 0.011, 300 * US);
@@ -183,11 +186,8 @@ static void test_popcorn_real_step_forced(void **state)
 static void test_popcorn_alternating_held(void **state)
 {
     (void)state;
-    struct filt_params p;
-    filt_default_params(&p);
     struct filt_source f;
-    filt_source_init(&f, &p, 0.0, 1e-12);
-    feed_steady(&f, 50, 0.0, 0.001);
+    steady_source(&f);
     for (int i = 0; i < 3; i++) {
         double off = i % 2 ? -0.009 : 0.011;
         struct ntp_sample s = make_sample(16.0 * (50 + i), off, 300 * US);
