@@ -247,9 +247,10 @@ enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_pa
         kal_start(k, t, z, r);
         return FILT_ACCEPTED;
     }
-    double dt = kal_dt(k, t, &z);
+    double zt = z;
+    double dt = kal_dt(k, t, &zt);
     struct filt_kstate pr = kal_predict(&k->s, k->wander, dt);
-    double y = z - pr.x0;
+    double y = zt - pr.x0;
     double nis = y * y / (pr.p00 + r);
     enum filt_verdict verdict = kal_gate(k, p, nis, y);
     k->last_nis = nis;
@@ -257,20 +258,11 @@ enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_pa
         k->held[k->holds++] = (struct filt_held){t, z, r, y};
         return verdict;
     }
-    if (verdict == FILT_FORCED) {
+    if (verdict == FILT_FORCED)
         kal_take_change(k, t, z, r, y);
-        kal_adapt_wander(k, p, verdict);
-        return verdict;
-    }
-    kal_update_alternatives(k, dt, z, r);
-    y = kal_correct(&k->s, &pr, z, r);
-    k->score[0] += y * y / r;
-    k->n_scored++;
+    else
+        kal_take(k, dt, zt, r);
     kal_adapt_wander(k, p, verdict);
-    k->t += dt;
-    k->last_innovation = y;
-    k->jitter2 += (y * y - k->jitter2) / 8.0;
-    k->n_updates++;
     return verdict;
 }
 
