@@ -210,10 +210,19 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Root delay      : %.9f seconds\n", get_double(doc, 0, "root_delay"));
     fprintf(f, "Root dispersion : %.9f seconds\n", get_double(doc, 0, "root_dispersion"));
     fprintf(f, "Update interval : %.1f seconds\n", get_double(doc, 0, "update_interval"));
+    /* What clients and interval-measuring programs see of our corrections. */
+    fprintf(f, "Slew rate       : %+.3f ppm (largest in the last hour %.3f ppm, limit %s ppm)\n",
+            get_double(doc, 0, "slew_rate_ppm"), get_double(doc, 0, "max_slew_rate_ppm"),
+            get(doc, "maxslewrate_ppm"));
     fprintf(f, "Leap status     : %s", get(doc, "leap_status"));
     if (kvdoc_get(doc, 0, "tai_offset"))
         fprintf(f, " (from %s, TAI-UTC %s s)", get(doc, "leap_source"), get(doc, "tai_offset"));
     fputc('\n', f);
+    const char *smear = kvdoc_get(doc, 0, "leapsmear");
+    if (smear && strcmp(smear, "off") != 0)
+        fprintf(f, "Leap smear      : %s; served time %+.9f seconds from the system clock, served "
+                   "leap status %s\n",
+                smear, get_double(doc, 0, "served_time_offset"), get(doc, "served_leap_status"));
     fprintf(f, "Clock control   : ");
     print_clock_control(doc, f);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/history.h"
+#include "core/discipline.h"
 #include "core/ntp.h"
 #include "core/packet.h"
 #include "core/refclock.h"
@@ -786,6 +787,31 @@ static void do_makestep(struct parser *p, struct args *a)
     p->cfg->makestep_limit = (int)limit;
 }
 
+static void do_corrtimeratio(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_seconds(p, a, w, 0, false, 100, "a ratio (0..100)", &p->cfg->corrtimeratio);
+}
+
+static void do_maxslewrate(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_seconds(p, a, w, 1, false, 500, "a rate in ppm (1..500)", &p->cfg->maxslewrate);
+}
+
+static void do_leapsmear(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (!leapsmear_parse(w, &p->cfg->leapsmear)) {
+        char q[CFG_QUOTE_MAX + 4];
+        parse_error(p, "%s: '%s' is not off, linear or quadratic", a->directive, quote(w, q));
+    }
+}
+
 struct directive {
     const char *name;
     void (*parse)(struct parser *p, struct args *a);
@@ -812,6 +838,9 @@ static const struct directive directives[] = {
     {"minsources", do_minsources},
     {"maxdistance", do_maxdistance},
     {"makestep", do_makestep},
+    {"corrtimeratio", do_corrtimeratio},
+    {"maxslewrate", do_maxslewrate},
+    {"leapsmear", do_leapsmear},
     {"driftfile", do_driftfile},
     {"leapseclist", do_leapseclist},
     {"metrics", do_metrics},
@@ -893,6 +922,9 @@ void cfg_defaults(struct config *cfg)
     cfg->minsources = 1;
     cfg->maxdistance = NTP_DEFAULT_MAXDISTANCE;
     cfg->makestep_enabled = false;
+    cfg->corrtimeratio = DISC_CORR_TIME_RATIO;
+    cfg->maxslewrate = DISC_MAX_SLEW_PPM;
+    cfg->leapsmear = LEAPSMEAR_OFF;
 }
 
 static void errs_clear(struct cfg_errors *errs)
@@ -1053,5 +1085,8 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
                 memcmp(&old->metrics_addr, &fresh->metrics_addr, sizeof old->metrics_addr) != 0 ||
                 old->metrics_every != fresh->metrics_every,
             "metrics", &n, buf, cap);
+    name_if(old->corrtimeratio != fresh->corrtimeratio, "corrtimeratio", &n, buf, cap);
+    name_if(old->maxslewrate != fresh->maxslewrate, "maxslewrate", &n, buf, cap);
+    name_if(old->leapsmear != fresh->leapsmear, "leapsmear", &n, buf, cap);
     return n;
 }

@@ -30,6 +30,11 @@
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
+ *   corrtimeratio R             an offset up to 3x the estimate's error is slewed out over R update
+ *                               intervals, larger ones faster (0..100, default 0.5; 0: at once)
+ *   maxslewrate PPM             fastest slew on top of the frequency (1..500, default 400)
+ *   leapsmear off|linear|quadratic   serve a leap second smeared over 24 h centred on it
+ *                               (the system clock still makes the leap; default off)
  *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer] [noselect] [lock ID]
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
  *                               chrony's socket protocol, as gpsd writes it; SHM N: ntpd's
@@ -51,6 +56,7 @@
 #include <stdint.h>
 
 #include "core/acl.h"
+#include "core/leapsmear.h"
 #include "core/netaddr.h"
 #include "core/ratelimit.h"
 
@@ -120,6 +126,9 @@ struct config {
     bool makestep_enabled;
     double makestep_threshold;
     int makestep_limit;
+    double corrtimeratio;
+    double maxslewrate;               /* ppm */
+    enum leapsmear_kind leapsmear;
     char driftfile[CFG_PATH_MAX];     /* empty = none */
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
     /* `metrics ADDRESS:PORT [every SECONDS]`: the HTTP status page and /metrics (io/webserver). */

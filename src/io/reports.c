@@ -193,7 +193,14 @@ static void report_tracking(struct horloged *d, struct kv_out *out)
     kv_add(out, "root_delay", "%.9f", t.root_delay);
     kv_add(out, "root_dispersion", "%.9f", t.root_dispersion);
     kv_add(out, "update_interval", "%.1f", t.update_interval);
+    kv_add(out, "slew_rate_ppm", "%.3f", t.slew_ppm);
+    kv_add(out, "max_slew_rate_ppm", "%.3f", t.peak_slew_ppm);
+    kv_add(out, "maxslewrate_ppm", "%.0f", d->cfg.maxslewrate);
     kv_add(out, "leap_status", "%s", leap_status_name(t.leap));
+    /* The system clock makes the leap; with a smear, clients get the served time instead. */
+    kv_add(out, "leapsmear", "%s", leapsmear_name(t.leapsmear));
+    kv_add(out, "served_time_offset", "%.9f", t.served_offset);
+    kv_add(out, "served_leap_status", "%s", leap_status_name(t.served_leap));
     kv_add(out, "leap_source", "%s", d->leaplist.verdict != REF_LEAP_FROM_SOURCES ? "leapseclist" : "sources");
     if (d->leaplist.loaded) {
         kv_add(out, "tai_offset", "%d", d->leaplist.status.tai_offset);
@@ -206,6 +213,9 @@ static const char *source_state_name(const struct sync_source *s)
 {
     if (s->removed)
         return "removed";
+    /* It answers, but has no time to give: not to be confused with a server that is down. */
+    if (s->unsynchronised && s->verdict != SEL_SELECTED && s->verdict != SEL_CANDIDATE)
+        return "unsynchronised";
     switch (s->verdict) {
     case SEL_SELECTED: return "selected";
     case SEL_CANDIDATE: return "candidate";

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/packet.h"
+#include "io/clock_linux.h"
 #include "io/log.h"
 #include "io/netutil.h"
 #include "io/sockio.h"
@@ -277,7 +278,13 @@ static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
         return raw;
     const struct time_correction *c = &s->correction;
     double since = ntp_diff_sec(raw, ntp_from_unix(c->since));
-    return ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
+    ntp_ts t = ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
+    if (c->smear.leap_at == 0)
+        return t;
+    struct unix_time u = ntp_to_unix(t, c->smear.leap_at);
+    double now = (double)u.sec + u.nsec * 1e-9;
+    bool in_leap = leapsmear_ambiguous(&c->smear, now) && clock_real_in_leap_second();
+    return ntp_add_sec(t, leapsmear_offset(&c->smear, now, in_leap));
 }
 
 /*
@@ -549,7 +556,8 @@ void server_publish_state(struct server *srv, const struct resp_state *state,
     pthread_mutex_lock(&srv->settings_lock);
     srv->settings.state = *state;
     srv->settings.correction = *correction;
-    srv->settings.corrected = correction->offset != 0.0 || correction->ppm != 0.0;
+    srv->settings.corrected = correction->offset != 0.0 || correction->ppm != 0.0 ||
+                              correction->smear.leap_at != 0;
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
 }

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "core/leapsmear.h"
 #include "core/ratelimit.h"
 #include "core/responder.h"
 #include "core/serve.h"
@@ -44,6 +45,7 @@ struct time_correction {
     double offset;
     double ppm;
     struct unix_time since;
+    struct leapsmear smear;     /* then smeared over a leap second (`leapsmear`) */
 };
 
 struct server;

@@ -6,6 +6,7 @@ Owns: answering mode-3 requests the way a misbehaving or strict upstream would, 
 tests can show how horloged treats it as a source:
   --shift S          serve our clock + S seconds (stratum 1, refid GPS, LI 0): a falseticker
   --kod DENY|RSTR    answer every request with that Kiss-o'-Death (LI 3, stratum 0)
+  --unsync           answer as an unsynchronised server does: LI 3, stratum 16 (no time to give)
   --kod RATE --min-interval T   RATE KoD to a client's first request and to any sooner than T s
                      after its previous one, time otherwise
 Every request is logged as `REQ <unix time> <client> <poll> <answer>` on stdout (line
@@ -32,7 +33,7 @@ def refid(text):
     return struct.unpack("!I", text.encode("ascii").ljust(4, b"\0")[:4])[0]
 
 
-def answer(req, rx, shift, kod=None):
+def answer(req, rx, shift, kod=None, unsync=False):
     """The reply to a request received at unix time rx, or None for anything but mode 3."""
     if len(req) < 48:
         return None
@@ -47,12 +48,14 @@ def answer(req, rx, shift, kod=None):
         return struct.pack("!BBbbIII4Q", (3 << 6) | (vn << 3) | 4, 0, poll, -20, 0, 0,
                            refid(kod), 0, org, to_ntp(rx), to_ntp(time.time()))
     rec = to_ntp(rx + shift)
-    head = struct.pack("!BBbbIII", (0 << 6) | (vn << 3) | 4, 1, poll, -20, 0, 0x10, refid("GPS"))
+    li, stratum = (3, 16) if unsync else (0, 1)
+    head = struct.pack("!BBbbIII", (li << 6) | (vn << 3) | 4, stratum, poll, -20, 0, 0x10,
+                       refid("GPS"))
     return head + struct.pack("!4Q", to_ntp(rx + shift - 1.0), org, rec,
                               to_ntp(time.time() + shift))
 
 
-def serve(addr, port, shift, kod, min_interval, out):
+def serve(addr, port, shift, kod, min_interval, out, unsync=False):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((addr, port))
@@ -67,7 +70,7 @@ def serve(addr, port, shift, kod, min_interval, out):
             prev = last.get(key)
             this_kod = "RATE" if prev is None or rx - prev < min_interval else None
         last[key] = rx
-        reply = answer(req, rx, shift, this_kod)
+        reply = answer(req, rx, shift, this_kod, unsync)
         poll = struct.unpack("!b", req[2:3])[0] if len(req) > 2 else 0
         print("REQ %.6f %s %d %s" % (rx, key, poll, this_kod or ("time" if reply else "none")),
               file=out, flush=True)
@@ -82,9 +85,10 @@ def main():
     ap.add_argument("--shift", type=float, default=0.0)
     ap.add_argument("--kod", choices=("DENY", "RSTR", "RATE"))
     ap.add_argument("--min-interval", type=float, default=2.0)
+    ap.add_argument("--unsync", action="store_true")
     a = ap.parse_args()
     try:
-        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout)
+        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout, a.unsync)
     except KeyboardInterrupt:
         pass
 

@@ -137,7 +137,17 @@ static void exchange(struct world *w, unsigned i)
     double t2 = w->clock.t + d1;
     if (req_len == 0 || lost || server_down(&ws->cfg, t2))
         return;
-    ntp_ts rx = ntp_add_sec(w->epoch, t2 + ws->cfg.offset);
+    /* A leap second: announced until it happens, then the server's UTC is one second behind. */
+    double utc_offset = ws->cfg.offset;
+    ws->state.leap = ws->cfg.leap;
+    if (ws->cfg.leap_at > 0.0) {
+        bool made = t2 >= ws->cfg.leap_at;
+        utc_offset -= made ? ws->cfg.leap_sign : 0;
+        /* Announced during the last day only, as a leap-second list has it. */
+        if (!made && t2 >= ws->cfg.leap_at - 86400.0)
+            ws->state.leap = ws->cfg.leap_sign > 0 ? NTP_LEAP_INSERT : NTP_LEAP_DELETE;
+    }
+    ntp_ts rx = ntp_add_sec(w->epoch, t2 + utc_offset);
     ws->state.reference_time = rx;
     if (serve(ws, req, req_len, rx, kod_at(&ws->cfg, t2), rep, &len) == 0)
         return;
@@ -156,7 +166,8 @@ static void schedule_poll(struct world *w, unsigned i)
 
 struct stats {
     unsigned n;
-    double sum, sum2, max, fsum2, fmax;
+    double sum, sum2, max, fsum2, fmax, rsum2, rmax;
+    double prev_t, prev_error;
 };
 
 static void observe(struct world *w, struct stats *st, sim_observer cb, void *ctx)
@@ -171,8 +182,14 @@ static void observe(struct world *w, struct stats *st, sim_observer cb, void *ct
     };
     o.now = sync_now(&w->node, &o.now_ntp);
     disc_get_frequency(&w->node.disc, &o.freq_ppm, NULL);
+    if (o.t > st->prev_t)
+        o.rate_error_ppm = (o.error - st->prev_error) / (o.t - st->prev_t) * 1e6;
+    st->prev_t = o.t;
+    st->prev_error = o.error;
     if (w->clock.t >= w->sc->warmup) {
         double fe = o.freq_ppm - o.ideal_ppm;
+        st->rsum2 += o.rate_error_ppm * o.rate_error_ppm;
+        st->rmax = fmax(st->rmax, fabs(o.rate_error_ppm));
         st->n++;
         st->sum += o.error;
         st->sum2 += o.error * o.error;
@@ -204,6 +221,7 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
     w->sc = sc;
     sim_clock_init(&w->clock, sc->seed, sc->base_sec, sc->freq_error, sc->wander,
                    sc->initial_offset);
+    sim_clock_set_profile(&w->clock, &sc->freq_profile);
     w->epoch = ntp_from_unix((struct unix_time){sc->base_sec, 0});
     struct clock_driver drv;
     sim_clock_driver(&w->clock, &drv);
@@ -326,6 +344,8 @@ static void finish(struct world *w, const struct stats *st, struct sim_result *r
         res->max_offset = st->max;
         res->rms_freq_ppm = sqrt(st->fsum2 / st->n);
         res->max_freq_ppm = st->fmax;
+        res->rms_rate_ppm = sqrt(st->rsum2 / st->n);
+        res->max_rate_ppm = st->rmax;
     }
     res->n_observations = st->n;
     res->n_steps = w->clock.n_steps;

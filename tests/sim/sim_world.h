@@ -56,6 +56,9 @@ struct sim_server {
     bool prefer;
     int minpoll, maxpoll;
     double first_poll;      /* true time of the first request; 0: random in [1, 3) s */
+    double leap_at;         /* true time of a leap second it announces the day before and
+                               makes (its UTC then one second behind, or ahead); 0: none */
+    int leap_sign;          /* +1 inserted, -1 deleted */
 };
 
 /*
@@ -98,6 +101,7 @@ struct sim_scenario {
     double freq_error;      /* oscillator frequency error at the start, s/s */
     double wander;          /* A, s^2/s^3 */
     double initial_offset;  /* system - true at the start, s */
+    struct sim_freq_profile freq_profile; /* frequency step / sinusoid on top of the walk */
     bool iburst;
     double observe_every;   /* seconds between measurements of the true error */
     struct sync_params node;
@@ -129,6 +133,9 @@ struct sim_result {
     double mean_offset;
     double rms_freq_ppm;    /* frequency estimate - truth, after warm-up */
     double max_freq_ppm;
+    double rms_rate_ppm;    /* the system clock's rate error (its frequency excursion, slews
+                               included) over each observation interval, after warm-up */
+    double max_rate_ppm;
     unsigned n_observations;
     unsigned n_steps;
     double stepped;
@@ -144,6 +151,7 @@ struct sim_observation {
     double error;           /* system - true, s */
     double ideal_ppm;
     double freq_ppm;        /* the discipline's estimate */
+    double rate_error_ppm;  /* system clock's rate - true rate since the last observation */
     double now;             /* system clock, s, in the node's timescale (since the start) */
     ntp_ts now_ntp;
     const struct sync *node;
