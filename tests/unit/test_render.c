@@ -31,7 +31,7 @@ static const char tracking_answer[] =
     "reference_time=1795595684.370524348\nsystem_time_offset=-0.000001234\nlast_offset=0.000002345\n"
     "rms_offset=0.000012000\nestimated_error=0.000004000\nfrequency_ppm=-12.345\n"
     "residual_frequency_ppm=0.002\nskew_ppm=0.040\nroot_delay=0.000312000\nroot_dispersion=0.000845000\n"
-    "update_interval=64.2\nleap_status=insert second\nleap_source=leapseclist\ntai_offset=37\n"
+    "update_interval=64.2\nslew_rate_ppm=0.512\nmax_slew_rate_ppm=3.250\nmaxslewrate_ppm=400\nleapsmear=off\nleap_status=insert second\nleap_source=leapseclist\ntai_offset=37\n"
     "leapseclist_expired=no\nclock_control=on\nclock_errors=0\n";
 
 static const char serverstats_answer[] =
