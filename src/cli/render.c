@@ -121,6 +121,7 @@ static const char *const serverstats_labels[][2] = {
     {"dropped_control_mode", "Dropped: mode 6/7 (control)"},
     {"dropped_auth", "Dropped: authentication"},
     {"dropped_no_room", "Dropped: reply > request"},
+    {"dropped_truncated", "Dropped: truncated (too long)"},
     {"crypto_nak", "Crypto-NAKs sent"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},

@@ -111,6 +111,7 @@ static const struct {
     {"dropped_control_mode", offsetof(struct server_counters, serve.control_mode)},
     {"dropped_auth", offsetof(struct server_counters, serve.auth_failed)},
     {"dropped_no_room", offsetof(struct server_counters, serve.no_room)},
+    {"dropped_truncated", offsetof(struct server_counters, truncated)},
     {"crypto_nak", offsetof(struct server_counters, serve.crypto_nak)},
     {"send_errors", offsetof(struct server_counters, send_errors)},
     {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},

@@ -28,6 +28,7 @@ struct server_counters {
     struct serve_counters serve;
     uint64_t send_errors;
     uint64_t kernel_timestamps;/* receive timestamps that came from the kernel */
+    uint64_t truncated;        /* longer than the receive buffer (MSG_TRUNC): dropped unread */
 };
 
 /*

@@ -47,6 +47,7 @@ struct upstream_peer {
     struct source_timestamps {
         uint64_t kernel_rx;
         uint64_t software_rx;
+        uint64_t truncated;       /* longer than the receive buffer (MSG_TRUNC): dropped */
     } ts;
 };
 
