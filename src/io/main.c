@@ -145,6 +145,7 @@ static int separate_privileges(struct horloged *d)
         log_info("%s", why);
     if (helper && privsep_start(&d->privsep, &d->drv, d->cfg.user) < 0)
         return -1;
+    d->sync.drv = d->drv; /* the engine keeps its own copy of the driver: now the helper's proxy */
     if (!helper && !d->cfg.user[0])
         return 0;
     return process_drop_privileges(d->cfg.user, d->clock_controlled && !helper);
