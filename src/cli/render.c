@@ -128,6 +128,8 @@ static const char *const serverstats_labels[][2] = {
     {"threads", "Serving threads per address"},
     {"sockets", "Serving sockets"},
     {"sockets_used", "  of which received requests"},
+    {"clients_tracked", "Clients in the client tables"},
+    {"client_table_entries", "  room for (clientlogsize each)"},
     {"uptime", "Uptime (s)"},
 };
 

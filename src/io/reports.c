@@ -131,6 +131,8 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
     kv_add(out, "threads", "%u", layout.threads);
     kv_add(out, "sockets", "%u", layout.sockets);
     kv_add(out, "sockets_used", "%u", layout.sockets_used);
+    kv_add(out, "clients_tracked", "%u", layout.clients_tracked);
+    kv_add(out, "client_table_entries", "%u", layout.client_capacity);
     kv_add(out, "uptime", "%.0f", daemon_mono_now() - d->start_mono);
 }
 

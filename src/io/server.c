@@ -65,6 +65,7 @@ struct worker {
 struct server {
     unsigned threads;       /* per listen address; 0: the sockets are served from the daemon's loop */
     unsigned n_workers;     /* one per socket: threads (at least 1) x the addresses that opened */
+    unsigned clientlog_size;    /* entries in each worker's client table */
     struct worker *workers;
     struct loop *loop;      /* threads 0: where the sockets are registered */
     atomic_uint generation;
@@ -202,6 +203,7 @@ struct server *server_open(const struct config *cfg, const struct resp_state *in
         return NULL;
     }
     srv->threads = cfg->threads;
+    srv->clientlog_size = cfg->clientlog_size;
     srv->workers = calloc((size_t)cfg->n_listen * (cfg->threads ? cfg->threads : 1), sizeof *srv->workers);
     pthread_mutex_init(&srv->settings_lock, NULL);
     serve_policy_init(&srv->settings.policy);
@@ -499,11 +501,13 @@ unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, uns
 
 void server_get_layout(struct server *srv, struct server_layout *out)
 {
-    *out = (struct server_layout){.threads = srv->threads, .sockets = srv->n_workers};
+    *out = (struct server_layout){.threads = srv->threads, .sockets = srv->n_workers,
+                                  .client_capacity = srv->n_workers * srv->clientlog_size};
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
         pthread_mutex_lock(&w->lock);
         out->sockets_used += w->counters.serve.received > 0;
+        out->clients_tracked += rl_used_entries(w->rl);
         pthread_mutex_unlock(&w->lock);
     }
 }
