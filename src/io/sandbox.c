@@ -33,7 +33,7 @@ static const char *const allowed_always[] = {
        certificates, /proc reads, the pid file and sockets removed at stop */
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "open", "openat", "close",
     "close_range", "fstat", "newfstatat", "stat", "lstat", "statx", "fstatfs", "statfs", "access",
-    "faccessat", "faccessat2", "readlink", "readlinkat", "getdents64", "fsync", "fdatasync",
+    "faccessat", "faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "fsync", "fdatasync",
     "ftruncate", "rename", "renameat", "renameat2", "unlink", "unlinkat", "fchmod", "fchown",
     "mkdir", "mkdirat", "umask", "getcwd", "flock",
     /* Descriptors, polling (the loop's poll(); a library's epoll, eventfd or pipe) */
