@@ -342,6 +342,14 @@ static void parse_switch(struct parser *p, struct args *a, enum cfg_switch *out)
     parse_error(p, "%s: '%s' is not on or off", a->directive, quote(w, q));
 }
 
+bool cfg_switch_resolve(enum cfg_switch mode, bool preloaded, const struct cfg_switch_reasons *reasons,
+                        const char **why)
+{
+    bool on = mode == CFG_ON || (mode == CFG_AUTO && !preloaded);
+    *why = mode == CFG_OFF ? reasons->off : !preloaded ? NULL : on ? reasons->forced : reasons->preloaded;
+    return on;
+}
+
 static void do_privsep(struct parser *p, struct args *a) { parse_switch(p, a, &p->cfg->privsep); }
 static void do_seccomp(struct parser *p, struct args *a) { parse_switch(p, a, &p->cfg->seccomp); }
 

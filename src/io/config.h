@@ -122,6 +122,18 @@ struct config {
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
 };
 
+/* What a safeguard's log says: when it is off, forced under LD_PRELOAD, left out under LD_PRELOAD. */
+struct cfg_switch_reasons {
+    const char *off, *forced, *preloaded;
+};
+/*
+ * `on`: true, `off`: false; by default (auto) true unless LD_PRELOAD is set
+ * (`preloaded`): a preloaded simulator or tool must see every system call.
+ * `why` gets the reason worth logging once, or NULL.
+ */
+bool cfg_switch_resolve(enum cfg_switch mode, bool preloaded, const struct cfg_switch_reasons *reasons,
+                        const char **why);
+
 /* Collected `file:line: message` lines, newline-separated, truncated safely when long. */
 struct cfg_errors {
     unsigned count;

@@ -168,24 +168,18 @@ int privsep_serve(int fd, const struct clock_driver *clock)
 bool privsep_decide(enum cfg_switch mode, bool clock_controlled, bool has_user, bool preloaded,
                     const char **why)
 {
+    static const struct cfg_switch_reasons reasons = {
+        .off = "privsep off: the daemon keeps CAP_SYS_TIME itself",
+        .forced = "privsep on: clock calls go to a helper process although LD_PRELOAD is set",
+        .preloaded = "LD_PRELOAD is set: no clock helper process, a preloaded clock simulator would not "
+                     "see its calls (privsep on forces it); the daemon keeps CAP_SYS_TIME itself",
+    };
     *why = NULL;
     if (!clock_controlled)
         return false; /* no clock to steer: nobody needs a capability */
-    if (mode == CFG_OFF) {
-        *why = "privsep off: the daemon keeps CAP_SYS_TIME itself";
-        return false;
-    }
-    if (mode == CFG_ON) {
-        if (preloaded)
-            *why = "privsep on: clock calls go to a helper process although LD_PRELOAD is set";
-        return true;
-    }
-    if (preloaded) {
-        *why = "LD_PRELOAD is set: no clock helper process, a preloaded clock simulator would not see "
-               "its calls (privsep on forces it); the daemon keeps CAP_SYS_TIME itself";
-        return false;
-    }
-    return has_user;
+    bool on = cfg_switch_resolve(mode, preloaded, &reasons, why);
+    /* Without `user` the daemon keeps the privileges it was started with, unless told otherwise. */
+    return on && (has_user || mode == CFG_ON);
 }
 
 /* ---- the network process's side: the proxy driver ---- */

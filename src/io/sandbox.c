@@ -169,22 +169,13 @@ int sandbox_enter(bool steers_clock)
 
 bool sandbox_decide(enum cfg_switch mode, bool preloaded, const char **why)
 {
-    *why = NULL;
-    if (mode == CFG_OFF) {
-        *why = "seccomp off: no system-call filter";
-        return false;
-    }
-    if (mode == CFG_ON) {
-        if (preloaded)
-            *why = "seccomp on: the system-call filter is entered although LD_PRELOAD is set";
-        return true;
-    }
-    if (preloaded) {
-        *why = "LD_PRELOAD is set: no system-call filter, a preloaded library's own calls are "
-               "unknown to it (seccomp on forces it)";
-        return false;
-    }
-    return true;
+    static const struct cfg_switch_reasons reasons = {
+        .off = "seccomp off: no system-call filter",
+        .forced = "seccomp on: the system-call filter is entered although LD_PRELOAD is set",
+        .preloaded = "LD_PRELOAD is set: no system-call filter, a preloaded library's own calls are "
+                     "unknown to it (seccomp on forces it)",
+    };
+    return cfg_switch_resolve(mode, preloaded, &reasons, why);
 }
 
 int sandbox_start(enum cfg_switch mode, bool steers_clock, bool preloaded)
