@@ -143,7 +143,9 @@ static int separate_privileges(struct horloged *d)
                                  getenv("LD_PRELOAD") != NULL, &why);
     if (why)
         log_info("%s", why);
-    if (helper && privsep_start(&d->privsep, &d->drv, d->cfg.user) < 0)
+    const char *ignored; /* sandbox_start() logs it */
+    bool sandboxed = sandbox_decide(d->cfg.seccomp, getenv("LD_PRELOAD") != NULL, &ignored);
+    if (helper && privsep_start(&d->privsep, &d->drv, d->cfg.user, sandboxed) < 0)
         return -1;
     d->sync.drv = d->drv; /* the engine keeps its own copy of the driver: now the helper's proxy */
     if (!helper && !d->cfg.user[0])

@@ -12,6 +12,7 @@
 
 #include "io/log.h"
 #include "io/process.h"
+#include "io/sandbox.h"
 
 /* Larger than any message, so an oversized one shows as longer, not as cut to fit. */
 #define RECV_ROOM 64
@@ -241,7 +242,7 @@ static int proxy_set_sync_status(void *ctx, bool synchronised, int leap, double 
 }
 
 /* The helper: nothing open but its channel (and stderr for the log), CAP_SYS_TIME alone. */
-static void run_helper(int fd, const struct clock_driver *clock, const char *user)
+static void run_helper(int fd, const struct clock_driver *clock, const char *user, bool sandboxed)
 {
     if (dup2(fd, 3) < 0 || close_range(4, ~0U, 0) < 0) {
         log_error("clock helper: cannot close inherited descriptors: %s", strerror(errno));
@@ -254,10 +255,15 @@ static void run_helper(int fd, const struct clock_driver *clock, const char *use
     signal(SIGTERM, SIG_IGN);
     if (process_drop_privileges(user, true) < 0)
         _exit(1);
+    int err = sandboxed ? sandbox_enter_helper() : 0;
+    if (err) {
+        log_error("clock helper: cannot enter its seccomp filter: %s", strerror(-err));
+        _exit(1);
+    }
     _exit(privsep_serve(3, clock) == 0 ? 0 : 1);
 }
 
-int privsep_start(struct privsep *ps, struct clock_driver *drv, const char *user)
+int privsep_start(struct privsep *ps, struct clock_driver *drv, const char *user, bool sandboxed)
 {
     int sv[2];
     ps->fd = -1;
@@ -277,7 +283,7 @@ int privsep_start(struct privsep *ps, struct clock_driver *drv, const char *user
     }
     if (pid == 0) {
         close(sv[0]);
-        run_helper(sv[1], &ps->real, user);
+        run_helper(sv[1], &ps->real, user, sandboxed);
     }
     close(sv[1]);
     ps->fd = sv[0];

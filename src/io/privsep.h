@@ -101,9 +101,10 @@ struct privsep {
  * Forks the helper (call before any thread starts and before privileges are
  * dropped). The helper keeps only CAP_SYS_TIME, as `user` when given, and
  * serves `*drv`; in the network process `*drv` is replaced by the proxy
- * driver (read() stays local). Returns 0 or -1, logged.
+ * driver (read() stays local). `sandboxed`: the helper enters its own
+ * seccomp list (io/sandbox.h). Returns 0 or -1, logged.
  */
-int privsep_start(struct privsep *ps, struct clock_driver *drv, const char *user);
+int privsep_start(struct privsep *ps, struct clock_driver *drv, const char *user, bool sandboxed);
 /* Closes the channel (the helper exits on it) and reaps the helper. */
 void privsep_stop(struct privsep *ps);
 

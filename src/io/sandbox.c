@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -55,6 +56,18 @@ static const char *const allowed_always[] = {
 /* Only for a process that steers the clock itself (no privileged helper). */
 static const char *const allowed_to_steer[] = {
     "clock_adjtime", "adjtimex", "clock_settime", "settimeofday",
+};
+
+/*
+ * The clock helper (io/privsep): its channel, the clock, its log (stderr, or
+ * syslog's Unix socket: socket() is allowed for AF_UNIX only), and leaving.
+ * The files are for the C library's time zone when the log line is stamped.
+ */
+static const char *const allowed_helper[] = {
+    "recvfrom", "recvmsg", "sendto", "sendmsg", "read", "write", "writev", "close", "connect",
+    "openat", "fstat", "newfstatat", "lseek", "brk", "mmap", "munmap", "futex",
+    "clock_adjtime", "adjtimex", "clock_gettime", "gettimeofday", "time", "getpid", "gettid",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "tgkill", "exit", "exit_group",
 };
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -133,22 +146,43 @@ static int allow_all(scmp_filter_ctx ctx, const char *const *names, size_t n)
 
 #define ALLOW(ctx, list) allow_all(ctx, list, sizeof list / sizeof list[0])
 
+/* Calls the runtime of a sanitizer build makes at exit and on a report (none otherwise). */
+static int allow_sanitizer(scmp_filter_ctx ctx, bool add_always)
+{
+#ifdef HORLOGE_SANITIZED
+    int err = ALLOW(ctx, allowed_sanitizer);
+    return err || !add_always ? err : ALLOW(ctx, allowed_always);
+#else
+    (void)ctx;
+    (void)add_always;
+    return 0;
+#endif
+}
+
 static int build_filter(scmp_filter_ctx ctx, bool steers_clock)
 {
     int err = ALLOW(ctx, allowed_always);
     if (!err && steers_clock)
         err = ALLOW(ctx, allowed_to_steer);
-#ifdef HORLOGE_SANITIZED
     if (!err)
-        err = ALLOW(ctx, allowed_sanitizer);
-#endif
+        err = allow_sanitizer(ctx, false);
     /* Every thread, those already serving included. */
     if (!err)
         err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     return err;
 }
 
-int sandbox_enter(bool steers_clock)
+static int build_helper_filter(scmp_filter_ctx ctx, bool steers_clock)
+{
+    (void)steers_clock; /* the helper always does */
+    int err = ALLOW(ctx, allowed_helper);
+    if (!err)
+        err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+    /* LeakSanitizer's exit needs about everything the main process may do. */
+    return err ? err : allow_sanitizer(ctx, true);
+}
+
+static int enter(int (*build)(scmp_filter_ctx ctx, bool steers_clock), bool steers_clock)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -160,11 +194,21 @@ int sandbox_enter(bool steers_clock)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
     if (!ctx)
         return -ENOMEM;
-    int err = build_filter(ctx, steers_clock);
+    int err = build(ctx, steers_clock);
     if (!err)
         err = seccomp_load(ctx);
     seccomp_release(ctx);
     return err;
+}
+
+int sandbox_enter_helper(void)
+{
+    return enter(build_helper_filter, true);
+}
+
+int sandbox_enter(bool steers_clock)
+{
+    return enter(build_filter, steers_clock);
 }
 
 bool sandbox_decide(enum cfg_switch mode, bool preloaded, const char **why)

@@ -31,5 +31,11 @@ int sandbox_start(enum cfg_switch mode, bool steers_clock, bool preloaded);
 
 /* The same filter, entered unconditionally (for tests): 0 or -errno. */
 int sandbox_enter(bool steers_clock);
+/*
+ * The clock helper's own, much shorter list (io/privsep): its channel, the
+ * clock calls, its log. Entered by the helper when the main process uses
+ * seccomp. 0 or -errno.
+ */
+int sandbox_enter_helper(void);
 
 #endif

@@ -81,7 +81,8 @@ def check_helper(pid, nobody):
     extra = {k: "%016x" % v for k, v in c.items() if v & ~(1 << CAP_SYS_TIME)}
     check(not extra, "clock helper holds more than CAP_SYS_TIME: %s" % extra)
     check(int(st["Uid"].split()[1]) == nobody, "helper euid %s, not nobody" % st["Uid"])
-    note("clock helper %d (%s): uid nobody, capabilities CapEff %s CapBnd %s (at most CAP_SYS_TIME)"
+    check(st.get("Seccomp") == "2", "clock helper Seccomp %r" % st.get("Seccomp"))
+    note("clock helper %d (%s): uid nobody, Seccomp 2, capabilities CapEff %s CapBnd %s (at most CAP_SYS_TIME)"
          % (helper, comm, st["CapEff"], st["CapBnd"]))
     return helper
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timex.h>
 #include <sys/wait.h>
@@ -169,7 +170,7 @@ static void test_helper_process(void **state)
     static struct fake_clock fake = {.ppm = 3.0};
     struct clock_driver drv = {&fake, fake_read, fake_set, fake_get, fake_step, fake_status};
     struct privsep ps;
-    assert_int_equal(privsep_start(&ps, &drv, NULL), 0);
+    assert_int_equal(privsep_start(&ps, &drv, NULL, true), 0);
     assert_true(ps.pid > 0 && drv.ctx == &ps);
     double ppm = 0;
     assert_int_equal(drv.get_frequency(drv.ctx, &ppm), 0);
@@ -196,7 +197,7 @@ static void test_helper_exits_on_garbage(void **state)
     static struct fake_clock fake;
     struct clock_driver drv = {&fake, fake_read, fake_set, fake_get, fake_step, fake_status};
     struct privsep ps;
-    assert_int_equal(privsep_start(&ps, &drv, NULL), 0);
+    assert_int_equal(privsep_start(&ps, &drv, NULL, true), 0);
     uint8_t junk[PRIVSEP_REQUEST_LEN - 1] = {1};
     assert_int_equal(write(ps.fd, junk, sizeof junk), (ssize_t)sizeof junk);
     int status = 0;
@@ -207,12 +208,14 @@ static void test_helper_exits_on_garbage(void **state)
     close(ps.fd);
 }
 
-/* Runs `call` in a child inside the filter; returns its wait status. */
-static int in_sandbox(bool steers_clock, long (*call)(void))
+enum which_filter { MAIN_PROCESS, MAIN_PROCESS_STEERING, CLOCK_HELPER };
+
+/* Runs `call` in a child inside a filter; returns its wait status. */
+static int in_sandbox(enum which_filter which, long (*call)(void))
 {
     pid_t pid = fork();
     if (pid == 0) {
-        if (sandbox_enter(steers_clock) != 0)
+        if ((which == CLOCK_HELPER ? sandbox_enter_helper() : sandbox_enter(which == MAIN_PROCESS_STEERING)) != 0)
             _exit(90);
         _exit(call() < 0 ? 91 : 0);
     }
@@ -229,18 +232,35 @@ static long call_read_clock(void)
     return clock_adjtime(CLOCK_REALTIME, &tx) < 0 ? -1 : 0; /* modes 0: reads, changes nothing */
 }
 
+static long call_inet_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    return fd < 0 ? -1 : close(fd);
+}
+
+static long call_unix_socket(void)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    return fd < 0 ? -1 : close(fd);
+}
+
+static bool exited_ok(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+static bool killed(int st) { return WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS; }
+
 static void test_sandbox_kills_forbidden_calls(void **state)
 {
     (void)state;
-    int st = in_sandbox(false, call_getpid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    st = in_sandbox(false, call_chroot);
-    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+    assert_true(exited_ok(in_sandbox(MAIN_PROCESS, call_getpid)));
+    assert_true(exited_ok(in_sandbox(MAIN_PROCESS, call_inet_socket)));
+    assert_true(killed(in_sandbox(MAIN_PROCESS, call_chroot)));
     /* The clock calls are the helper's: the network process dies asking. */
-    st = in_sandbox(false, call_read_clock);
-    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
-    st = in_sandbox(true, call_read_clock);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(killed(in_sandbox(MAIN_PROCESS, call_read_clock)));
+    assert_true(exited_ok(in_sandbox(MAIN_PROCESS_STEERING, call_read_clock)));
+    /* The helper: the clock and a Unix socket for syslog, no network. */
+    assert_true(exited_ok(in_sandbox(CLOCK_HELPER, call_read_clock)));
+    assert_true(exited_ok(in_sandbox(CLOCK_HELPER, call_unix_socket)));
+    assert_true(killed(in_sandbox(CLOCK_HELPER, call_inet_socket)));
+    assert_true(killed(in_sandbox(CLOCK_HELPER, call_chroot)));
 }
 
 int main(void)
