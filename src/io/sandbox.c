@@ -175,9 +175,10 @@ static int build_filter(scmp_filter_ctx ctx, bool steers_clock)
 static int build_helper_filter(scmp_filter_ctx ctx, bool steers_clock)
 {
     (void)steers_clock; /* the helper always does */
+    const struct scmp_arg_cmp unix_only = {.arg = 0, .op = SCMP_CMP_EQ, .datum_a = AF_UNIX, .datum_b = 0};
     int err = ALLOW(ctx, allowed_helper);
     if (!err)
-        err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+        err = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &unix_only);
     /* LeakSanitizer's exit needs about everything the main process may do. */
     return err ? err : allow_sanitizer(ctx, true);
 }
