@@ -55,6 +55,12 @@ def children(pid):
     return out
 
 
+def started(ctx, srv):
+    """Waits for start-up's last line: the filter is entered after serving has begun."""
+    wait_until(ctx, 10, lambda: "serving NTP on port" in srv.log(), "%s started" % srv.name)
+    return srv
+
+
 def check_network_process(pid, nobody):
     st = proc_status(pid)
     c = caps(st)
@@ -115,7 +121,7 @@ def steered_server(ctx, up_port):
     srv.pidfile = os.path.join(run_dir, "horloged.pid")
     srv.sock = os.path.join(run_dir, "horloged.sock")
     srv.write_conf(["server %s port %d %s" % (UP, up_port, POLL), "user nobody"])
-    return srv.start(), run_dir
+    return started(ctx, srv.start()), run_dir
 
 
 def check_clock_through_helper(ctx, srv):
@@ -138,7 +144,7 @@ def preloaded_server(ctx, up_port, extra, name):
     srv.proc = ctx.spawn(srv.argv(), srv.log_name, env=env)
     ctx.servers.append(srv)
     srv.wait_ready()
-    return srv
+    return started(ctx, srv)
 
 
 def check_not_sandboxed(srv, why):
@@ -171,7 +177,7 @@ def test(ctx):
     pre = preloaded_server(ctx, up_port, [], "pre")
     check_not_sandboxed(pre, [r"LD_PRELOAD is set: no clock helper", r"LD_PRELOAD is set: no system-call filter"])
     note("LD_PRELOAD set: no helper, Seccomp 0, both reasons logged once")
-    off = Server(ctx, ["local stratum 5", "seccomp off"], name="off").start()
+    off = started(ctx, Server(ctx, ["local stratum 5", "seccomp off"], name="off").start())
     check(proc_status(off.proc.pid).get("Seccomp") == "0", "seccomp off still filtered")
     forced = preloaded_server(ctx, up_port, ["privsep on", "seccomp on"], "forced")
     check(proc_status(forced.proc.pid).get("Seccomp") == "2" and len(children(forced.proc.pid)) == 1,
