@@ -180,14 +180,14 @@ static int start(struct horloged *d)
         log_warn("the drift file will not be saved");
     if (separate_privileges(d) < 0)
         return -1;
+    /* Before any packet is read: the serving and resolver threads inherit the filter. */
+    bool steers_itself = d->clock_controlled && d->privsep.fd < 0;
+    if (sandbox_start(d->cfg.seccomp, steers_itself, getenv("LD_PRELOAD") != NULL) < 0)
+        return -1;
     if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0)
         return -1;
     timekeeping_publish(d);
     if (timekeeping_start_timers(d) < 0 || upstream_start(&d->up) < 0)
-        return -1;
-    /* Last: every thread exists, every file and socket of the start-up is open. */
-    bool steers_itself = d->clock_controlled && d->privsep.fd < 0;
-    if (sandbox_start(d->cfg.seccomp, steers_itself, getenv("LD_PRELOAD") != NULL) < 0)
         return -1;
     struct server_layout layout;
     server_get_layout(d->srv, &layout);

@@ -56,7 +56,7 @@ def children(pid):
 
 
 def started(ctx, srv):
-    """Waits for start-up's last line: the filter is entered after serving has begun."""
+    """Waits for start-up's last line, so every line of the start-up can be checked."""
     wait_until(ctx, 10, lambda: "serving NTP on port" in srv.log(), "%s started" % srv.name)
     return srv
 
