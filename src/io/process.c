@@ -151,7 +151,10 @@ static void drop_bounding_set(bool keep_sys_time)
     }
 }
 
-/* CAP_SYS_TIME alone (effective and permitted), or nothing; none inheritable either way. */
+/*
+ * CAP_SYS_TIME alone (effective and permitted), or nothing; none inheritable
+ * either way. 1 when CAP_SYS_TIME was asked for but was not ours to keep.
+ */
 static int set_capabilities(bool keep_sys_time)
 {
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -166,7 +169,7 @@ static int set_capabilities(bool keep_sys_time)
     /* Started without it (a container, a bounding set without it): the clock calls will fail, said then. */
     log_warn("CAP_SYS_TIME is not ours to keep; continuing without any capability");
     memset(data, 0, sizeof data);
-    return capset(&header, data);
+    return capset(&header, data) == 0 ? 1 : -1;
 }
 
 static int switch_user(const struct passwd *pw, bool keep_caps)
@@ -192,11 +195,12 @@ int process_drop_privileges(const char *user, bool keep_sys_time)
     drop_bounding_set(keep_sys_time);
     if (pw && switch_user(pw, keep_sys_time) < 0)
         return -1;
-    if (set_capabilities(keep_sys_time) < 0) {
+    int kept = set_capabilities(keep_sys_time);
+    if (kept < 0) {
         log_error("cannot set capabilities%s%s: %s", pw ? " as " : "", pw ? user : "", strerror(errno));
         return -1;
     }
     log_info("running as %s%s%s", pw ? "user " : "the starting user", pw ? user : "",
-             keep_sys_time ? " (with CAP_SYS_TIME)" : " without capabilities");
+             keep_sys_time && kept == 0 ? " with CAP_SYS_TIME alone" : " without capabilities");
     return 0;
 }
