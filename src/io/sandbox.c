@@ -20,7 +20,7 @@
  */
 static const char *const allowed_always[] = {
     /* Memory, threads and the C library's own housekeeping */
-    "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "munlock",
+    "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mlock", "mlock2", "munlock", "getcpu",
     "futex", "clone", "clone3", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
     "exit", "exit_group", "sched_yield", "sched_getaffinity", "gettid", "getpid", "getppid",
     "getuid", "geteuid", "getgid", "getegid", "getgroups", "getresuid", "getresgid",
@@ -35,7 +35,7 @@ static const char *const allowed_always[] = {
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "open", "openat", "close",
     "close_range", "fstat", "newfstatat", "stat", "lstat", "statx", "fstatfs", "statfs", "access",
     "faccessat", "faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "fsync", "fdatasync",
-    "ftruncate", "rename", "renameat", "renameat2", "unlink", "unlinkat", "fchmod", "fchown",
+    "ftruncate", "fadvise64", "sendfile", "rename", "renameat", "renameat2", "unlink", "unlinkat", "fchmod", "fchown",
     "mkdir", "mkdirat", "umask", "getcwd", "flock",
     /* Descriptors, polling (the loop's poll(); a library's epoll, eventfd or pipe) */
     "fcntl", "dup", "dup2", "dup3", "poll", "ppoll", "select", "pselect6", "epoll_create",
