@@ -12,6 +12,7 @@ binutils                ar (Makefile), nm and readelf (tools/check-*.sh)
 clang                   make CC=clang, fuzz targets
 libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/fuzz_*)
 libssl-dev              -lssl -lcrypto
+libseccomp-dev          -lseccomp: horloged's system-call allow-list (src/io/sandbox.c)
 libcmocka-dev           unit and simulation tests
 libmicrohttpd-dev       -lmicrohttpd: the metrics directive's HTTP server (io/webserver)
 prometheus              promtool check metrics (integration tests 42, 43)

@@ -124,6 +124,7 @@ static const char *const serverstats_labels[][2] = {
     {"dropped_control_mode", "Dropped: mode 6/7 (control)"},
     {"dropped_auth", "Dropped: authentication"},
     {"dropped_no_room", "Dropped: reply > request"},
+    {"dropped_truncated", "Dropped: truncated (too long)"},
     {"crypto_nak", "Crypto-NAKs sent"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},
@@ -131,6 +132,8 @@ static const char *const serverstats_labels[][2] = {
     {"threads", "Serving threads per address"},
     {"sockets", "Serving sockets"},
     {"sockets_used", "  of which received requests"},
+    {"clients_tracked", "Clients in the client tables"},
+    {"client_table_entries", "  room for (clientlogsize each)"},
     {"uptime", "Uptime (s)"},
 };
 

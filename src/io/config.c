@@ -331,6 +331,30 @@ static void do_denyaction(struct parser *p, struct args *a)
     parse_error(p, "denyaction: '%s' is not drop or kod", quote(w, q));
 }
 
+static void parse_switch(struct parser *p, struct args *a, enum cfg_switch *out)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (strcmp(w, "on") == 0 || strcmp(w, "off") == 0) {
+        *out = w[1] == 'n' ? CFG_ON : CFG_OFF;
+        return;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "%s: '%s' is not on or off", a->directive, quote(w, q));
+}
+
+bool cfg_switch_resolve(enum cfg_switch mode, bool preloaded, const struct cfg_switch_reasons *reasons,
+                        const char **why)
+{
+    bool on = mode == CFG_ON || (mode == CFG_AUTO && !preloaded);
+    *why = mode == CFG_OFF ? reasons->off : !preloaded ? NULL : on ? reasons->forced : reasons->preloaded;
+    return on;
+}
+
+static void do_privsep(struct parser *p, struct args *a) { parse_switch(p, a, &p->cfg->privsep); }
+static void do_seccomp(struct parser *p, struct args *a) { parse_switch(p, a, &p->cfg->seccomp); }
+
 static void do_ratelimit(struct parser *p, struct args *a)
 {
     struct rl_params *rl = &p->cfg->ratelimit;
@@ -830,6 +854,8 @@ static const struct directive directives[] = {
     {"controlsocket", do_controlsocket},
     {"pidfile", do_pidfile},
     {"user", do_user},
+    {"privsep", do_privsep},
+    {"seccomp", do_seccomp},
     {"log", do_log},
     {"server", do_server},
     {"pool", do_pool},
@@ -1078,6 +1104,8 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(strcmp(old->controlsocket, fresh->controlsocket) != 0, "controlsocket", &n, buf, cap);
     name_if(strcmp(old->pidfile, fresh->pidfile) != 0, "pidfile", &n, buf, cap);
     name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
+    name_if(old->privsep != fresh->privsep, "privsep", &n, buf, cap);
+    name_if(old->seccomp != fresh->seccomp, "seccomp", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
     name_if(!hwtimestamp_equal(old, fresh), "hwtimestamp", &n, buf, cap);

@@ -22,6 +22,11 @@
  *   controlsocket PATH          (default /run/horloge/horloged.sock; `controlsocket none` disables)
  *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
  *   user NAME                   drop privileges to this user after binding (default: stay)
+ *   privsep on|off              steer the clock from a privileged helper process, the network process
+ *                               keeping no capability (default: when `user` is set and the clock is
+ *                               steered, unless under LD_PRELOAD; `on` forces it even then)
+ *   seccomp on|off              system-call allow-list after start-up (default on, unless under
+ *                               LD_PRELOAD; `off` for debugging)
  *   log stderr|syslog           where logs go in daemon mode (default syslog)
  *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [xleave]
  *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N] [xleave]
@@ -99,6 +104,9 @@ struct cfg_refclock {
 
 enum cfg_log { CFG_LOG_SYSLOG = 0, CFG_LOG_STDERR };
 
+/* A safeguard left to start-up's judgement (auto), or forced by the operator. */
+enum cfg_switch { CFG_AUTO = 0, CFG_ON, CFG_OFF };
+
 struct config {
     uint16_t port;
     unsigned n_listen;
@@ -114,6 +122,8 @@ struct config {
     char controlsocket[CFG_PATH_MAX]; /* empty = none */
     char pidfile[CFG_PATH_MAX];       /* empty = none */
     char user[64];                    /* empty = keep the starting user */
+    enum cfg_switch privsep;          /* clock calls through a privileged helper (io/privsep.h) */
+    enum cfg_switch seccomp;          /* system-call allow-list after start-up (io/sandbox.h) */
     enum cfg_log log;
     unsigned n_sources;
     struct cfg_source sources[CFG_MAX_SOURCES];
@@ -137,6 +147,18 @@ struct config {
     uint16_t metrics_port;
     double metrics_every;             /* seconds between the status page's plotted points */
 };
+
+/* What a safeguard's log says: when it is off, forced under LD_PRELOAD, left out under LD_PRELOAD. */
+struct cfg_switch_reasons {
+    const char *off, *forced, *preloaded;
+};
+/*
+ * `on`: true, `off`: false; by default (auto) true unless LD_PRELOAD is set
+ * (`preloaded`): a preloaded simulator or tool must see every system call.
+ * `why` gets the reason worth logging once, or NULL.
+ */
+bool cfg_switch_resolve(enum cfg_switch mode, bool preloaded, const struct cfg_switch_reasons *reasons,
+                        const char **why);
 
 /* Collected `file:line: message` lines, newline-separated, truncated safely when long. */
 struct cfg_errors {

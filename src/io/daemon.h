@@ -27,8 +27,10 @@
 #include "io/control.h"
 #include "io/leaplist.h"
 #include "io/loop.h"
+#include "io/privsep.h"
 #include "io/process.h"
 #include "io/refclock.h"
+#include "io/sandbox.h"
 #include "io/server.h"
 #include "io/timesource.h"
 #include "io/upstream.h"
@@ -58,6 +60,7 @@ struct horloged {
     struct clock_real real_clock;
     struct clock_none virtual_clock;
     struct clock_driver drv;
+    struct privsep privsep;     /* the clock helper, when the clock is steered through one (fd >= 0) */
     int take_control_err;       /* clock_real_take_control()'s, counted once sync has started */
     struct clockwatch clockwatch;
     struct sync sync;

@@ -130,6 +130,29 @@ static int parse_args(int argc, char **argv, struct horloged *d, bool *check_onl
     return 0;
 }
 
+/*
+ * The clock helper, when privsep_decide() wants it, is forked here, before
+ * any thread starts; then this process, which parses every packet, drops to
+ * `user` with no capability, or with CAP_SYS_TIME alone when it steers the
+ * clock itself (no helper).
+ */
+static int separate_privileges(struct horloged *d)
+{
+    const char *why;
+    bool helper = privsep_decide(d->cfg.privsep, d->clock_controlled, d->cfg.user[0] != '\0',
+                                 getenv("LD_PRELOAD") != NULL, &why);
+    if (why)
+        log_info("%s", why);
+    const char *ignored; /* sandbox_start() logs it */
+    bool sandboxed = sandbox_decide(d->cfg.seccomp, getenv("LD_PRELOAD") != NULL, &ignored);
+    if (helper && privsep_start(&d->privsep, &d->drv, d->cfg.user, sandboxed) < 0)
+        return -1;
+    d->sync.drv = d->drv; /* the engine keeps its own copy of the driver: now the helper's proxy */
+    if (!helper && !d->cfg.user[0])
+        return 0;
+    return process_drop_privileges(d->cfg.user, d->clock_controlled && !helper);
+}
+
 static int start(struct horloged *d)
 {
     /* Before anything: a second instance must not replace the first one's pid file and control socket. */
@@ -145,7 +168,7 @@ static int start(struct horloged *d)
     d->srv = server_open(&d->cfg, &d->state);
     if (!d->srv)
         return -1;
-    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
+    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, NULL) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
     /* Bound before privileges are dropped, as the NTP sockets: the port may be privileged. */
     history_init(&d->history, d->cfg.metrics_every);
@@ -155,12 +178,16 @@ static int start(struct horloged *d)
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
-        (process_make_parent_dir(d->cfg.pidfile, d->cfg.user) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
+        (process_make_parent_dir(d->cfg.pidfile, NULL) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
         return -1;
     snprintf(d->pidfile_written, sizeof d->pidfile_written, "%s", d->cfg.pidfile);
     if (d->cfg.driftfile[0] && process_make_parent_dir(d->cfg.driftfile, d->cfg.user) < 0)
         log_warn("the drift file will not be saved");
-    if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
+    if (separate_privileges(d) < 0)
+        return -1;
+    /* Before any packet is read: the serving and resolver threads inherit the filter. */
+    bool steers_itself = d->clock_controlled && d->privsep.fd < 0;
+    if (sandbox_start(d->cfg.seccomp, steers_itself, getenv("LD_PRELOAD") != NULL) < 0)
         return -1;
     if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0)
         return -1;
@@ -183,6 +210,8 @@ static void stop(struct horloged *d)
     control_close(&d->control);
     server_close(d->srv);
     timekeeping_stop(d);
+    privsep_stop(&d->privsep);
+    /* After dropping privileges this fails in a root-owned run directory: a stale pid file is harmless. */
     if (d->pidfile_written[0])
         unlink(d->pidfile_written);
     log_info("stopped");
@@ -190,7 +219,7 @@ static void stop(struct horloged *d)
 
 int main(int argc, char **argv)
 {
-    static struct horloged d = {.config_path = CFG_DEFAULT_PATH};
+    static struct horloged d = {.config_path = CFG_DEFAULT_PATH, .privsep = {.fd = -1}};
     bool check_only = false, verbose = false;
     if (parse_args(argc, argv, &d, &check_only, &verbose) < 0)
         return 2;

@@ -123,6 +123,7 @@ static const struct {
     {"dropped_control_mode", offsetof(struct server_counters, serve.control_mode)},
     {"dropped_auth", offsetof(struct server_counters, serve.auth_failed)},
     {"dropped_no_room", offsetof(struct server_counters, serve.no_room)},
+    {"dropped_truncated", offsetof(struct server_counters, truncated)},
     {"crypto_nak", offsetof(struct server_counters, serve.crypto_nak)},
     {"send_errors", offsetof(struct server_counters, send_errors)},
     {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},
@@ -143,6 +144,8 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
     kv_add(out, "threads", "%u", layout.threads);
     kv_add(out, "sockets", "%u", layout.sockets);
     kv_add(out, "sockets_used", "%u", layout.sockets_used);
+    kv_add(out, "clients_tracked", "%u", layout.clients_tracked);
+    kv_add(out, "client_table_entries", "%u", layout.client_capacity);
     kv_add(out, "uptime", "%.0f", daemon_mono_now() - d->start_mono);
 }
 

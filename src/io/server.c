@@ -87,6 +87,7 @@ struct worker {
 struct server {
     unsigned threads;       /* per listen address; 0: the sockets are served from the daemon's loop */
     unsigned n_workers;     /* one per socket: threads (at least 1) x the addresses that opened */
+    unsigned clientlog_size;    /* entries in each worker's client table */
     struct worker *workers;
     struct loop *loop;      /* threads 0: where the sockets are registered */
     atomic_uint generation;
@@ -230,6 +231,7 @@ struct server *server_open(const struct config *cfg, const struct resp_state *in
         return NULL;
     }
     srv->threads = cfg->threads;
+    srv->clientlog_size = cfg->clientlog_size;
     srv->workers = calloc((size_t)cfg->n_listen * (cfg->threads ? cfg->threads : 1), sizeof *srv->workers);
     pthread_mutex_init(&srv->settings_lock, NULL);
     serve_policy_init(&srv->settings.policy);
@@ -350,7 +352,15 @@ static unsigned worker_process(struct worker *w, unsigned n)
     if (w->awaited)
         worker_collect_departures(w);
     for (unsigned i = 0; i < n; i++) {
-        ntp_ts rx = receive_time(w, &b->msgs[i].msg_hdr);
+        struct msghdr *msg = &b->msgs[i].msg_hdr;
+        size_t len = b->msgs[i].msg_len;
+        /* The kernel cut it to our buffer: a MAC or field may be missing, so it is not the request. */
+        if (msg->msg_flags & MSG_TRUNC) {
+            w->counters.serve.received++;
+            w->counters.truncated++;
+            continue;
+        }
+        ntp_ts rx = receive_time(w, msg);
         struct net_addr client;
         if (!netaddr_from_sockaddr(&b->addrs[i], &client)) {
             w->counters.serve.received++; /* a datagram all the same, but no address to answer */
@@ -617,11 +627,13 @@ unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, uns
 
 void server_get_layout(struct server *srv, struct server_layout *out)
 {
-    *out = (struct server_layout){.threads = srv->threads, .sockets = srv->n_workers};
+    *out = (struct server_layout){.threads = srv->threads, .sockets = srv->n_workers,
+                                  .client_capacity = srv->n_workers * srv->clientlog_size};
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
         pthread_mutex_lock(&w->lock);
         out->sockets_used += w->counters.serve.received > 0;
+        out->clients_tracked += rl_used_entries(w->rl);
         pthread_mutex_unlock(&w->lock);
     }
 }

@@ -33,6 +33,7 @@ struct server_counters {
     uint64_t send_errors;
     uint64_t kernel_timestamps;/* receive timestamps that came from the kernel */
     uint64_t kernel_tx_timestamps; /* transmit timestamps of replies to interleaved clients */
+    uint64_t truncated;        /* longer than the receive buffer (MSG_TRUNC): dropped unread */
 };
 
 /*
@@ -69,6 +70,8 @@ struct server_layout {
     unsigned threads;        /* the `threads` setting it started with (0: served from the loop) */
     unsigned sockets;        /* serving sockets, one per worker (and thread) */
     unsigned sockets_used;   /* of which have received a request */
+    unsigned clients_tracked;   /* entries in use in the workers' client tables */
+    unsigned client_capacity;   /* their sizes (clientlogsize per worker): the bound */
 };
 void server_get_layout(struct server *srv, struct server_layout *out);
 /* Stops the serving threads (waking them with shutdown()), unregisters and closes every socket. */

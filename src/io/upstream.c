@@ -371,6 +371,11 @@ static void receive_one(struct upstream *u, struct upstream_peer *p, const uint8
     }
     if (!from_peer(p, msg->msg_name))
         return; /* not our server: spoofed or stray */
+    /* A prefix of a longer datagram is not the reply the server sent: it is never judged. */
+    if (msg->msg_flags & MSG_TRUNC) {
+        p->ts.truncated++;
+        return;
+    }
     struct assoc_outcome o = assoc_handle_reply(&p->assoc, buf, len, rx);
     act_on(u, p, &o);
 }
@@ -635,6 +640,8 @@ void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *ou
     kv_add(out, "software_tx_timestamps", "%llu", (unsigned long long)p->ts.software_tx);
     kv_add(out, "kernel_rx_timestamps", "%llu", (unsigned long long)p->ts.kernel_rx);
     kv_add(out, "hardware_rx_timestamps", "%llu", (unsigned long long)p->ts.hardware_rx);
+    if (p->ts.truncated)
+        kv_add(out, "truncated", "%llu", (unsigned long long)p->ts.truncated);
     for (int v = 1; v < SRC_VERDICT_COUNT; v++)
         if (src_count(s, (enum src_verdict)v))
             kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",

@@ -58,6 +58,7 @@ struct upstream_peer {
         uint64_t kernel_tx;       /* requests whose T1 is the kernel's transmit timestamp */
         uint64_t hardware_tx;     /* of which the NIC's */
         uint64_t software_tx;     /* requests whose T1 was read from the clock */
+        uint64_t truncated;       /* longer than the receive buffer (MSG_TRUNC): dropped */
     } ts;
 };
 

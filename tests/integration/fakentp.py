@@ -9,6 +9,9 @@ tests can show how horloged treats it as a source:
   --unsync           answer as an unsynchronised server does: LI 3, stratum 16 (no time to give)
   --kod RATE --min-interval T   RATE KoD to a client's first request and to any sooner than T s
                      after its previous one, time otherwise
+  --length N         pad every time reply to N bytes with extension fields of an unassigned type
+                     (a first one that ends at byte 1280, then one for the rest): a reply longer
+                     than horloged's receive buffer whose 1280-byte prefix is a valid reply
 Every request is logged as `REQ <unix time> <client> <poll> <answer>` on stdout (line
 buffered), which the tests read to count requests and measure intervals.
 
@@ -55,7 +58,20 @@ def answer(req, rx, shift, kod=None, unsync=False):
                               to_ntp(time.time() + shift))
 
 
-def serve(addr, port, shift, kod, min_interval, out, unsync=False):
+def pad_to(reply, length):
+    """`reply` followed by extension fields (type 0x7F00) making it `length` bytes."""
+    def ef(n):
+        return struct.pack("!HH", 0x7F00, n) + bytes(n - 4)
+    rest = length - len(reply)
+    if rest <= 0:
+        return reply
+    first = min(rest, 1280 - len(reply)) if length > 1280 else rest
+    if 0 < rest - first < 16:
+        first -= 16
+    return reply + ef(first) + (ef(rest - first) if rest > first else b"")
+
+
+def serve(addr, port, shift, kod, min_interval, out, length=None, unsync=False):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((addr, port))
@@ -75,7 +91,7 @@ def serve(addr, port, shift, kod, min_interval, out, unsync=False):
         print("REQ %.6f %s %d %s" % (rx, key, poll, this_kod or ("time" if reply else "none")),
               file=out, flush=True)
         if reply is not None:
-            s.sendto(reply, client)
+            s.sendto(pad_to(reply, length) if length and not this_kod else reply, client)
 
 
 def main():
@@ -85,10 +101,11 @@ def main():
     ap.add_argument("--shift", type=float, default=0.0)
     ap.add_argument("--kod", choices=("DENY", "RSTR", "RATE"))
     ap.add_argument("--min-interval", type=float, default=2.0)
+    ap.add_argument("--length", type=int)
     ap.add_argument("--unsync", action="store_true")
     a = ap.parse_args()
     try:
-        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout, a.unsync)
+        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout, a.length, a.unsync)
     except KeyboardInterrupt:
         pass
 

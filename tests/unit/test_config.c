@@ -70,6 +70,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.controlsocket, CFG_DEFAULT_CONTROLSOCKET);
     assert_string_equal(cfg.pidfile, CFG_DEFAULT_PIDFILE);
     assert_string_equal(cfg.user, "");
+    assert_int_equal(cfg.privsep, CFG_AUTO);
+    assert_int_equal(cfg.seccomp, CFG_AUTO);
     assert_int_equal(cfg.log, CFG_LOG_SYSLOG);
     assert_int_equal(cfg.n_sources, 0);
     assert_int_equal(cfg.minsources, 1);
@@ -106,6 +108,8 @@ static const char full_config[] =
     "controlsocket /tmp/horloge.sock\n"
     "pidfile none\n"
     "user _horloge\n"
+    "privsep on\n"
+    "seccomp off\n"
     "log stderr\n"
     "\tserver ntp1.example.net iburst prefer\n"
     "server 192.0.2.1 port 10123 minpoll 4 maxpoll 8\n"
@@ -146,6 +150,8 @@ static void test_full_config(void **state)
     assert_string_equal(cfg.controlsocket, "/tmp/horloge.sock");
     assert_string_equal(cfg.pidfile, "");
     assert_string_equal(cfg.user, "_horloge");
+    assert_int_equal(cfg.privsep, CFG_ON);
+    assert_int_equal(cfg.seccomp, CFG_OFF);
     assert_int_equal(cfg.log, CFG_LOG_STDERR);
     assert_int_equal(cfg.n_sources, 4);
 
@@ -244,6 +250,8 @@ static const struct bad_line bad_lines[] = {
     {"deny 10.0.0/8", "deny: '10.0.0/8' is not an address or prefix"},
     {"allow all 10.0.0.0/8", "allow: unexpected '10.0.0.0/8'"},
     {"denyaction reject", "denyaction: 'reject' is not drop or kod"},
+    {"privsep yes", "privsep: 'yes' is not on or off"},
+    {"seccomp", "seccomp: missing argument"},
     {"ratelimit interval 13", "ratelimit: '13' is not an interval exponent (-4..12)"},
     {"ratelimit interval -5", "ratelimit: '-5' is not an interval exponent (-4..12)"},
     {"ratelimit burst 0", "ratelimit: '0' is not a burst size (1..255)"},
