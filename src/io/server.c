@@ -353,7 +353,6 @@ static unsigned worker_process(struct worker *w, unsigned n)
         worker_collect_departures(w);
     for (unsigned i = 0; i < n; i++) {
         struct msghdr *msg = &b->msgs[i].msg_hdr;
-        size_t len = b->msgs[i].msg_len;
         /* The kernel cut it to our buffer: a MAC or field may be missing, so it is not the request. */
         if (msg->msg_flags & MSG_TRUNC) {
             w->counters.serve.received++;
