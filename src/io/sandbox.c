@@ -28,8 +28,12 @@ static const char *const allowed_always[] = {
     /* Signals: the stop/reload flags, SIGSYS's own death (raise), the sanitizer's stack */
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
     "tgkill", "tkill", "kill",
-    /* Reading clocks and waiting (timers are poll timeouts; libraries may sleep) */
+    /* Reading clocks and waiting (timers are poll timeouts; libraries may sleep). clock_adjtime
+       and adjtimex also read the kernel clock's state (the serving threads ask for TIME_OOP
+       inside an inserted leap second when smearing it); without CAP_SYS_TIME, which the
+       network process never holds alongside a helper, the kernel refuses any change they ask */
     "clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep",
+    "clock_adjtime", "adjtimex",
     /* Files: config and leap list on SIGHUP, drift file (temp + rename), key and cookie files,
        certificates, /proc reads, the pid file and sockets removed at stop */
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "open", "openat", "close",
@@ -55,7 +59,7 @@ static const char *const allowed_always[] = {
 
 /* Only for a process that steers the clock itself (no privileged helper). */
 static const char *const allowed_to_steer[] = {
-    "clock_adjtime", "adjtimex", "clock_settime", "settimeofday",
+    "clock_settime", "settimeofday",
 };
 
 /*
