@@ -6,6 +6,8 @@
  */
 #include "core/auth.h"
 
+#include "core/auth_symkey.h"
+
 #include <string.h>
 
 static size_t none_build_request(void *ctx, uint8_t *pkt, size_t len, size_t cap)
@@ -57,6 +59,7 @@ static const struct auth_instance fallback = {.ops = &auth_none, .ctx = NULL};
 /* Every strategy, for configuration by name: a new authenticator adds its line here. */
 static const struct auth_ops *const registry[] = {
     &auth_none,
+    &auth_symkey,
 };
 
 

@@ -12,12 +12,14 @@
 #ifndef HORLOGE_RESPONDER_H
 #define HORLOGE_RESPONDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/auth.h"
 #include "core/ntp.h"
 #include "core/ntptime.h"
+#include "core/packet.h"
 
 /* What the server says about itself; the shell publishes a new one on every change. */
 struct resp_state {
@@ -75,6 +77,16 @@ size_t resp_answer(const struct resp_state *state, const struct auth_set *auth,
 /* resp_answer for `req` received at `rx_ts`, with auth_none alone (the simulator's server). */
 size_t resp_build(const struct resp_state *state, const uint8_t *req, size_t req_len, ntp_ts rx_ts,
                   enum resp_kod kod, uint8_t *out, size_t out_cap, enum resp_outcome *outcome);
+
+/*
+ * Whether a reply of this length carries authentication (a MAC, NTS fields)
+ * that covers its transmit timestamp, which the shell must then leave as the
+ * responder wrote it (the receive time): a crypto-NAK alone covers nothing.
+ */
+static inline bool resp_transmit_sealed(size_t reply_len)
+{
+    return reply_len > NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN;
+}
 
 /* Root dispersion to announce at `now`: the stored value grown by PHI since the reference time. */
 double resp_root_dispersion_at(const struct resp_state *state, ntp_ts now);

@@ -439,6 +439,21 @@ static void do_leapseclist(struct parser *p, struct args *a)
         get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->leapseclist);
 }
 
+static void do_keyfile(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->keyfile);
+}
+
+/* Samba's socket is DIR/socket: the directory must leave room for it in a sockaddr_un. */
+static void do_ntpsigndsocket(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_path(p, a, w, CFG_SOCKET_PATH_MAX - 8, p->cfg->ntpsigndsocket);
+}
+
 /* POSIX portable user names: letters, digits, '.', '_', '-', not starting with '-'. */
 static bool valid_user(const char *w)
 {
@@ -515,6 +530,9 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
         *max_given = true;
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
             src->maxpoll = (int)v;
+    } else if (!src->is_pool && strcmp(opt, "key") == 0) {
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, UINT32_MAX, "a key id", &v))
+            src->key = (uint32_t)v;
     } else if (src->is_pool && strcmp(opt, "maxsources") == 0) {
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 16, "a source count", &v))
             src->maxsources = (unsigned)v;
@@ -733,6 +751,8 @@ static const struct directive directives[] = {
     {"makestep", do_makestep},
     {"driftfile", do_driftfile},
     {"leapseclist", do_leapseclist},
+    {"keyfile", do_keyfile},
+    {"ntpsigndsocket", do_ntpsigndsocket},
 };
 
 static bool is_blank(char c)
@@ -888,7 +908,7 @@ bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
 {
     return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
            a->iburst == b->iburst && a->prefer == b->prefer && a->minpoll == b->minpoll &&
-           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources;
+           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->key == b->key;
 }
 
 unsigned cfg_match_sources(const struct config *old, const struct config *fresh,
@@ -957,5 +977,6 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
+    name_if(strcmp(old->ntpsigndsocket, fresh->ntpsigndsocket) != 0, "ntpsigndsocket", &n, buf, cap);
     return n;
 }

@@ -23,7 +23,7 @@
  *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
  *   user NAME                   drop privileges to this user after binding (default: stay)
  *   log stderr|syslog           where logs go in daemon mode (default syslog)
- *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer]
+ *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [key N]
  *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N]
  *   minsources N                (default 1)
  *   maxdistance SECONDS         (default 3)
@@ -37,6 +37,8 @@
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
  *                               decides the leap indicator (LI=1/2 in the last UTC day before an entry)
+ *   keyfile PATH                symmetric keys in chrony's format (core/keys.h); read at start and on SIGHUP
+ *   ntpsigndsocket DIR          Samba's ntp_signd socket directory: MS-SNTP requests are signed there
  */
 #ifndef HORLOGE_CONFIG_H
 #define HORLOGE_CONFIG_H
@@ -66,6 +68,7 @@ struct cfg_source {
     int minpoll;         /* default 6 */
     int maxpoll;         /* default 10 */
     unsigned maxsources; /* pools only, default 4 */
+    uint32_t key;        /* `key N`: requests signed and replies checked with keyfile key N; 0 = none */
 };
 
 #define CFG_MAX_REFCLOCKS 8
@@ -110,6 +113,8 @@ struct config {
     int makestep_limit;
     char driftfile[CFG_PATH_MAX];     /* empty = none */
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
+    char keyfile[CFG_PATH_MAX];       /* empty = none */
+    char ntpsigndsocket[CFG_PATH_MAX];/* Samba's ntp_signd socket directory; empty = none */
 };
 
 /* Collected `file:line: message` lines, newline-separated, truncated safely when long. */

@@ -26,6 +26,7 @@
 #include "io/process.h"
 #include "io/refclock.h"
 #include "io/server.h"
+#include "io/symkeys.h"
 #include "io/timesource.h"
 #include "io/upstream.h"
 
@@ -62,6 +63,9 @@ struct horloged {
     int tick_timer, discipline_timer, drift_timer;
     bool sync_started;
     struct leaplist leaplist;
+    /* Authentication: the keyfile's keys, the server's strategies (main.c). */
+    struct symkeys keys;
+    struct auth_set auth;
 };
 
 double daemon_mono_now(void);

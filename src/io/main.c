@@ -63,6 +63,48 @@ static void warn_restart_needed(const struct horloged *d, const struct config *f
                  "after a restart; until then their time is served as under -x");
 }
 
+/* ---- keys ---- */
+
+struct key_swap {
+    struct key_table *into;
+    const struct key_table *from;
+};
+
+static void swap_keys(void *arg)
+{
+    struct key_swap *s = arg;
+    *s->into = *s->from;
+}
+
+/*
+ * The keyfile read again (or emptied when no longer named); -1 when it is bad,
+ * the old keys kept. Workers are held between batches while the table changes.
+ */
+static int reload_keys(struct horloged *d, const struct config *fresh)
+{
+    struct key_table *table = calloc(1, sizeof *table);
+    if (!table || (fresh->keyfile[0] && symkeys_read(fresh->keyfile, table) < 0)) {
+        free(table);
+        return -1;
+    }
+    struct key_swap swap = {.into = &d->keys.table, .from = table};
+    server_exclusive(d->srv, swap_keys, &swap);
+    free(table);
+    return 0;
+}
+
+/* The strategies requests are judged by, in order: symmetric keys, then auth_none. */
+static int start_auth(struct horloged *d)
+{
+    if (symkeys_init(&d->keys) < 0)
+        return -1;
+    if (d->cfg.keyfile[0] && symkeys_read(d->cfg.keyfile, &d->keys.table) < 0)
+        return -1;
+    auth_set_init(&d->auth);
+    auth_set_add(&d->auth, &auth_symkey, &d->keys.server_ctx);
+    return 0;
+}
+
 static void reload_config(struct horloged *d)
 {
     struct config fresh;
@@ -72,7 +114,7 @@ static void reload_config(struct horloged *d)
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
-    if (upstream_apply_config(&d->up, &fresh) < 0) {
+    if (reload_keys(d, &fresh) < 0 || upstream_apply_config(&d->up, &fresh) < 0) {
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
@@ -138,13 +180,15 @@ static int start(struct horloged *d)
     d->precision = measure_precision();
     d->start_mono = daemon_mono_now();
     loop_init(&d->loop, NULL);
-    if (timekeeping_start(d) < 0)
+    if (start_auth(d) < 0 || timekeeping_start(d) < 0)
         return -1;
+    upstream_use_keys(&d->up, &d->keys);
     d->state = *ref_resp_state(&d->sync.ref);
     d->state.precision = d->precision;
     d->srv = server_open(&d->cfg, &d->state);
     if (!d->srv)
         return -1;
+    server_set_auth(d->srv, &d->auth);
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
     if (!d->foreground && process_daemonize() < 0)
@@ -177,6 +221,7 @@ static void stop(struct horloged *d)
     control_close(&d->control);
     server_close(d->srv);
     timekeeping_stop(d);
+    symkeys_close(&d->keys);
     if (d->pidfile_written[0])
         unlink(d->pidfile_written);
     log_info("stopped");
@@ -200,6 +245,9 @@ int main(int argc, char **argv)
         static struct leapsec_list leaplist;
         if (d.cfg.leapseclist[0] && leaplist_read(d.cfg.leapseclist, &leaplist) == 0)
             printf("%s: leap second list OK (%u entries)\n", d.cfg.leapseclist, leaplist.n);
+        static struct key_table keys;
+        if (d.cfg.keyfile[0] && symkeys_read(d.cfg.keyfile, &keys) < 0)
+            return 1;
         return 0;
     }
     bool to_syslog = !d.foreground && d.cfg.log == CFG_LOG_SYSLOG;

@@ -308,7 +308,8 @@ static void worker_send(struct worker *w, int fd, unsigned n)
     /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
     ntp_ts tx = corrected(&w->settings, sockio_realtime_ntp());
     for (unsigned i = 0; i < n; i++)
-        pkt_set_transmit(b->out_bufs[i], tx);
+        if (!resp_transmit_sealed(b->out_iov[i].iov_len))
+            pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;
     while (w->use_sendmmsg && sent < n) {
         int r = sendmmsg(fd, b->out_msgs + sent, n - sent, 0);
@@ -444,6 +445,24 @@ void server_apply_config(struct server *srv, const struct config *cfg)
     settings_from_config(&srv->settings, cfg);
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
+}
+
+void server_set_auth(struct server *srv, const struct auth_set *auth)
+{
+    pthread_mutex_lock(&srv->settings_lock);
+    srv->settings.policy.auth = *auth;
+    bump_generation(srv);
+    pthread_mutex_unlock(&srv->settings_lock);
+}
+
+/* A worker holds its lock for a whole batch: holding them all means none is inside one. */
+void server_exclusive(struct server *srv, void (*fn)(void *arg), void *arg)
+{
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_mutex_lock(&srv->workers[i].lock);
+    fn(arg);
+    for (unsigned i = srv->n_workers; i > 0; i--)
+        pthread_mutex_unlock(&srv->workers[i - 1].lock);
 }
 
 static void add_counters(struct server_counters *sum, const struct server_counters *c)

@@ -27,6 +27,7 @@
 #include "io/loop.h"
 #include "io/netutil.h"
 #include "io/resolve.h"
+#include "io/symkeys.h"
 #include "io/timesource.h"
 
 #define UPSTREAM_MAX_PEERS SYNC_MAX_SOURCES
@@ -44,6 +45,7 @@ struct upstream_peer {
     int timer;                    /* its poll timer in the loop */
     struct upstream *owner;
     struct assoc assoc;
+    struct symkey_ctx key_ctx;    /* `key N`: the assoc's authenticator context */
     struct source_timestamps {
         uint64_t kernel_rx;
         uint64_t software_rx;
@@ -62,6 +64,7 @@ struct upstream {
     int8_t precision;
     upstream_change_fn on_change;
     void *change_ctx;
+    const struct symkeys *keys;  /* for `key N` sources (upstream_use_keys); NULL: none */
     int timer;                   /* resolutions, retries, pool replacement */
     struct resolve_job *jobs[CFG_MAX_SOURCES];
     double retry_at[CFG_MAX_SOURCES];  /* loop (monotonic) seconds: resolve that line again; 0: no */
@@ -76,6 +79,8 @@ void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sy
                    timesource_time_fn local_time, void *time_ctx, int8_t precision);
 /* The hook called when the engine's state may have changed (NULL: none). */
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx);
+/* The keys `server ... key N` lines sign with; they must outlive the upstream. */
+void upstream_use_keys(struct upstream *u, const struct symkeys *keys);
 /* Registers upstream's timer with the loop and starts resolving every source; -1 when the loop is full. */
 int upstream_start(struct upstream *u);
 /*
