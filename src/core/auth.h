@@ -80,6 +80,7 @@ struct auth_request_info {
     const struct auth_instance *strategy; /* whose verdict this is (set by auth_check_request) */
     enum auth_verdict verdict;
     uint32_t key_id;                      /* the request's key id (MAC, MS-SNTP RID), 0 if none */
+    bool deferred;                        /* sealed later, by the shell (MS-SNTP's signer) */
     alignas(8) uint8_t data[AUTH_INFO_DATA_LEN];
 };
 

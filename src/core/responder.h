@@ -51,6 +51,8 @@ enum resp_outcome {
     RESP_DROP_CONTROL,         /* modes 6 and 7 (ntpq/ntpdc): never answered, they amplify */
     RESP_DROP_AUTH,            /* authentication that fails (AUTH_INVALID) */
     RESP_DROP_NO_ROOM,         /* the reply would be longer than the request or the buffer */
+    RESP_DEFERRED,             /* a 48-byte reply the shell has signed elsewhere (MS-SNTP) */
+    RESP_DROP_MSSNTP_EXTENDED, /* MS-SNTP's 120-byte ExtendedAuthenticator: Samba cannot sign it */
     RESP_OUTCOME_COUNT
 };
 

@@ -51,6 +51,8 @@ static void count(struct serve_counters *c, enum resp_kod kod, enum resp_outcome
     case RESP_DROP_CONTROL: c->control_mode++; break;
     case RESP_DROP_AUTH: c->auth_failed++; break;
     case RESP_DROP_NO_ROOM: c->no_room++; break;
+    case RESP_DEFERRED: c->deferred++; break;
+    case RESP_DROP_MSSNTP_EXTENDED: c->mssntp_extended++; break;
     case RESP_OUTCOME_COUNT: break;
     }
 }
@@ -61,11 +63,15 @@ size_t serve_request(const struct serve_policy *policy, const struct resp_state 
 {
     counters->received++;
     enum resp_kod kod;
+    if (rq->outcome)
+        *rq->outcome = RESP_KOD_SENT; /* or a refusal: anything but RESP_DEFERRED */
     if (!admit(policy, rl, rq, counters, &kod))
         return 0;
     const struct resp_request req = {.bytes = rq->bytes, .len = rq->len, .rx = rq->rx, .kod = kod};
     enum resp_outcome outcome;
     size_t len = resp_answer(state, &policy->auth, &req, out, out_cap, &outcome);
     count(counters, kod, outcome);
+    if (rq->outcome)
+        *rq->outcome = outcome;
     return len;
 }

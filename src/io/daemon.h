@@ -66,6 +66,7 @@ struct horloged {
     /* Authentication: the keyfile's keys, the server's strategies (main.c). */
     struct symkeys keys;
     struct auth_set auth;
+    struct ntpsignd *signer;    /* `ntpsigndsocket`: MS-SNTP replies signed by Samba; NULL: none */
 };
 
 double daemon_mono_now(void);

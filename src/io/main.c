@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/auth_mssntp.h"
 #include "io/daemon.h"
 #include "io/log.h"
 
@@ -93,7 +94,10 @@ static int reload_keys(struct horloged *d, const struct config *fresh)
     return 0;
 }
 
-/* The strategies requests are judged by, in order: symmetric keys, then auth_none. */
+/*
+ * The strategies requests are judged by, in order: symmetric keys, then
+ * MS-SNTP (a 68-byte request whose key id is not in the keyfile), then auth_none.
+ */
 static int start_auth(struct horloged *d)
 {
     if (symkeys_init(&d->keys) < 0)
@@ -102,6 +106,12 @@ static int start_auth(struct horloged *d)
         return -1;
     auth_set_init(&d->auth);
     auth_set_add(&d->auth, &auth_symkey, &d->keys.server_ctx);
+    if (d->cfg.ntpsigndsocket[0]) {
+        d->signer = ntpsignd_open(d->cfg.ntpsigndsocket, &d->loop);
+        if (!d->signer)
+            return -1;
+        auth_set_add(&d->auth, &auth_mssntp, NULL);
+    }
     return 0;
 }
 
@@ -189,6 +199,7 @@ static int start(struct horloged *d)
     if (!d->srv)
         return -1;
     server_set_auth(d->srv, &d->auth);
+    server_set_signer(d->srv, d->signer);
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
     if (!d->foreground && process_daemonize() < 0)
@@ -220,6 +231,7 @@ static void stop(struct horloged *d)
 {
     control_close(&d->control);
     server_close(d->srv);
+    ntpsignd_close(d->signer);
     timekeeping_stop(d);
     symkeys_close(&d->keys);
     if (d->pidfile_written[0])
