@@ -5,7 +5,7 @@
 
 #include "core/packet.h"
 
-#define ANSWER_FIELDS_LEN 10 /* version, op, packet id */
+#define ANSWER_FIELDS_LEN 12 /* version, op, packet id */
 
 bool mssntp_is_request(size_t len, const struct ntp_layout *layout)
 {
@@ -45,8 +45,9 @@ void mssntp_encode_sign_request(uint16_t packet_id, const uint8_t key_id_wire[4]
     store_be32(out + 4, 0); /* protocol version 0 */
     store_be32(out + 8, MSSNTP_SIGN_TO_CLIENT);
     store_be16(out + 12, packet_id);
-    memcpy(out + 14, key_id_wire, 4); /* little-endian on the socket, as in the packet */
-    memcpy(out + 18, reply, NTP_HEADER_LEN);
+    store_be16(out + 14, 0);          /* NDR aligns the key id to 4 bytes */
+    memcpy(out + 16, key_id_wire, 4); /* little-endian on the socket, as in the packet */
+    memcpy(out + 20, reply, NTP_HEADER_LEN);
 }
 
 enum mssntp_parse mssntp_parse_answer(const uint8_t *buf, size_t len, struct mssntp_answer *out, size_t *used)
@@ -62,7 +63,10 @@ enum mssntp_parse mssntp_parse_answer(const uint8_t *buf, size_t len, struct mss
     if (version != 0 || (op != MSSNTP_SIGNING_SUCCESS && op != MSSNTP_SIGNING_FAILURE))
         return MSSNTP_BAD;
     out->op = (enum mssntp_op)op;
-    out->packet_id = load_be16(buf + 12);
+    uint32_t packet_id = load_be32(buf + 12);
+    if (packet_id > UINT16_MAX) /* we only ever send 16-bit ids */
+        return MSSNTP_BAD;
+    out->packet_id = (uint16_t)packet_id;
     out->signed_reply = NULL;
     size_t payload = body - ANSWER_FIELDS_LEN;
     if (op == MSSNTP_SIGNING_SUCCESS) {

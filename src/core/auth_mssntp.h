@@ -15,12 +15,15 @@
  * A 120-byte request (ExtendedAuthenticator, MS-SNTP §2.2.2) is not one the
  * signer can sign: the responder counts it apart (RESP_DROP_MSSNTP_EXTENDED).
  *
- * Samba's socket protocol (source4/ntp_signd, librpc/idl/ntp_signd.idl), each
- * message prefixed by its length as a 4-byte big-endian integer:
+ * Samba's socket protocol (source4/ntp_signd, librpc/idl/ntp_signd.idl: NDR,
+ * so each field aligned to its size), each message prefixed by its length as
+ * a 4-byte big-endian integer:
  *   request: version u32 BE (0), op u32 BE (0 = SIGN_TO_CLIENT), packet id
- *            u16 BE, key id u32 LE, then the 48-byte reply to sign;
+ *            u16 BE, 2 bytes of alignment, key id u32 LE, the 48-byte reply;
  *   answer:  version u32 BE, op u32 BE (3 = SIGNING_SUCCESS, 4 = FAILURE),
- *            packet id u16 BE, then on success the signed 68-byte reply.
+ *            packet id u32 BE, then on success the signed 68-byte reply
+ *            (ours, then the key id as sent, then MD5(NT hash || reply)).
+ * (Checked against a Samba 4.17 DC by tests/integration/test_55.)
  */
 #ifndef HORLOGE_AUTH_MSSNTP_H
 #define HORLOGE_AUTH_MSSNTP_H
@@ -34,10 +37,10 @@
 #define MSSNTP_REQUEST_LEN 68
 #define MSSNTP_EXTENDED_LEN 120
 #define MSSNTP_SIGNED_LEN 68
-/* A whole sign request on the socket: length prefix, 14 bytes of fields, the 48-byte reply. */
-#define MSSNTP_SIGN_REQUEST_LEN (4 + 14 + 48)
-/* The largest answer we accept (Samba's is 4 + 10 + 68); longer ones are the signer's error. */
-#define MSSNTP_ANSWER_MAX (4 + 10 + MSSNTP_SIGNED_LEN)
+/* A whole sign request on the socket: length prefix, 16 bytes of fields, the 48-byte reply. */
+#define MSSNTP_SIGN_REQUEST_LEN (4 + 16 + 48)
+/* The largest answer we accept (Samba's is 4 + 12 + 68); longer ones are the signer's error. */
+#define MSSNTP_ANSWER_MAX (4 + 12 + MSSNTP_SIGNED_LEN)
 
 enum mssntp_op {
     MSSNTP_SIGN_TO_CLIENT = 0,
