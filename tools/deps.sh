@@ -23,6 +23,10 @@ chrony                  chronyd and chronyc peers (integration tests, bench/serv
 ntpsec-ntpdig           ntpdig client (integration test 02)
 tshark                  packet dissection (integration test 03)
 wireshark-common        dumpcap capture (integration test 03)
+python3-cryptography    AES-CMAC of symmetric-key requests and replies (integration tests 54, 55)
+samba                   a throw-away AD DC whose ntp_signd signs MS-SNTP replies (integration test 55)
+samba-ad-provision      samba-tool domain provision's schema and templates (integration test 55)
+samba-dsdb-modules      the DC's directory database modules (integration test 55)
 "
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }

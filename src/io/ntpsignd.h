@@ -30,7 +30,7 @@
 /* A reply not signed by then is dropped: the client has long since given up on it. */
 #define NTPSIGND_TIMEOUT 1.0
 /* Between attempts to reach a signer that is not there. */
-#define NTPSIGND_RETRY 1.0
+#define NTPSIGND_RETRY 0.5
 
 struct ntpsignd_counters {
     uint64_t queued;      /* replies handed to the queue */
