@@ -3,11 +3,12 @@
 
 A fake ntp_signd (this test's own Unix socket) accepts horloged's connection and never reads or
 answers. A flood of 68-byte MS-SNTP requests from 127.0.0.2 then fills the socket, the output
-buffer and the bounded queue; meanwhile a probe client on 127.0.0.1 asks for plain time one
+buffer and the bounded queue (8000 requests/s, paced); meanwhile a probe client on 127.0.0.1 asks for plain time one
 request after another. The probe's rate and latency are measured against the same flood made of
 plain requests (same load, no signer involved), with `threads 1` and with `threads 0` (everything
 in the event loop, where a blocking signer would stall serving outright). Every probe must be
-answered, at no less than half the baseline rate (a margin for this shared machine; the figures are printed); the MS-SNTP replies are dropped and counted
+answered, at no less than 70 % of the baseline rate (measured here: 1.27-1.29x, as dropped
+MS-SNTP replies cost less than sent plain ones; the margin is for this shared machine); the MS-SNTP replies are dropped and counted
 (not signed in time, or queue full), none is sent unsigned.
 """
 import os
@@ -22,9 +23,10 @@ from hltest import Server, check, exchange, build_header, horloge_json, note, ru
 import mssntp
 
 PHASE_SECONDS = 3.0
+FLOOD_RATE = 8000  # requests/s from the flooder, the same in both phases
 FLOOD = r"""
 import socket, struct, sys, time
-port, kind, secs = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+port, kind, secs, rate = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[5])
 sys.path.insert(0, sys.argv[4])
 import mssntp
 from hltest import build_header
@@ -32,7 +34,8 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.2", 0))
 s.setblocking(False)
 pkt = mssntp.request(1104) if kind == "mssntp" else build_header(vn=3, mode=3)
-end, sent = time.time() + secs, 0
+start = time.time()
+end, sent = start + secs, 0
 while time.time() < end:
     try:
         s.sendto(pkt, ("127.0.0.1", port)); sent += 1
@@ -42,8 +45,10 @@ while time.time() < end:
         while s.recv(200): pass
     except BlockingIOError:
         pass
-    if sent % 64 == 0:
-        time.sleep(0.0005)
+    if sent % 32 == 0:  # paced: both floods load the machine alike
+        ahead = start + sent / rate - time.time()
+        if ahead > 0:
+            time.sleep(ahead)
 print(sent)
 """
 
@@ -84,7 +89,7 @@ def probe(port, secs):
 def phase(ctx, port, kind):
     here = os.path.dirname(os.path.abspath(__file__))
     flood = subprocess.Popen([sys.executable, "-c", FLOOD, str(port), kind, str(PHASE_SECONDS + 0.5),
-                              here], stdout=subprocess.PIPE, text=True)
+                              here, str(FLOOD_RATE)], stdout=subprocess.PIPE, text=True)
     time.sleep(0.25)
     rate, lost, p99 = probe(port, PHASE_SECONDS)
     sent = int(flood.communicate(timeout=30)[0].strip() or 0)
@@ -107,7 +112,7 @@ def one_mode(ctx, threads):
          % (threads, fmt(base), fmt(stuck), c))
     check(base["lost"] == 0 and stuck["lost"] == 0, "threads %d: probes lost: %d baseline, %d with "
           "the stuck signer" % (threads, base["lost"], stuck["lost"]))
-    check(stuck["probe_rate"] >= 0.5 * base["probe_rate"], "threads %d: probe rate %.0f/s with the "
+    check(stuck["probe_rate"] >= 0.7 * base["probe_rate"], "threads %d: probe rate %.0f/s with the "
           "stuck signer, %.0f/s without" % (threads, stuck["probe_rate"], base["probe_rate"]))
     check(c.get("mssntp_signed") == 0 and c.get("mssntp_deferred", 0) > 0 and
           c.get("mssntp_sign_timeouts", 0) + c.get("mssntp_queue_full", 0) > 0,
