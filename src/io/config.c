@@ -425,33 +425,33 @@ static void do_pidfile(struct parser *p, struct args *a)
     do_optional_path(p, a, CFG_PATH_MAX - 1, p->cfg->pidfile);
 }
 
-static void do_driftfile(struct parser *p, struct args *a)
+/* A directive whose one argument is a path of at most `max` characters. */
+static void path_directive(struct parser *p, struct args *a, size_t max, char *dst)
 {
     const char *w = need_word(p, a);
     if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->driftfile);
+        get_path(p, a, w, max, dst);
+}
+
+static void do_driftfile(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->driftfile);
 }
 
 static void do_leapseclist(struct parser *p, struct args *a)
 {
-    const char *w = need_word(p, a);
-    if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->leapseclist);
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->leapseclist);
 }
 
 static void do_keyfile(struct parser *p, struct args *a)
 {
-    const char *w = need_word(p, a);
-    if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->keyfile);
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->keyfile);
 }
 
 /* Samba's socket is DIR/socket: the directory must leave room for it in a sockaddr_un. */
 static void do_ntpsigndsocket(struct parser *p, struct args *a)
 {
-    const char *w = need_word(p, a);
-    if (w)
-        get_path(p, a, w, CFG_SOCKET_PATH_MAX - 8, p->cfg->ntpsigndsocket);
+    path_directive(p, a, CFG_SOCKET_PATH_MAX - 8, p->cfg->ntpsigndsocket);
 }
 
 /* POSIX portable user names: letters, digits, '.', '_', '-', not starting with '-'. */

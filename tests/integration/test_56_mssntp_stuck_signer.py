@@ -2,14 +2,15 @@
 """A signer that never answers stalls nothing: other clients keep being served at full rate.
 
 A fake ntp_signd (this test's own Unix socket) accepts horloged's connection and never reads or
-answers. A flood of 68-byte MS-SNTP requests from 127.0.0.2 then fills the socket, the output
-buffer and the bounded queue (8000 requests/s, paced); meanwhile a probe client on 127.0.0.1 asks for plain time one
-request after another. The probe's rate and latency are measured against the same flood made of
-plain requests (same load, no signer involved), with `threads 1` and with `threads 0` (everything
-in the event loop, where a blocking signer would stall serving outright). Every probe must be
-answered, at no less than 70 % of the baseline rate (measured here: 1.27-1.29x, as dropped
-MS-SNTP replies cost less than sent plain ones; the margin is for this shared machine); the MS-SNTP replies are dropped and counted
-(not signed in time, or queue full), none is sent unsigned.
+answers. A flood of 68-byte MS-SNTP requests from 127.0.0.2 (8000 requests/s, paced) then fills
+the socket, the output buffer and the bounded queue; meanwhile a probe client on 127.0.0.1 asks
+for plain time one request after another. The probe's rate and latency are measured against the
+same flood made of plain requests (same load, no signer involved), with `threads 1` and with
+`threads 0` (everything in the event loop, where a blocking signer would stall serving
+outright). Every probe must be answered, at no less than 70 % of the baseline rate (measured
+here: 1.27-1.29x, as dropped MS-SNTP replies cost less than sent plain ones; the margin is for
+this shared machine); the MS-SNTP replies are dropped and counted (not signed in time, or queue
+full), none is sent unsigned.
 """
 import os
 import socket
