@@ -34,7 +34,7 @@ const char *key_type_name(enum key_type type)
 
 size_t key_digest_len(enum key_type type)
 {
-    return type == KEY_SHA1 || type == KEY_SHA256 ? 20 : 16;
+    return type == KEY_SHA256 ? 32 : type == KEY_SHA1 ? 20 : 16;
 }
 
 __attribute__((format(printf, 3, 4))) static void note(struct key_parser *p, bool error, const char *fmt, ...)

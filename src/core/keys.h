@@ -20,8 +20,8 @@
 
 #define KEYS_MAX 256
 #define KEY_SECRET_MAX 64
-/* Hash digests are cut to 20 bytes, so a MAC fits RFC 7822's 24-byte limit (as chrony does in NTPv4). */
-#define KEY_DIGEST_MAX 20
+/* SHA-256's whole digest, as chronyd sends it (a 36-byte MAC, see packet.c). */
+#define KEY_DIGEST_MAX 32
 
 enum key_type {
     KEY_MD5 = 0,
@@ -52,7 +52,7 @@ struct keys_report {
 };
 
 const char *key_type_name(enum key_type type);
-/* The MAC's digest length on the wire for this type (16 for MD5 and CMAC, 20 for SHA1 and SHA256). */
+/* The MAC's digest length on the wire for this type (16 for MD5 and CMAC, 20 for SHA1, 32 for SHA256). */
 size_t key_digest_len(enum key_type type);
 
 /* Parses a whole key file's text. Returns 0, or -1 when any line is bad (`table` is then unspecified). */

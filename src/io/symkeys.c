@@ -87,8 +87,9 @@ static void log_report(const struct keys_report *rep)
     char copy[sizeof rep->text];
     memcpy(copy, rep->text, sizeof copy);
     for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strstr(line, ": warning: "))
-            log_warn("%s", line);
+        const char *w = strstr(line, ": warning: ");
+        if (w)
+            log_warn("%.*s: %s", (int)(w - line), line, w + strlen(": warning: "));
         else
             log_error("%s", line);
     }

@@ -4,8 +4,8 @@
  * Owns: the key table every symkey context reads (the server's and each
  * `server ... key N` source's), reading the key file (errors and warnings
  * logged as `file:line: message`), and the OpenSSL side of core/auth_symkey:
- * digest-of-key-then-packet for MD5/SHA1/SHA256 (RFC 5905 §7.3, truncated
- * to 20 bytes as chrony does in NTPv4), AES-CMAC through EVP_MAC (RFC 8573),
+ * digest-of-key-then-packet for MD5/SHA1/SHA256 (RFC 5905 §7.3, the whole
+ * digest, as chronyd computes it), AES-CMAC through EVP_MAC (RFC 8573),
  * and CRYPTO_memcmp for the comparison. The table is replaced in place on
  * reload, while the serving threads are held between batches (server.h).
  */

@@ -3,7 +3,8 @@
 
 1. chronyd as a client of horloged: `server 127.0.0.1 ... key 10` (AES128-CMAC) and
    `server 127.0.0.2 ... key 11` (SHA1); chronyd takes both as authenticated sources
-   (`chronyc authdata`: mode SK, the key and its type) and selects one of them.
+   (`chronyc authdata`: mode SK, the key and its type) and selects one of them; `chronyd -Q`
+   takes horloged's time with SHA256 (whole 32-byte digest, as chronyd sends), AES256 and MD5 keys.
 2. horloged as a client of chronyd: `server 127.0.0.21 ... key 10` and `server 127.0.0.22 ...
    key 11`: both reachable with no reply refused, one selected; a third line whose key chronyd
    does not hold is never reached and gives no sample (chronyd's crypto-NAKs, if any, refused).
@@ -27,11 +28,14 @@ AES_KEY = bytes(range(1, 17))
 SHA1_KEY = b"horloge-sha1-secret-20"
 NEW_SHA1_KEY = b"horloge-sha1-renewed-20"
 OTHER_AES_KEY = bytes(range(101, 117))
+# The other types chronyd must accept from horloged too (chronyd -Q): SHA256's whole 32-byte digest.
+OTHER_TYPES = ("12 SHA256 HEX:%s\n13 AES256 HEX:%s\n14 MD5 horloge-md5-legacy\n"
+               % (bytes(range(32)).hex(), bytes(range(64, 96)).hex()))
 
 
 def keyfile_text(sha1_key):
-    return ("# test keys\n10 AES128 HEX:%s\n11 SHA1 %s\n" % (AES_KEY.hex().upper(),
-                                                             sha1_key.decode()))
+    return ("# test keys\n10 AES128 HEX:%s\n11 SHA1 %s\n%s" % (AES_KEY.hex().upper(),
+                                                               sha1_key.decode(), OTHER_TYPES))
 
 
 def mac_of(kind, key, data):
@@ -77,7 +81,7 @@ def crafted_checks(ctx, srv, keyfile):
     with open(keyfile, "w") as f:
         f.write(keyfile_text(NEW_SHA1_KEY))
     srv.signal(1)
-    wait_until(ctx, 5, lambda: srv.log().count("keyfile %s: 2 keys" % keyfile) >= 2,
+    wait_until(ctx, 5, lambda: srv.log().count("keyfile %s: 5 keys" % keyfile) >= 2,
                "keyfile reloaded")
     rep, _, _ = exchange(port, signed_request(11, "SHA1", SHA1_KEY), timeout=0.5)
     check(rep is None, "the old SHA1 secret was still answered after SIGHUP")
@@ -94,8 +98,20 @@ def crafted_checks(ctx, srv, keyfile):
     with open(keyfile, "w") as f:
         f.write(keyfile_text(SHA1_KEY))
     srv.signal(1)
-    wait_until(ctx, 5, lambda: srv.log().count("keyfile %s: 2 keys" % keyfile) >= 3,
+    wait_until(ctx, 5, lambda: srv.log().count("keyfile %s: 5 keys" % keyfile) >= 3,
                "keyfile reloaded again")
+
+
+def chronyd_measures_other_types(ctx, port, keyfile):
+    """`chronyd -Q` with SHA256, AES256 and MD5 keys takes horloged's signed time."""
+    for key in (12, 13, 14):
+        r = subprocess.run(NOCLOCK + ["chronyd", "-x", "-Q", "-t", str(int(8 * ctx.slow)), "-f", "/dev/null",
+                                      "server 127.0.0.1 port %d iburst key %d maxsamples 2" % (port, key),
+                                      "keyfile %s" % keyfile, "pidfile %s" % ctx.path("q%d.pid" % key)],
+                           capture_output=True, text=True, timeout=40 * ctx.slow)
+        check("System clock wrong by" in r.stdout + r.stderr,
+              "chronyd -Q with key %d took no time from horloged:\n%s" % (key, r.stdout + r.stderr))
+    note("chronyd -Q accepted horloged's SHA256, AES256 and MD5 replies")
 
 
 def chronyd_client_of_horloged(ctx, port, keyfile):
@@ -120,6 +136,8 @@ def chronyd_client_of_horloged(ctx, port, keyfile):
         seen["sources"], seen["authdata"] = src, auth
         lines = [l for l in src.splitlines() if re.search(r"127\.0\.0\.[12] ", l)]
         if len(lines) != 2 or not any(l.startswith("^*") for l in lines):
+            return None
+        if not all(l[:2] in ("^*", "^+", "^-") for l in lines):  # both usable, not `^?`
             return None
         if any(not re.search(r" 377 | 17 | 37 | 77 | 177 | 7 ", l) for l in lines):
             return None
@@ -151,7 +169,8 @@ def horloged_client_of_chronyd(ctx, keyfile):
                        "keyfile %s" % ctx.path("client-keys"), "local stratum 10"],
                  name="cli", listen=("127.0.0.3",))
     with open(ctx.path("client-keys"), "w") as f:
-        f.write(keyfile_text(SHA1_KEY) + "12 AES128 HEX:%s\n" % OTHER_AES_KEY.hex())
+        f.write("10 AES128 HEX:%s\n11 SHA1 %s\n12 AES128 HEX:%s\n"
+                % (AES_KEY.hex(), SHA1_KEY.decode(), OTHER_AES_KEY.hex()))
     with open(ctx.path("other-keys"), "w") as f:
         f.write("13 AES128 HEX:%s\n" % OTHER_AES_KEY.hex())
     Server(ctx, ["local stratum 1", "keyfile %s" % ctx.path("other-keys")], name="up3",
@@ -190,6 +209,7 @@ def test(ctx):
     srv = Server(ctx, ["local stratum 3", "keyfile %s" % keyfile],
                  listen=("127.0.0.1", "127.0.0.2")).start()
     crafted_checks(ctx, srv, keyfile)
+    chronyd_measures_other_types(ctx, srv.port, keyfile)
     chronyd_client_of_horloged(ctx, srv.port, keyfile)
     horloged_client_of_chronyd(ctx, keyfile)
 
