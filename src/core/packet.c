@@ -1,7 +1,7 @@
 /* packet: explicit NTP packet decode/encode; see packet.h. */
 #include "core/packet.h"
 
-/* A MAC is a 4-byte key id plus a 16 (MD5/AES-CMAC) or 20 (SHA-1) byte digest; 4 alone is a crypto-NAK. */
+/* A MAC is a 4-byte key id plus a 16 (MD5/AES-CMAC), 20 (SHA-1) or 32 (SHA-256) byte digest; 4 alone is a crypto-NAK. */
 #define MAC_NAK_LEN 4
 #define MAC_MIN_LEN 20
 #define MAC_MAX_LEN 24

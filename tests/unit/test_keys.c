@@ -94,7 +94,8 @@ static int setup_keys(void **state)
         return -1;
     static struct keys_report rep;
     const char *text = "2 AES128 HEX:2b7e151628aed2a6abf7158809cf4f3c\n"
-                       "7 SHA1 horloge-sha1-secret\n";
+                       "7 SHA1 horloge-sha1-secret\n"
+                       "12 SHA256 horloge-sha256-secret\n";
     return keys_parse_text(text, strlen(text), "keys", &keys.table, &rep);
 }
 
@@ -159,10 +160,15 @@ static size_t client_request(uint32_t id, uint8_t *req)
 static void test_server_signs_with_the_requests_key(void **state)
 {
     (void)state;
-    for (uint32_t id = 2; id <= 7; id += 5) {
+    static const struct {
+        uint32_t id;
+        size_t len;
+    } cases[] = {{2, 68}, {7, 72}, {12, 84}}; /* AES128-CMAC, SHA1, SHA256's whole digest */
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        uint32_t id = cases[c].id;
         uint8_t req[NTP_MAX_PACKET_LEN], out[NTP_MAX_PACKET_LEN];
         size_t len = client_request(id, req);
-        assert_int_equal(len, id == 2 ? 68 : 72);
+        assert_int_equal(len, cases[c].len);
         enum resp_outcome outcome;
         size_t n = answer(req, len, out, &outcome);
         assert_int_equal(outcome, RESP_REPLIED);
