@@ -112,6 +112,7 @@ static const char *const serverstats_labels[][2] = {
     {"received", "Requests received"},
     {"replied", "Time replies sent"},
     {"replied_symmetric", "  of which mode 2 (w32time)"},
+    {"replied_interleaved", "  of which interleaved"},
     {"kod_rate", "KoD RATE sent"},
     {"kod_deny", "KoD DENY sent"},
     {"rate_limited", "Rate-limited requests"},
@@ -131,6 +132,7 @@ static const char *const serverstats_labels[][2] = {
     {"mssntp_extended", "MS-SNTP 120-byte (unsignable)"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},
+    {"kernel_tx_timestamps", "Kernel transmit timestamps"},
     {"threads", "Serving threads per address"},
     {"sockets", "Serving sockets"},
     {"sockets_used", "  of which received requests"},
@@ -258,8 +260,8 @@ static void render_sources(const struct kvdoc *doc, FILE *f)
 
 static void render_sourcestats(const struct kvdoc *doc, FILE *f)
 {
-    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter\n");
-    fprintf(f, "==========================================================================================================\n");
+    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter  Mode\n");
+    fprintf(f, "=======================================================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
         fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", source_label(doc, i), get_long(doc, i, "samples"),
                 get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
@@ -269,7 +271,8 @@ static void render_sourcestats(const struct kvdoc *doc, FILE *f)
         print_seconds(f, get_double(doc, i, "error"), false);
         fputs("  ", f);
         print_seconds(f, get_double(doc, i, "jitter"), false);
-        fputc('\n', f);
+        const char *mode = kvdoc_get(doc, i, "mode");
+        fprintf(f, "  %s\n", mode ? mode : "-");
     }
 }
 

@@ -8,6 +8,14 @@
  * the authentication strategy seals, see auth.h). Knows no sockets, clocks
  * or clients: access control and rate limiting are decided before (serve),
  * the transmit timestamp is written after (pkt_set_transmit), by the shell.
+ *
+ * Interleaved mode (RFC 9769 §2): a client request whose origin timestamp is
+ * the receive timestamp of our last reply to that client comes from an
+ * interleaved client. When the kernel transmit timestamp of that last reply
+ * is known, the reply is interleaved: origin = the request's receive field,
+ * receive = now, transmit = when the last reply really left, and the shell
+ * must keep that transmit field. Either way the shell records when this reply
+ * leaves, for the next one. Basic clients cost nothing more.
  */
 #ifndef HORLOGE_RESPONDER_H
 #define HORLOGE_RESPONDER_H
@@ -43,6 +51,9 @@ enum resp_kod {
 enum resp_outcome {
     RESP_REPLIED = 0,          /* time, in mode 4 */
     RESP_REPLIED_SYMMETRIC,    /* time, in mode 2 to a symmetric active request (w32time) */
+    RESP_REPLIED_INTERLEAVED,  /* time, interleaved (transmit = the last reply's departure) */
+    RESP_REPLIED_XLEAVE_START, /* time in basic mode to an interleaved client, whose last
+                                  reply's departure is not known: record this one's */
     RESP_CRYPTO_NAK,           /* time in mode 4, with a crypto-NAK (a MAC of a key we lack) */
     RESP_CRYPTO_NAK_SYMMETRIC, /* the same in mode 2 */
     RESP_KOD_SENT,             /* the Kiss-o'-Death asked for */
@@ -63,7 +74,12 @@ struct resp_request {
     size_t len;
     ntp_ts rx;           /* receive timestamp, as served */
     enum resp_kod kod;   /* a Kiss-o'-Death instead of time */
+    ntp_ts prev_rx;      /* our last reply to this client: its receive timestamp (0: none) */
+    ntp_ts prev_tx;      /* and when it left, if recorded (0: not known) */
 };
+
+/* The outcome is a time reply whose departure the shell must record (interleaved mode). */
+bool resp_records_departure(enum resp_outcome outcome);
 
 /*
  * Builds the reply to `rq` into `out` and returns its length, or 0 for no

@@ -479,6 +479,32 @@ static void do_user(struct parser *p, struct args *a)
     parse_error(p, "user: '%s' is not a user name", quote(w, q));
 }
 
+/* A Linux interface name: 1..15 characters, no '/', blank or ':' (which names an alias). */
+static bool valid_ifname(const char *w)
+{
+    size_t n = strlen(w);
+    if (n == 0 || n >= CFG_IFNAME_MAX || strcmp(w, ".") == 0 || strcmp(w, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)w[i]) || w[i] == '/' || w[i] == ':')
+            return false;
+    return true;
+}
+
+static void do_hwtimestamp(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    char q[CFG_QUOTE_MAX + 4];
+    if (!w)
+        return;
+    if (!valid_ifname(w))
+        parse_error(p, "hwtimestamp: '%s' is not an interface name", quote(w, q));
+    else if (p->cfg->n_hwtimestamp >= CFG_MAX_HWTIMESTAMP)
+        parse_error(p, "hwtimestamp: at most %d interfaces", CFG_MAX_HWTIMESTAMP);
+    else
+        strcpy(p->cfg->hwtimestamp[p->cfg->n_hwtimestamp++], w);
+}
+
 static void do_log(struct parser *p, struct args *a)
 {
     const char *w = need_word(p, a);
@@ -513,6 +539,10 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
     long v;
     if (strcmp(opt, "iburst") == 0) {
         src->iburst = true;
+        return true;
+    }
+    if (strcmp(opt, "xleave") == 0) {
+        src->xleave = true;
         return true;
     }
     if (!src->is_pool && strcmp(opt, "prefer") == 0) {
@@ -746,6 +776,7 @@ static const struct directive directives[] = {
     {"server", do_server},
     {"pool", do_pool},
     {"refclock", do_refclock},
+    {"hwtimestamp", do_hwtimestamp},
     {"minsources", do_minsources},
     {"maxdistance", do_maxdistance},
     {"makestep", do_makestep},
@@ -907,7 +938,8 @@ int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs)
 bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
 {
     return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
-           a->iburst == b->iburst && a->prefer == b->prefer && a->minpoll == b->minpoll &&
+           a->iburst == b->iburst && a->prefer == b->prefer && a->xleave == b->xleave &&
+           a->minpoll == b->minpoll &&
            a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->key == b->key;
 }
 
@@ -952,6 +984,12 @@ static bool listen_equal(const struct config *a, const struct config *b)
     return a->n_listen == b->n_listen && memcmp(a->listen, b->listen, a->n_listen * sizeof a->listen[0]) == 0;
 }
 
+static bool hwtimestamp_equal(const struct config *a, const struct config *b)
+{
+    return a->n_hwtimestamp == b->n_hwtimestamp &&
+           memcmp(a->hwtimestamp, b->hwtimestamp, sizeof a->hwtimestamp) == 0;
+}
+
 static void name_if(bool changed, const char *name, unsigned *n, char *buf, size_t cap)
 {
     if (!changed)
@@ -977,6 +1015,7 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
+    name_if(!hwtimestamp_equal(old, fresh), "hwtimestamp", &n, buf, cap);
     name_if(strcmp(old->ntpsigndsocket, fresh->ntpsigndsocket) != 0, "ntpsigndsocket", &n, buf, cap);
     return n;
 }

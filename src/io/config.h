@@ -23,8 +23,9 @@
  *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
  *   user NAME                   drop privileges to this user after binding (default: stay)
  *   log stderr|syslog           where logs go in daemon mode (default syslog)
- *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [key N]
- *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N]
+ *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [xleave] [key N]
+ *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N] [xleave]
+ *                               xleave: interleaved mode (RFC 9769) with servers that offer it
  *   minsources N                (default 1)
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
@@ -33,6 +34,8 @@
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
  *                               chrony's socket protocol, as gpsd writes it); refid 1-4 ASCII
  *                               characters (default the driver's name), poll default 4
+ *   hwtimestamp IFACE           NIC (hardware) timestamps for the upstream sources' packets on
+ *                               IFACE where it has them, software timestamps otherwise; repeatable
  *   driftfile PATH
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
@@ -65,6 +68,7 @@ struct cfg_source {
     bool is_pool;
     bool iburst;
     bool prefer;
+    bool xleave;         /* ask for interleaved mode (RFC 9769) */
     int minpoll;         /* default 6 */
     int maxpoll;         /* default 10 */
     unsigned maxsources; /* pools only, default 4 */
@@ -72,6 +76,8 @@ struct cfg_source {
 };
 
 #define CFG_MAX_REFCLOCKS 8
+#define CFG_MAX_HWTIMESTAMP 8
+#define CFG_IFNAME_MAX 16 /* IFNAMSIZ, the terminating NUL included */
 
 struct cfg_refclock {
     char driver[16];     /* as the driver table names it, e.g. "SOCK" */
@@ -106,6 +112,8 @@ struct config {
     struct cfg_source sources[CFG_MAX_SOURCES];
     unsigned n_refclocks;
     struct cfg_refclock refclocks[CFG_MAX_REFCLOCKS];
+    unsigned n_hwtimestamp;
+    char hwtimestamp[CFG_MAX_HWTIMESTAMP][CFG_IFNAME_MAX];
     unsigned minsources;
     double maxdistance;
     bool makestep_enabled;

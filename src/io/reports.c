@@ -102,6 +102,7 @@ static const struct {
     {"received", offsetof(struct server_counters, serve.received)},
     {"replied", offsetof(struct server_counters, serve.replied)},
     {"replied_symmetric", offsetof(struct server_counters, serve.replied_sym)},
+    {"replied_interleaved", offsetof(struct server_counters, serve.replied_xleave)},
     {"kod_rate", offsetof(struct server_counters, serve.kod_rate)},
     {"kod_deny", offsetof(struct server_counters, serve.kod_deny)},
     {"rate_limited", offsetof(struct server_counters, serve.rate_limited)},
@@ -116,6 +117,7 @@ static const struct {
     {"mssntp_extended", offsetof(struct server_counters, serve.mssntp_extended)},
     {"send_errors", offsetof(struct server_counters, send_errors)},
     {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},
+    {"kernel_tx_timestamps", offsetof(struct server_counters, kernel_tx_timestamps)},
 };
 
 /* What became of the MS-SNTP replies handed to Samba's signer (only with `ntpsigndsocket`). */

@@ -23,6 +23,8 @@
 #define BATCH 64
 /* Room for SCM_TIMESTAMPING (three timespecs) and a little more. */
 #define CONTROL_LEN 128
+/* Replies to interleaved clients whose kernel transmit timestamp is awaited (a power of two). */
+#define DEPARTURES 256
 
 /* The settings workers use; replaced whole on publish/reload, tracked by a generation number. */
 struct serving_settings {
@@ -42,7 +44,22 @@ struct batch {
     struct mmsghdr out_msgs[BATCH];
     struct iovec out_iov[BATCH];
     uint8_t out_bufs[BATCH][NTP_MAX_PACKET_LEN];
+    uint8_t out_control[BATCH][SOCKIO_TX_CONTROL_LEN];
+    enum serve_tx out_tx[BATCH];
+    struct net_addr out_client[BATCH];
+    ntp_ts out_rx[BATCH];
     unsigned dirty; /* messages the last receive filled */
+};
+
+/*
+ * A reply to an interleaved client, sent with a transmit timestamp asked for:
+ * the kernel numbers those replies in order (SOF_TIMESTAMPING_OPT_ID), so the
+ * number finds the client and the receive time the reply carried.
+ */
+struct departure {
+    uint32_t key;
+    struct net_addr client;
+    ntp_ts rx;
 };
 
 struct worker {
@@ -52,6 +69,7 @@ struct worker {
     pthread_t thread;
     bool thread_started;
     bool use_sendmmsg;
+    bool tx_stamps;         /* the kernel gives transmit timestamps on this socket */
     /* Guards everything below; held for one batch at a time, so uncontended in practice. */
     pthread_mutex_t lock;
     unsigned seen_generation;
@@ -60,6 +78,9 @@ struct worker {
     void *rl_mem;
     struct server_counters counters;
     struct batch *batch;
+    uint32_t next_key;      /* the kernel's number for the next stamped reply */
+    unsigned awaited;       /* stamped replies sent since the error queue was last found empty */
+    struct departure departures[DEPARTURES];
 };
 
 struct server {
@@ -82,7 +103,8 @@ static void settings_from_config(struct serving_settings *s, const struct config
     s->ratelimit = cfg->ratelimit;
 }
 
-static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport, bool blocking)
+static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport, bool blocking,
+                       bool *tx_stamps)
 {
     struct sockaddr_storage ss;
     socklen_t len = netaddr_to_sockaddr(addr, port, &ss);
@@ -106,9 +128,14 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
     /* Only between our own workers: without it a second daemon on the same port fails to bind. */
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         log_warn("SO_REUSEPORT: %s", strerror(errno));
-    /* SO_TIMESTAMPING, not SO_TIMESTAMPNS alone: see sockio.h. */
-    if (sockio_enable_rx_timestamps(fd) < 0)
+    /* SO_TIMESTAMPING, not SO_TIMESTAMPNS alone: see sockio.h. Transmit times only when asked. */
+    int ts = sockio_enable_timestamps(fd, false, 0);
+    if (ts < 0)
         log_warn("SO_TIMESTAMPING unavailable (%s): receive times read from the clock", strerror(errno));
+    else if (ts > 0)
+        log_info("no kernel transmit timestamps on %s (%s): interleaved clients answered in basic mode",
+                 netaddr_format_port(addr, port).text, strerror(errno));
+    *tx_stamps = ts == 0;
     if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
         log_error("cannot bind %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
         close(fd);
@@ -184,7 +211,7 @@ static int open_address_workers(struct server *srv, const struct config *cfg, co
         struct worker *w = &srv->workers[srv->n_workers++];
         if (worker_init(srv, w, srv->n_workers - 1, cfg) < 0)
             return -1;
-        w->fd = open_socket(addr, cfg->port, per_address > 1, srv->threads > 0);
+        w->fd = open_socket(addr, cfg->port, per_address > 1, srv->threads > 0, &w->tx_stamps);
         if (w->fd >= 0)
             continue;
         if (t > 0 || addr->family != NET_IPV6)
@@ -275,6 +302,58 @@ static void hand_over(struct worker *w, unsigned i, enum resp_outcome outcome, u
                     b->bufs[i] + NTP_HEADER_LEN);
 }
 
+/*
+ * Reads the transmit timestamps the kernel queued for replies to interleaved
+ * clients and keeps each in its client's entry. Called with w->lock held.
+ */
+static void worker_collect_departures(struct worker *w)
+{
+    struct sockio_stamp ts;
+    uint32_t key;
+    int r;
+    while ((r = sockio_read_tx_timestamp(w->fd, &ts, &key)) >= 0) {
+        if (r == 0 || !ts.has_sw)
+            continue;
+        w->counters.kernel_tx_timestamps++;
+        const struct departure *d = &w->departures[key % DEPARTURES];
+        if (d->key == key && d->client.family != NET_NONE)
+            serve_record_departure(w->rl, &d->client, d->rx, corrected(&w->settings, ntp_from_unix(ts.sw)));
+    }
+    w->awaited = 0;
+}
+
+static void set_reply(struct batch *b, unsigned out, unsigned i, size_t len)
+{
+    b->out_iov[out].iov_base = b->out_bufs[out];
+    b->out_iov[out].iov_len = len;
+    memset(&b->out_msgs[out].msg_hdr, 0, sizeof b->out_msgs[out].msg_hdr);
+    b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
+    b->out_msgs[out].msg_hdr.msg_namelen = b->msgs[i].msg_hdr.msg_namelen;
+    b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
+    b->out_msgs[out].msg_hdr.msg_iovlen = 1;
+}
+
+/* A reply to an interleaved client: ask the kernel when it leaves (if it can tell). */
+static void want_departure(struct worker *w, unsigned out, const struct net_addr *client, ntp_ts rx)
+{
+    struct batch *b = w->batch;
+    b->out_client[out] = *client;
+    b->out_rx[out] = rx;
+    if (w->tx_stamps)
+        sockio_request_tx_timestamp(&b->out_msgs[out].msg_hdr, b->out_control[out]);
+}
+
+/* The kernel receive timestamp if there is one, else the clock now. */
+static ntp_ts receive_time(struct worker *w, struct msghdr *msg)
+{
+    struct unix_time kts;
+    if (sockio_rx_timestamp(msg, &kts)) {
+        w->counters.kernel_timestamps++;
+        return ntp_from_unix(kts);
+    }
+    return sockio_realtime_ntp(); /* no kernel timestamp: the next best thing */
+}
+
 /* Builds the replies for `n` received messages; returns how many to send. */
 static unsigned worker_process(struct worker *w, unsigned n)
 {
@@ -283,17 +362,10 @@ static unsigned worker_process(struct worker *w, unsigned n)
     unsigned out = 0;
     pthread_mutex_lock(&w->lock);
     worker_refresh_settings(w);
+    if (w->awaited)
+        worker_collect_departures(w);
     for (unsigned i = 0; i < n; i++) {
-        struct msghdr *msg = &b->msgs[i].msg_hdr;
-        size_t len = b->msgs[i].msg_len;
-        ntp_ts rx;
-        struct unix_time kts;
-        if (sockio_rx_timestamp(msg, &kts)) {
-            rx = ntp_from_unix(kts);
-            w->counters.kernel_timestamps++;
-        } else {
-            rx = sockio_realtime_ntp(); /* no kernel timestamp: the next best thing */
-        }
+        ntp_ts rx = receive_time(w, &b->msgs[i].msg_hdr);
         struct net_addr client;
         if (!netaddr_from_sockaddr(&b->addrs[i], &client)) {
             w->counters.serve.received++; /* a datagram all the same, but no address to answer */
@@ -301,26 +373,63 @@ static unsigned worker_process(struct worker *w, unsigned n)
         }
         enum resp_outcome outcome;
         const struct serve_request rq = {
-            .client = &client, .mono_ns = mono, .bytes = b->bufs[i], .len = len,
+            .client = &client, .mono_ns = mono, .bytes = b->bufs[i], .len = b->msgs[i].msg_len,
             .rx = corrected(&w->settings, rx), .outcome = &outcome,
         };
         size_t rlen = serve_request(&w->settings.policy, &w->settings.state, w->rl, &rq,
-                                    b->out_bufs[out], NTP_MAX_PACKET_LEN, &w->counters.serve);
+                                    b->out_bufs[out], NTP_MAX_PACKET_LEN, &w->counters.serve,
+                                    &b->out_tx[out]);
         if (outcome == RESP_DEFERRED || outcome == RESP_DROP_MSSNTP_EXTENDED)
             hand_over(w, i, outcome, b->out_bufs[out], &client);
         if (rlen == 0 || outcome == RESP_DEFERRED)
             continue;
-        b->out_iov[out].iov_base = b->out_bufs[out];
-        b->out_iov[out].iov_len = rlen;
-        memset(&b->out_msgs[out].msg_hdr, 0, sizeof b->out_msgs[out].msg_hdr);
-        b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
-        b->out_msgs[out].msg_hdr.msg_namelen = msg->msg_namelen;
-        b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
-        b->out_msgs[out].msg_hdr.msg_iovlen = 1;
+        set_reply(b, out, i, rlen);
+        if (b->out_tx[out] != SERVE_TX_STAMP)
+            want_departure(w, out, &client, rq.rx);
         out++;
     }
     pthread_mutex_unlock(&w->lock);
     return out;
+}
+
+/* The first `sent` replies left: number the stamped ones as the kernel does, then read the stamps. */
+static void note_departures(struct worker *w, unsigned sent)
+{
+    struct batch *b = w->batch;
+    unsigned stamped = 0;
+    for (unsigned i = 0; i < sent && w->tx_stamps; i++) {
+        if (b->out_tx[i] == SERVE_TX_STAMP)
+            continue;
+        w->departures[w->next_key % DEPARTURES] =
+            (struct departure){.key = w->next_key, .client = b->out_client[i], .rx = b->out_rx[i]};
+        w->next_key++;
+        stamped++;
+    }
+    if (stamped == 0)
+        return;
+    w->awaited += stamped;
+    /* A software timestamp is usually queued by the time the send returns. */
+    pthread_mutex_lock(&w->lock);
+    worker_collect_departures(w);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * A send refused for its timestamp request (a network simulator may take
+ * SO_TIMESTAMPING but not the control message): sent again without it, and
+ * no more stamps asked on this socket. False when that fails too.
+ */
+static bool send_unstamped(struct worker *w, int fd, struct msghdr *msg)
+{
+    if (msg->msg_controllen == 0 || errno != EINVAL)
+        return false;
+    if (w->tx_stamps)
+        log_info("serving socket %u: transmit timestamp requests refused; interleaved clients answered "
+                 "in basic mode", w->index);
+    w->tx_stamps = false;
+    msg->msg_control = NULL;
+    msg->msg_controllen = 0;
+    return sendmsg(fd, msg, 0) >= 0;
 }
 
 /*
@@ -333,7 +442,8 @@ static void worker_send(struct worker *w, int fd, unsigned n)
     /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
     ntp_ts tx = corrected(&w->settings, sockio_realtime_ntp());
     for (unsigned i = 0; i < n; i++)
-        if (!resp_transmit_sealed(b->out_iov[i].iov_len))
+        /* Interleaved: it holds the last departure; sealed: a MAC covers it (resp_transmit_sealed). */
+        if (b->out_tx[i] != SERVE_TX_KEEP_RECORD && !resp_transmit_sealed(b->out_iov[i].iov_len))
             pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;
     while (w->use_sendmmsg && sent < n) {
@@ -349,9 +459,10 @@ static void worker_send(struct worker *w, int fd, unsigned n)
         break;
     }
     for (; !w->use_sendmmsg && sent < n; sent++) {
-        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0)
+        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0 && !send_unstamped(w, fd, &b->out_msgs[sent].msg_hdr))
             break;
     }
+    note_departures(w, sent);
     if (sent < n) {
         pthread_mutex_lock(&w->lock);
         w->counters.send_errors += n - sent;
@@ -430,8 +541,13 @@ int server_start_threads(struct server *srv)
 
 static void worker_on_readable(void *ctx, int fd, short revents)
 {
-    (void)revents;
-    worker_drain(ctx, fd);
+    struct worker *w = ctx;
+    if (revents & POLLERR) { /* transmit timestamps queued late */
+        pthread_mutex_lock(&w->lock);
+        worker_collect_departures(w);
+        pthread_mutex_unlock(&w->lock);
+    }
+    worker_drain(w, fd);
 }
 
 int server_register(struct server *srv, struct loop *loop)

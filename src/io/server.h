@@ -11,6 +11,9 @@
  * stays on one socket, so each worker's rate limiter and counters are its
  * own. Around the serving policy (core/serve): receiving, timestamping (kernel
  * receive times, the -x time correction) and sending, and the per-worker counters.
+ * Replies to interleaved clients (RFC 9769) alone are sent with a kernel
+ * transmit timestamp asked for, read back from the socket's error queue and
+ * kept in the client's entry for its next request; basic clients cost nothing.
  */
 #ifndef HORLOGE_SERVER_H
 #define HORLOGE_SERVER_H
@@ -29,6 +32,7 @@ struct server_counters {
     struct serve_counters serve;
     uint64_t send_errors;
     uint64_t kernel_timestamps;/* receive timestamps that came from the kernel */
+    uint64_t kernel_tx_timestamps; /* transmit timestamps of replies to interleaved clients */
 };
 
 /*

@@ -593,6 +593,14 @@ def reach_of(rec):
 
 # ---------------------------------------------------------------------- main
 
+def chrony_ntpdata(sock, addr):
+    """`chronyc ntpdata ADDR` of the chronyd whose command socket is SOCK, as {field: value}."""
+    r = subprocess.run(["chronyc", "-h", sock, "-n", "ntpdata", addr], capture_output=True,
+                       text=True, timeout=10)
+    return dict((k.strip(), v.strip()) for k, v in
+                (l.split(":", 1) for l in r.stdout.splitlines() if ":" in l))
+
+
 def horloge_json(ctx, sock, command):
     """`horloge -s SOCK COMMAND --json`, parsed."""
     import json

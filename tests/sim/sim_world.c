@@ -49,6 +49,7 @@ struct world_server {
     struct assoc assoc;
     struct sim_rng nonce_rng;
     struct resp_state state;
+    ntp_ts last_rx, last_departure; /* its last reply to us, as its interleaved mode keeps it */
     double next_poll;
     struct sim_source_figures fig;
     unsigned obs_false, obs_comb, obs_sel;
@@ -79,6 +80,30 @@ static void note_outcome(struct world_server *ws, const struct assoc_outcome *o)
     ws->fig.removed |= o->action == ASSOC_REMOVED;
 }
 
+/*
+ * The server's reply, interleaved when the client asks and it knows when its
+ * last reply left; a basic reply's transmit field is read tx_lag early.
+ */
+static size_t serve(struct world_server *ws, const uint8_t *req, size_t req_len, ntp_ts rx,
+                    enum resp_kod kod, uint8_t *rep, size_t *len)
+{
+    const struct resp_request rq = {.bytes = req, .len = req_len, .rx = rx, .kod = kod,
+                                    .prev_rx = ws->last_rx, .prev_tx = ws->last_departure};
+    enum resp_outcome outcome;
+    *len = resp_answer(&ws->state, NULL, &rq, rep, NTP_MAX_PACKET_LEN, &outcome);
+    if (*len == 0)
+        return 0;
+    ntp_ts departure = ntp_add_sec(rx, ws->cfg.proc_time);
+    double lag = ws->cfg.tx_lag > 0 ? sim_rng_exp(&ws->rng, ws->cfg.tx_lag) : 0.0;
+    if (outcome != RESP_REPLIED_INTERLEAVED)
+        pkt_set_transmit(rep, ntp_add_sec(departure, -lag));
+    if (outcome != RESP_KOD_SENT) {
+        ws->last_rx = rx;
+        ws->last_departure = departure;
+    }
+    return *len;
+}
+
 /* One request through the association, and the server's reply back to it unless lost. */
 static void exchange(struct world *w, unsigned i)
 {
@@ -86,6 +111,7 @@ static void exchange(struct world *w, unsigned i)
     const struct sim_path *path = &ws->cfg.path;
     ntp_ts t1 = ntp_from_unix(sim_clock_read(&w->clock));
     uint8_t req[NTP_MAX_PACKET_LEN], rep[NTP_MAX_PACKET_LEN];
+    size_t len;
     size_t req_len = assoc_build_request(&ws->assoc, t1, sim_rng_u64(&ws->nonce_rng), req, sizeof req);
     ws->fig.polls++;
     ws->fig.polls_after_removal += ws->fig.removed;
@@ -98,12 +124,8 @@ static void exchange(struct world *w, unsigned i)
         return;
     ntp_ts rx = ntp_add_sec(w->epoch, t2 + ws->cfg.offset);
     ws->state.reference_time = rx;
-    enum resp_outcome outcome;
-    size_t len = resp_build(&ws->state, req, req_len, rx, kod_at(&ws->cfg, t2), rep, sizeof rep,
-                            &outcome);
-    if (len == 0)
+    if (serve(ws, req, req_len, rx, kod_at(&ws->cfg, t2), rep, &len) == 0)
         return;
-    pkt_set_transmit(rep, ntp_add_sec(rx, ws->cfg.proc_time));
     sim_clock_advance(&w->clock, t2 + ws->cfg.proc_time + d2);
     ntp_ts t4 = ntp_from_unix(sim_clock_read(&w->clock));
     struct assoc_outcome o = assoc_handle_reply(&ws->assoc, rep, len, t4);
@@ -184,6 +206,7 @@ static void world_init(struct world *w, const struct sim_scenario *sc)
             .precision = SIM_LOCAL_PRECISION,
             .refid = ws->cfg.address,
             .epoch = w->epoch,
+            .xleave = ws->cfg.xleave,
         };
         assoc_init(&ws->assoc, &w->node, &sp, NULL);
         double phase = 1.0 + 2.0 * sim_rng_uniform(&ws->rng);

@@ -48,6 +48,9 @@ struct sim_server {
     double root_delay;
     double root_dispersion;
     double proc_time;       /* T3 - T2 */
+    double tx_lag;          /* mean (exponential) of how much earlier than the real departure
+                               a basic reply's transmit timestamp is read; 0: exact */
+    bool xleave;            /* the client asks it for interleaved mode (RFC 9769) */
     struct sim_path path;
     bool prefer;
     int minpoll, maxpoll;

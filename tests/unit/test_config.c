@@ -523,6 +523,24 @@ static void test_source_equal(void **state)
     assert_int_equal(c.sources[9].key, 7);
 }
 
+static void test_xleave_and_hwtimestamp(void **state)
+{
+    (void)state;
+    struct config c = parsed("server 192.0.2.1 iburst xleave\npool pool.example xleave\n"
+                             "server 192.0.2.1 iburst\nhwtimestamp eth0\nhwtimestamp lo\n");
+    assert_true(c.sources[0].xleave && c.sources[1].xleave && !c.sources[2].xleave);
+    assert_false(cfg_source_equal(&c.sources[0], &c.sources[2])); /* xleave is part of the line */
+    assert_int_equal(c.n_hwtimestamp, 2);
+    assert_string_equal(c.hwtimestamp[0], "eth0");
+    assert_string_equal(c.hwtimestamp[1], "lo");
+    struct config other = parsed("hwtimestamp eth0\n");
+    char buf[128];
+    assert_int_equal(cfg_restart_needed(&c, &other, buf, sizeof buf), 1);
+    assert_string_equal(buf, "hwtimestamp");
+    assert_int_equal(parse("hwtimestamp a:1\nhwtimestamp 0123456789abcdef\nhwtimestamp eth0 eth1\n"), -1);
+    assert_int_equal(errs.count, 3);
+}
+
 static void test_match_sources(void **state)
 {
     (void)state;
@@ -597,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_parse_prefix),
         cmocka_unit_test(test_refclock),
         cmocka_unit_test(test_source_equal),
+        cmocka_unit_test(test_xleave_and_hwtimestamp),
         cmocka_unit_test(test_match_sources),
         cmocka_unit_test(test_restart_needed),
     };

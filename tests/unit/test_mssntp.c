@@ -80,11 +80,11 @@ static void test_68_byte_request_is_deferred(void **state)
     struct rl_params rp = {.enabled = false};
     struct rl_table *rl = rl_table_init(rl_mem, sizeof rl_mem, 16, &rp, 1);
     assert_non_null(rl);
-    assert_int_equal(serve_request(&policy, &synced, rl, &rq, out, sizeof out, &c), 48);
+    assert_int_equal(serve_request(&policy, &synced, rl, &rq, out, sizeof out, &c, NULL), 48);
     assert_int_equal(seen, RESP_DEFERRED);
     rq.bytes = ext;
     rq.len = 120;
-    assert_int_equal(serve_request(&policy, &synced, rl, &rq, out, sizeof out, &c), 0);
+    assert_int_equal(serve_request(&policy, &synced, rl, &rq, out, sizeof out, &c, NULL), 0);
     assert_int_equal(c.deferred, 1);
     assert_int_equal(c.mssntp_extended, 1);
     assert_int_equal(c.replied, 0);
