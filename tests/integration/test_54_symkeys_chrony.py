@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltest import (NOCLOCK, Fail, Server, build_header, check, exchange, free_port, horloge_json,
-                    note, reach_of, run, sources_by_addr, wait_until)
+                    note, reach_of, run, sources_by_addr, spawn_chronyd_client, wait_until)
 
 AES_KEY = bytes(range(1, 17))
 SHA1_KEY = b"horloge-sha1-secret-20"
@@ -115,14 +115,10 @@ def chronyd_measures_other_types(ctx, port, keyfile):
 
 
 def chronyd_client_of_horloged(ctx, port, keyfile):
-    sock = ctx.path("client.sock")
-    conf = ctx.path("client.conf")
-    with open(conf, "w") as f:
-        f.write("server 127.0.0.1 port %d iburst minpoll 0 maxpoll 1 key 10\n"
-                "server 127.0.0.2 port %d iburst minpoll 0 maxpoll 1 key 11\n"
-                "keyfile %s\nport 0\ncmdport 0\nbindcmdaddress %s\npidfile %s\n"
-                % (port, port, keyfile, sock, ctx.path("client.pid")))
-    client = ctx.spawn(NOCLOCK + ["chronyd", "-x", "-d", "-f", conf], "client.log")
+    client, sock = spawn_chronyd_client(ctx, [
+        "server 127.0.0.1 port %d iburst minpoll 0 maxpoll 1 key 10" % port,
+        "server 127.0.0.2 port %d iburst minpoll 0 maxpoll 1 key 11" % port,
+        "keyfile %s" % keyfile])
     seen = {}
 
     def both_authenticated():
