@@ -28,6 +28,10 @@ ntpsec-ntpdig           ntpdig client (integration test 02)
 tshark                  packet dissection (integration test 03)
 wireshark-common        dumpcap capture (integration test 03)
 gpsd                    a real GPS daemon feeding SHM and SOCK reference clocks (integration test 26)
+python3-cryptography    AES-CMAC of symmetric-key requests and replies (integration tests 54, 55)
+samba                   a throw-away AD DC whose ntp_signd signs MS-SNTP replies (integration test 55)
+samba-ad-provision      samba-tool domain provision's schema and templates (integration test 55)
+samba-dsdb-modules      the DC's directory database modules (integration test 55)
 "
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }

@@ -18,6 +18,8 @@ const char *resp_outcome_name(enum resp_outcome outcome)
     case RESP_DROP_CONTROL: return "control-mode";
     case RESP_DROP_AUTH: return "auth-failed";
     case RESP_DROP_NO_ROOM: return "no-room";
+    case RESP_DEFERRED: return "deferred";
+    case RESP_DROP_MSSNTP_EXTENDED: return "mssntp-extended";
     case RESP_OUTCOME_COUNT: break;
     }
     return "unknown";
@@ -117,6 +119,13 @@ static void encode_reply(const struct resp_state *state, const struct ntp_header
     pkt_encode_header(&rep, out);
 }
 
+/* MS-SNTP §2.2.2: a domain member's 120-byte request (48 + 72-byte ExtendedAuthenticator), NTPv3. */
+static bool is_extended_authenticator(const struct resp_request *rq)
+{
+    uint8_t mode = rq->bytes[0] & 7;
+    return rq->len == 120 && (mode == NTP_MODE_CLIENT || mode == NTP_MODE_SYM_ACTIVE);
+}
+
 /* Decodes the request and picks the reply mode; 0 (with the outcome set) when it gets no reply. */
 static uint8_t accept_request(const struct resp_request *rq, struct ntp_header *hdr,
                               struct ntp_layout *layout, enum resp_outcome *outcome)
@@ -126,7 +135,8 @@ static uint8_t accept_request(const struct resp_request *rq, struct ntp_header *
     /* Short ntpq/ntpdc probes (mode 6/7, often 8 to 12 bytes) are counted as what they are. */
     uint8_t mode = rq->len > 0 ? (uint8_t)(rq->bytes[0] & 7) : NTP_MODE_RESERVED;
     bool control = mode == NTP_MODE_CONTROL || mode == NTP_MODE_PRIVATE;
-    *outcome = control ? RESP_DROP_CONTROL : RESP_DROP_MALFORMED;
+    *outcome = control ? RESP_DROP_CONTROL : is_extended_authenticator(rq) ? RESP_DROP_MSSNTP_EXTENDED
+                                                                            : RESP_DROP_MALFORMED;
     return 0;
 }
 
@@ -141,13 +151,16 @@ static bool from_interleaved_client(const struct resp_request *rq, const struct 
            rq->prev_rx != 0 && hdr->origin == rq->prev_rx;
 }
 
-static enum resp_outcome reply_outcome(enum resp_kod kod, uint8_t mode, enum auth_verdict verdict)
+static enum resp_outcome reply_outcome(enum resp_kod kod, uint8_t mode, enum auth_verdict verdict,
+                                       bool deferred)
 {
     bool symmetric = mode == NTP_MODE_SYM_PASSIVE;
     if (kod != RESP_KOD_NONE)
         return RESP_KOD_SENT;
     if (verdict == AUTH_CRYPTO_NAK)
         return symmetric ? RESP_CRYPTO_NAK_SYMMETRIC : RESP_CRYPTO_NAK;
+    if (deferred)
+        return RESP_DEFERRED;
     return symmetric ? RESP_REPLIED_SYMMETRIC : RESP_REPLIED;
 }
 
@@ -183,8 +196,8 @@ size_t resp_answer(const struct resp_state *state, const struct auth_set *auth,
     bool xleave = from_interleaved_client(rq, &hdr, mode, info.verdict);
     encode_reply(state, &hdr, mode, rq, xleave && rq->prev_tx != 0, out);
     size_t len = seal(&info, out, cap);
-    *outcome = len ? reply_outcome(rq->kod, mode, info.verdict) : RESP_DROP_NO_ROOM;
-    if (len && xleave)
+    *outcome = len ? reply_outcome(rq->kod, mode, info.verdict, info.deferred) : RESP_DROP_NO_ROOM;
+    if (len && xleave && !info.deferred)
         *outcome = rq->prev_tx != 0 ? RESP_REPLIED_INTERLEAVED : RESP_REPLIED_XLEAVE_START;
     return len;
 }

@@ -27,6 +27,7 @@
 #include "core/auth.h"
 #include "core/ntp.h"
 #include "core/ntptime.h"
+#include "core/packet.h"
 
 /* What the server says about itself; the shell publishes a new one on every change. */
 struct resp_state {
@@ -61,6 +62,8 @@ enum resp_outcome {
     RESP_DROP_CONTROL,         /* modes 6 and 7 (ntpq/ntpdc): never answered, they amplify */
     RESP_DROP_AUTH,            /* authentication that fails (AUTH_INVALID) */
     RESP_DROP_NO_ROOM,         /* the reply would be longer than the request or the buffer */
+    RESP_DEFERRED,             /* a 48-byte reply the shell has signed elsewhere (MS-SNTP) */
+    RESP_DROP_MSSNTP_EXTENDED, /* MS-SNTP's 120-byte ExtendedAuthenticator: Samba cannot sign it */
     RESP_OUTCOME_COUNT
 };
 
@@ -92,6 +95,16 @@ size_t resp_answer(const struct resp_state *state, const struct auth_set *auth,
 /* resp_answer for `req` received at `rx_ts`, with auth_none alone (the simulator's server). */
 size_t resp_build(const struct resp_state *state, const uint8_t *req, size_t req_len, ntp_ts rx_ts,
                   enum resp_kod kod, uint8_t *out, size_t out_cap, enum resp_outcome *outcome);
+
+/*
+ * Whether a reply of this length carries authentication (a MAC, NTS fields)
+ * that covers its transmit timestamp, which the shell must then leave as the
+ * responder wrote it (the receive time): a crypto-NAK alone covers nothing.
+ */
+static inline bool resp_transmit_sealed(size_t reply_len)
+{
+    return reply_len > NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN;
+}
 
 /* Root dispersion to announce at `now`: the stored value grown by PHI since the reference time. */
 double resp_root_dispersion_at(const struct resp_state *state, ntp_ts now);

@@ -65,6 +65,8 @@ static void count(struct serve_counters *c, enum resp_kod kod, enum resp_outcome
     case RESP_DROP_CONTROL: c->control_mode++; break;
     case RESP_DROP_AUTH: c->auth_failed++; break;
     case RESP_DROP_NO_ROOM: c->no_room++; break;
+    case RESP_DEFERRED: c->deferred++; break;
+    case RESP_DROP_MSSNTP_EXTENDED: c->mssntp_extended++; break;
     case RESP_OUTCOME_COUNT: break;
     }
 }
@@ -90,6 +92,8 @@ size_t serve_request(const struct serve_policy *policy, const struct resp_state 
     bool admitted = admit(policy, rl, rq, counters, &kod, &xleave);
     if (tx)
         *tx = SERVE_TX_STAMP;
+    if (rq->outcome)
+        *rq->outcome = RESP_KOD_SENT; /* or a refusal: anything but RESP_DEFERRED */
     if (!admitted)
         return 0;
     struct resp_request req = {.bytes = rq->bytes, .len = rq->len, .rx = rq->rx, .kod = kod};
@@ -103,6 +107,8 @@ size_t serve_request(const struct serve_policy *policy, const struct resp_state 
     enum serve_tx what = len ? remember_reply(xleave, rq->rx, outcome) : SERVE_TX_STAMP;
     if (tx)
         *tx = what;
+    if (rq->outcome)
+        *rq->outcome = outcome;
     return len;
 }
 

@@ -51,6 +51,8 @@ struct serve_counters {
     uint64_t crypto_nak;       /* time replies with a crypto-NAK: a MAC of a key we do not hold */
     uint64_t auth_failed;      /* authentication a strategy refused */
     uint64_t no_room;          /* the reply would have been longer than the request */
+    uint64_t deferred;         /* MS-SNTP requests handed to the signer (its own counters say what then) */
+    uint64_t mssntp_extended;  /* MS-SNTP 120-byte ExtendedAuthenticator requests: not signable, dropped */
 };
 
 /* One received datagram, as the shell read it. */
@@ -60,6 +62,7 @@ struct serve_request {
     const uint8_t *bytes;
     size_t len;
     ntp_ts rx;               /* receive timestamp, as served */
+    enum resp_outcome *outcome; /* optional: set to what became of it (RESP_DEFERRED: the shell signs) */
 };
 
 /* What the shell does about a reply's transmit timestamp. */

@@ -451,18 +451,33 @@ static void do_pidfile(struct parser *p, struct args *a)
     do_optional_path(p, a, CFG_PATH_MAX - 1, p->cfg->pidfile);
 }
 
-static void do_driftfile(struct parser *p, struct args *a)
+/* A directive whose one argument is a path of at most `max` characters. */
+static void path_directive(struct parser *p, struct args *a, size_t max, char *dst)
 {
     const char *w = need_word(p, a);
     if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->driftfile);
+        get_path(p, a, w, max, dst);
+}
+
+static void do_driftfile(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->driftfile);
 }
 
 static void do_leapseclist(struct parser *p, struct args *a)
 {
-    const char *w = need_word(p, a);
-    if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->leapseclist);
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->leapseclist);
+}
+
+static void do_keyfile(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->keyfile);
+}
+
+/* Samba's socket is DIR/socket: the directory must leave room for it in a sockaddr_un. */
+static void do_ntpsigndsocket(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_SOCKET_PATH_MAX - 8, p->cfg->ntpsigndsocket);
 }
 
 /* "ADDRESS:PORT" or "[V6]:PORT": the metrics endpoint's address. */
@@ -615,6 +630,9 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
         *max_given = true;
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
             src->maxpoll = (int)v;
+    } else if (!src->is_pool && strcmp(opt, "key") == 0) {
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, UINT32_MAX, "a key id", &v))
+            src->key = (uint32_t)v;
     } else if (src->is_pool && strcmp(opt, "maxsources") == 0) {
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 16, "a source count", &v))
             src->maxsources = (unsigned)v;
@@ -870,6 +888,8 @@ static const struct directive directives[] = {
     {"driftfile", do_driftfile},
     {"leapseclist", do_leapseclist},
     {"metrics", do_metrics},
+    {"keyfile", do_keyfile},
+    {"ntpsigndsocket", do_ntpsigndsocket},
 };
 
 static bool is_blank(char c)
@@ -1030,7 +1050,7 @@ bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
     return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
            a->iburst == b->iburst && a->prefer == b->prefer && a->xleave == b->xleave &&
            a->minpoll == b->minpoll &&
-           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources;
+           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->key == b->key;
 }
 
 unsigned cfg_match_sources(const struct config *old, const struct config *fresh,
@@ -1116,5 +1136,6 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(old->corrtimeratio != fresh->corrtimeratio, "corrtimeratio", &n, buf, cap);
     name_if(old->maxslewrate != fresh->maxslewrate, "maxslewrate", &n, buf, cap);
     name_if(old->leapsmear != fresh->leapsmear, "leapsmear", &n, buf, cap);
+    name_if(strcmp(old->ntpsigndsocket, fresh->ntpsigndsocket) != 0, "ntpsigndsocket", &n, buf, cap);
     return n;
 }

@@ -28,7 +28,7 @@
  *   seccomp on|off              system-call allow-list after start-up (default on, unless under
  *                               LD_PRELOAD; `off` for debugging)
  *   log stderr|syslog           where logs go in daemon mode (default syslog)
- *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [xleave]
+ *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [xleave] [key N]
  *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N] [xleave]
  *                               xleave: interleaved mode (RFC 9769) with servers that offer it
  *   minsources N                (default 1)
@@ -52,6 +52,8 @@
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
  *                               decides the leap indicator (LI=1/2 in the last UTC day before an entry)
+ *   keyfile PATH                symmetric keys in chrony's format (core/keys.h); read at start and on SIGHUP
+ *   ntpsigndsocket DIR          Samba's ntp_signd socket directory: MS-SNTP requests are signed there
  */
 #ifndef HORLOGE_CONFIG_H
 #define HORLOGE_CONFIG_H
@@ -83,6 +85,7 @@ struct cfg_source {
     int minpoll;         /* default 6 */
     int maxpoll;         /* default 10 */
     unsigned maxsources; /* pools only, default 4 */
+    uint32_t key;        /* `key N`: requests signed and replies checked with keyfile key N; 0 = none */
 };
 
 #define CFG_MAX_REFCLOCKS 8
@@ -146,6 +149,8 @@ struct config {
     struct net_addr metrics_addr;
     uint16_t metrics_port;
     double metrics_every;             /* seconds between the status page's plotted points */
+    char keyfile[CFG_PATH_MAX];       /* empty = none */
+    char ntpsigndsocket[CFG_PATH_MAX];/* Samba's ntp_signd socket directory; empty = none */
 };
 
 /* What a safeguard's log says: when it is off, forced under LD_PRELOAD, left out under LD_PRELOAD. */

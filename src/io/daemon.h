@@ -32,6 +32,7 @@
 #include "io/refclock.h"
 #include "io/sandbox.h"
 #include "io/server.h"
+#include "io/symkeys.h"
 #include "io/timesource.h"
 #include "io/upstream.h"
 #include "io/webserver.h"
@@ -73,6 +74,10 @@ struct horloged {
     struct webserver web;
     struct history history;     /* the status page's plots (pages.c) */
     struct events events;       /* what the log has said of the engine's state (io/events) */
+    /* Authentication: the keyfile's keys, the server's strategies (main.c). */
+    struct symkeys keys;
+    struct auth_set auth;
+    struct ntpsignd *signer;    /* `ntpsigndsocket`: MS-SNTP replies signed by Samba; NULL: none */
 };
 
 double daemon_mono_now(void);

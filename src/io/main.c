@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/auth_mssntp.h"
 #include "io/daemon.h"
 #include "io/log.h"
 
@@ -63,6 +64,57 @@ static void warn_restart_needed(const struct horloged *d, const struct config *f
                  "after a restart; until then their time is served as under -x");
 }
 
+/* ---- keys ---- */
+
+struct key_swap {
+    struct key_table *into;
+    const struct key_table *from;
+};
+
+static void swap_keys(void *arg)
+{
+    struct key_swap *s = arg;
+    *s->into = *s->from;
+}
+
+/*
+ * The keyfile read again (or emptied when no longer named); -1 when it is bad,
+ * the old keys kept. Workers are held between batches while the table changes.
+ */
+static int reload_keys(struct horloged *d, const struct config *fresh)
+{
+    struct key_table *table = calloc(1, sizeof *table);
+    if (!table || (fresh->keyfile[0] && symkeys_read(fresh->keyfile, table) < 0)) {
+        free(table);
+        return -1;
+    }
+    struct key_swap swap = {.into = &d->keys.table, .from = table};
+    server_exclusive(d->srv, swap_keys, &swap);
+    free(table);
+    return 0;
+}
+
+/*
+ * The strategies requests are judged by, in order: symmetric keys, then
+ * MS-SNTP (a 68-byte request whose key id is not in the keyfile), then auth_none.
+ */
+static int start_auth(struct horloged *d)
+{
+    if (symkeys_init(&d->keys) < 0)
+        return -1;
+    if (d->cfg.keyfile[0] && symkeys_read(d->cfg.keyfile, &d->keys.table) < 0)
+        return -1;
+    auth_set_init(&d->auth);
+    auth_set_add(&d->auth, &auth_symkey, &d->keys.server_ctx);
+    if (d->cfg.ntpsigndsocket[0]) {
+        d->signer = ntpsignd_open(d->cfg.ntpsigndsocket, &d->loop);
+        if (!d->signer)
+            return -1;
+        auth_set_add(&d->auth, &auth_mssntp, NULL);
+    }
+    return 0;
+}
+
 static void reload_config(struct horloged *d)
 {
     struct config fresh;
@@ -72,7 +124,7 @@ static void reload_config(struct horloged *d)
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
-    if (upstream_apply_config(&d->up, &fresh) < 0) {
+    if (reload_keys(d, &fresh) < 0 || upstream_apply_config(&d->up, &fresh) < 0) {
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
@@ -161,13 +213,16 @@ static int start(struct horloged *d)
     d->precision = measure_precision();
     d->start_mono = daemon_mono_now();
     loop_init(&d->loop, NULL);
-    if (timekeeping_start(d) < 0)
+    if (start_auth(d) < 0 || timekeeping_start(d) < 0)
         return -1;
+    upstream_use_keys(&d->up, &d->keys);
     d->state = *ref_resp_state(&d->sync.ref);
     d->state.precision = d->precision;
     d->srv = server_open(&d->cfg, &d->state);
     if (!d->srv)
         return -1;
+    server_set_auth(d->srv, &d->auth);
+    server_set_signer(d->srv, d->signer);
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, NULL) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
     /* Bound before privileges are dropped, as the NTP sockets: the port may be privileged. */
@@ -209,8 +264,10 @@ static void stop(struct horloged *d)
     webserver_close(&d->web);
     control_close(&d->control);
     server_close(d->srv);
+    ntpsignd_close(d->signer);
     timekeeping_stop(d);
     privsep_stop(&d->privsep);
+    symkeys_close(&d->keys);
     /* After dropping privileges this fails in a root-owned run directory: a stale pid file is harmless. */
     if (d->pidfile_written[0])
         unlink(d->pidfile_written);
@@ -235,6 +292,9 @@ int main(int argc, char **argv)
         static struct leapsec_list leaplist;
         if (d.cfg.leapseclist[0] && leaplist_read(d.cfg.leapseclist, &leaplist) == 0)
             printf("%s: leap second list OK (%u entries)\n", d.cfg.leapseclist, leaplist.n);
+        static struct key_table keys;
+        if (d.cfg.keyfile[0] && symkeys_read(d.cfg.keyfile, &keys) < 0)
+            return 1;
         return 0;
     }
     bool to_syslog = !d.foreground && d.cfg.log == CFG_LOG_SYSLOG;

@@ -125,10 +125,26 @@ static const struct {
     {"dropped_no_room", offsetof(struct server_counters, serve.no_room)},
     {"dropped_truncated", offsetof(struct server_counters, truncated)},
     {"crypto_nak", offsetof(struct server_counters, serve.crypto_nak)},
+    {"mssntp_deferred", offsetof(struct server_counters, serve.deferred)},
+    {"mssntp_extended", offsetof(struct server_counters, serve.mssntp_extended)},
     {"send_errors", offsetof(struct server_counters, send_errors)},
     {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},
     {"kernel_tx_timestamps", offsetof(struct server_counters, kernel_tx_timestamps)},
 };
+
+/* What became of the MS-SNTP replies handed to Samba's signer (only with `ntpsigndsocket`). */
+static void report_signer(struct horloged *d, struct kv_out *out)
+{
+    if (!d->signer)
+        return;
+    struct ntpsignd_counters c;
+    ntpsignd_get_counters(d->signer, &c);
+    kv_add(out, "mssntp_signed", "%llu", (unsigned long long)c.signed_ok);
+    kv_add(out, "mssntp_sign_failed", "%llu", (unsigned long long)c.failed);
+    kv_add(out, "mssntp_sign_timeouts", "%llu", (unsigned long long)c.timeouts);
+    kv_add(out, "mssntp_queue_full", "%llu", (unsigned long long)c.queue_full);
+    kv_add(out, "mssntp_signer_unavailable", "%llu", (unsigned long long)c.unavailable);
+}
 
 static void report_serverstats(struct horloged *d, struct kv_out *out)
 {
@@ -139,6 +155,7 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
         memcpy(&v, (const char *)&c + serverstats_fields[i].offset, sizeof v);
         kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
     }
+    report_signer(d, out);
     struct server_layout layout;
     server_get_layout(d->srv, &layout);
     kv_add(out, "threads", "%u", layout.threads);

@@ -92,6 +92,8 @@ struct server {
     struct loop *loop;      /* threads 0: where the sockets are registered */
     atomic_uint generation;
     atomic_bool stopping;
+    struct ntpsignd *signer;     /* MS-SNTP replies go there (server_set_signer) */
+    atomic_bool extended_logged; /* the first 120-byte MS-SNTP request has been logged */
     pthread_mutex_t settings_lock;
     struct serving_settings settings;
 };
@@ -290,6 +292,26 @@ static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
 }
 
 /*
+ * A reply that is not sent from here: MS-SNTP's goes to the signer with its
+ * transmit time read now; a 120-byte MS-SNTP request is said once in the log.
+ */
+static void hand_over(struct worker *w, unsigned i, enum resp_outcome outcome, uint8_t *reply,
+                      const struct net_addr *client)
+{
+    struct batch *b = w->batch;
+    struct server *srv = w->srv;
+    if (outcome == RESP_DROP_MSSNTP_EXTENDED && !atomic_exchange(&srv->extended_logged, true))
+        log_warn("MS-SNTP: %s sent a 120-byte ExtendedAuthenticator request, which Samba's ntp_signd "
+                 "cannot sign: such requests get no reply (counted as mssntp_extended; see README, "
+                 "Windows domain members)", netaddr_format(client).text);
+    if (outcome != RESP_DEFERRED || !srv->signer) /* only a signer makes MS-SNTP a strategy */
+        return;
+    pkt_set_transmit(reply, corrected(&w->settings, sockio_realtime_ntp()));
+    ntpsignd_submit(srv->signer, w->fd, &b->addrs[i], b->msgs[i].msg_hdr.msg_namelen, reply,
+                    b->bufs[i] + NTP_HEADER_LEN);
+}
+
+/*
  * Reads the transmit timestamps the kernel queued for replies to interleaved
  * clients and keeps each in its client's entry. Called with w->lock held.
  */
@@ -365,14 +387,17 @@ static unsigned worker_process(struct worker *w, unsigned n)
             w->counters.serve.received++; /* a datagram all the same, but no address to answer */
             continue;
         }
+        enum resp_outcome outcome;
         const struct serve_request rq = {
             .client = &client, .mono_ns = mono, .bytes = b->bufs[i], .len = b->msgs[i].msg_len,
-            .rx = corrected(&w->settings, rx),
+            .rx = corrected(&w->settings, rx), .outcome = &outcome,
         };
         size_t rlen = serve_request(&w->settings.policy, &w->settings.state, w->rl, &rq,
                                     b->out_bufs[out], NTP_MAX_PACKET_LEN, &w->counters.serve,
                                     &b->out_tx[out]);
-        if (rlen == 0)
+        if (outcome == RESP_DEFERRED || outcome == RESP_DROP_MSSNTP_EXTENDED)
+            hand_over(w, i, outcome, b->out_bufs[out], &client);
+        if (rlen == 0 || outcome == RESP_DEFERRED)
             continue;
         set_reply(b, out, i, rlen);
         if (b->out_tx[out] != SERVE_TX_STAMP)
@@ -433,7 +458,8 @@ static void worker_send(struct worker *w, int fd, unsigned n)
     /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
     ntp_ts tx = corrected(&w->settings, sockio_realtime_ntp());
     for (unsigned i = 0; i < n; i++)
-        if (b->out_tx[i] != SERVE_TX_KEEP_RECORD) /* interleaved: it holds the last departure */
+        /* Interleaved: it holds the last departure; sealed: a MAC covers it (resp_transmit_sealed). */
+        if (b->out_tx[i] != SERVE_TX_KEEP_RECORD && !resp_transmit_sealed(b->out_iov[i].iov_len))
             pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;
     while (w->use_sendmmsg && sent < n) {
@@ -577,6 +603,29 @@ void server_apply_config(struct server *srv, const struct config *cfg)
     settings_from_config(&srv->settings, cfg);
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
+}
+
+void server_set_signer(struct server *srv, struct ntpsignd *signer)
+{
+    srv->signer = signer;
+}
+
+void server_set_auth(struct server *srv, const struct auth_set *auth)
+{
+    pthread_mutex_lock(&srv->settings_lock);
+    srv->settings.policy.auth = *auth;
+    bump_generation(srv);
+    pthread_mutex_unlock(&srv->settings_lock);
+}
+
+/* A worker holds its lock for a whole batch: holding them all means none is inside one. */
+void server_exclusive(struct server *srv, void (*fn)(void *arg), void *arg)
+{
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_mutex_lock(&srv->workers[i].lock);
+    fn(arg);
+    for (unsigned i = srv->n_workers; i > 0; i--)
+        pthread_mutex_unlock(&srv->workers[i - 1].lock);
 }
 
 static void add_counters(struct server_counters *sum, const struct server_counters *c)

@@ -26,6 +26,7 @@
 #include "core/serve.h"
 #include "io/config.h"
 #include "io/loop.h"
+#include "io/ntpsignd.h"
 
 /* What the serving policy decided (serve.h), and what the sockets did. */
 struct server_counters {
@@ -62,6 +63,12 @@ void server_publish_state(struct server *srv, const struct resp_state *state,
                           const struct time_correction *correction);
 /* Applies reloadable settings (access list, denyaction, rate limits). */
 void server_apply_config(struct server *srv, const struct config *cfg);
+/* The authentication strategies requests are judged by (core/auth.h); their contexts must outlive the server. */
+void server_set_auth(struct server *srv, const struct auth_set *auth);
+/* Where MS-SNTP replies (RESP_DEFERRED) go to be signed; set before the threads start. NULL: none. */
+void server_set_signer(struct server *srv, struct ntpsignd *signer);
+/* Runs fn(arg) while every worker is between batches: how shared contexts (keys) change under them. */
+void server_exclusive(struct server *srv, void (*fn)(void *arg), void *arg);
 void server_get_counters(struct server *srv, struct server_counters *out);
 /* Busiest clients over all workers, most requests first. */
 unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, unsigned max);

@@ -194,6 +194,17 @@ static void replace_lost_pool_members(struct upstream *u)
     }
 }
 
+/* `key N`: requests carry the key's MAC and only replies with a valid one are taken (never plain ones). */
+static void use_key(const struct upstream *u, struct upstream_peer *p, const struct cfg_source *cs)
+{
+    if (!cs->key)
+        return;
+    if (!u->keys || !keys_find(&u->keys->table, cs->key))
+        log_warn("%s: key %u is not in the keyfile: no request is sent until it is", cs->host, (unsigned)cs->key);
+    p->key_ctx = u->keys ? symkeys_client_ctx(u->keys, cs->key) : (struct symkey_ctx){.key_id = cs->key};
+    p->assoc.auth = (struct auth_instance){.ops = &auth_symkey, .ctx = &p->key_ctx};
+}
+
 static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a);
 
 static void collect_resolution(struct upstream *u, unsigned i)
@@ -294,7 +305,7 @@ static void read_departures(struct upstream *u, struct upstream_peer *p)
 
 static void send_request(struct upstream *u, struct upstream_peer *p)
 {
-    uint8_t buf[SRC_REQUEST_LEN];
+    uint8_t buf[NTP_MAX_PACKET_LEN]; /* the header, and whatever the authenticator appends */
     size_t n = assoc_build_request(&p->assoc, local_now(u), sockio_random64(), buf, sizeof buf);
     if (n == 0)
         return;
@@ -442,6 +453,7 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     if (p) {
         *p = (struct upstream_peer){.cfg_index = cfg_index, .addr = *a, .net = net, .fd = fd,
                                     .owner = u, .assoc = assoc, .active = true, .tx_stamps = tx_stamps};
+        use_key(u, p, cs);
         if (register_peer(u, p)) {
             log_info("source %s (%s) added, from %s", netaddr_format_port(&net, netaddr_port_of(&a->sa)).text,
                      cs->host, netaddr_format(&local).text);
@@ -562,6 +574,11 @@ void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sy
     u->precision = precision;
     u->timer = -1;
     hwts_open(&u->hwts, cfg); /* before privileges are dropped: it may switch NICs on */
+}
+
+void upstream_use_keys(struct upstream *u, const struct symkeys *keys)
+{
+    u->keys = keys;
 }
 
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx)

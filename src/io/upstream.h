@@ -30,6 +30,7 @@
 #include "io/loop.h"
 #include "io/netutil.h"
 #include "io/resolve.h"
+#include "io/symkeys.h"
 #include "io/timesource.h"
 
 #define UPSTREAM_MAX_PEERS SYNC_MAX_SOURCES
@@ -47,6 +48,7 @@ struct upstream_peer {
     int timer;                    /* its poll timer in the loop */
     struct upstream *owner;
     struct assoc assoc;
+    struct symkey_ctx key_ctx;    /* `key N`: the assoc's authenticator context */
     bool tx_stamps;               /* the kernel gives transmit timestamps on fd */
     bool awaiting_tx;             /* a (better) transmit timestamp of the latest request may still come */
     bool tx_stamped;              /* the latest request's T1 is a kernel timestamp */
@@ -74,6 +76,7 @@ struct upstream {
     int8_t precision;
     upstream_change_fn on_change;
     void *change_ctx;
+    const struct symkeys *keys;  /* for `key N` sources (upstream_use_keys); NULL: none */
     int timer;                   /* resolutions, retries, pool replacement */
     struct hwts hwts;            /* NIC timestamps (`hwtimestamp`) for the peers' sockets */
     struct resolve_job *jobs[CFG_MAX_SOURCES];
@@ -89,6 +92,8 @@ void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sy
                    timesource_time_fn local_time, void *time_ctx, int8_t precision);
 /* The hook called when the engine's state may have changed (NULL: none). */
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx);
+/* The keys `server ... key N` lines sign with; they must outlive the upstream. */
+void upstream_use_keys(struct upstream *u, const struct symkeys *keys);
 /* Registers upstream's timer with the loop and starts resolving every source; -1 when the loop is full. */
 int upstream_start(struct upstream *u);
 /*

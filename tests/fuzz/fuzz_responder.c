@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "core/auth_mssntp.h"
 #include "core/packet.h"
 #include "core/responder.h"
 #include "core/serve.h"
@@ -94,10 +95,13 @@ static void fuzz_responder(const uint8_t *data, size_t size, enum resp_kod kod)
 static uint64_t counted(const struct serve_counters *c)
 {
     return c->replied + c->kod_rate + c->kod_deny + c->malformed + c->bad_mode + c->control_mode +
-           c->auth_failed + c->no_room;
+           c->auth_failed + c->no_room + c->deferred + c->mssntp_extended;
 }
 
-/* Policy bits: 4 deny everyone, 8 denyaction kod, 16 rate limit (burst 1, every limited one a KoD). */
+/*
+ * Policy bits: 4 deny everyone, 8 denyaction kod, 16 rate limit (burst 1, every limited one a KoD),
+ * 32 MS-SNTP (a 68-byte request's reply is deferred: 48 unsigned bytes for the shell's signer).
+ */
 static void make_policy(uint8_t bits, struct serve_policy *policy, struct rl_table *rl)
 {
     serve_policy_init(policy);
@@ -108,6 +112,8 @@ static void make_policy(uint8_t bits, struct serve_policy *policy, struct rl_tab
     }
     const struct rl_params limits = {.enabled = bits & 16, .interval_log2 = 3, .burst = 1, .leak_log2 = 0};
     rl_set_params(rl, &limits);
+    if (bits & 32)
+        auth_set_add(&policy->auth, &auth_mssntp, NULL);
 }
 
 /* Serves the input twice from one client (the second may be rate limited) and checks the books. */
@@ -124,10 +130,10 @@ static void fuzz_serve(const uint8_t *data, size_t size, uint8_t bits)
         const struct serve_request rq = {.client = &client, .mono_ns = 1, .bytes = data, .len = size, .rx = rx};
         struct serve_counters c = {0};
         for (uint64_t round = 1; round <= 2; round++) {
-            uint64_t before = c.replied + c.kod_rate + c.kod_deny;
+            uint64_t before = c.replied + c.kod_rate + c.kod_deny + c.deferred;
             enum serve_tx tx;
             size_t len = serve_request(policy, &state, rl, &rq, out, NTP_MAX_PACKET_LEN, &c, &tx);
-            if ((len > 0) != (c.replied + c.kod_rate + c.kod_deny > before))
+            if ((len > 0) != (c.replied + c.kod_rate + c.kod_deny + c.deferred > before))
                 __builtin_trap();
             if (len > 0)
                 check_packet_as(data, size, out, len, NTP_MAX_PACKET_LEN, tx == SERVE_TX_KEEP_RECORD);

@@ -486,6 +486,17 @@ def chrony_translate(lines):
     return out
 
 
+def spawn_chronyd_client(ctx, lines, name="client"):
+    """A `chronyd -x` client with these config lines (its command socket and pid file in the test
+    dir); returns (process, command socket path) for `chronyc -h SOCK`."""
+    sock = ctx.path(name + ".sock")
+    conf = ctx.path(name + ".conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(list(lines) + ["port 0", "cmdport 0", "bindcmdaddress " + sock,
+                                         "pidfile " + ctx.path(name + ".pid")]) + "\n")
+    return ctx.spawn(NOCLOCK + ["chronyd", "-x", "-d", "-f", conf], name + ".log"), sock
+
+
 def check_chronyd_refuses(ctx, port, what):
     """`chronyd -Q` (measuring only, no CAP_SYS_TIME) against our server must not take its time;
     `what` says why it must not, for the failure message. Returns chronyd's last line."""

@@ -297,6 +297,12 @@ static const struct bad_line bad_lines[] = {
     {"makestep 1 3 5", "makestep: unexpected '5'"},
     {"driftfile", "driftfile: missing argument"},
     {"leapseclist /a /b", "leapseclist: unexpected '/b'"},
+    {"keyfile", "keyfile: missing argument"},
+    {"server ntp.example.net key 0", "server: '0' is not a key id (1..4294967295)"},
+    {"server ntp.example.net key 4294967296", "server: '4294967296' is not a key id (1..4294967295)"},
+    {"pool pool.example.net key 1", "pool: unknown option 'key'"},
+    {"ntpsigndsocket /var/lib/samba/a/directory/whose/socket/would/not/fit/into/the/sun_path/of/a/unix/domain/socket/xyz1",
+     "ntpsigndsocket: path is too long (at most 99 characters)"},
     {"port \x01\x7f", "port: '?\?' is not a port number (0..65535)"},
 };
 
@@ -520,12 +526,15 @@ static void test_source_equal(void **state)
                              "server 192.0.2.1 iburst minpoll 4 prefer\n"
                              "server 192.0.2.2 iburst minpoll 4\n"
                              "server 192.0.2.1 minpoll 4\n"
-                             "pool 192.0.2.1 iburst minpoll 4 maxsources 2\n");
+                             "pool 192.0.2.1 iburst minpoll 4 maxsources 2\n"
+                             "server 192.0.2.1 iburst minpoll 4 key 7\n");
     assert_true(cfg_source_equal(&c.sources[0], &c.sources[1]));
     assert_true(cfg_source_equal(&c.sources[0], &c.sources[0]));
     for (unsigned i = 2; i < 8; i++)
         assert_false(cfg_source_equal(&c.sources[0], &c.sources[i]));
     assert_false(cfg_source_equal(&c.sources[4], &c.sources[8])); /* maxsources */
+    assert_false(cfg_source_equal(&c.sources[0], &c.sources[9])); /* key */
+    assert_int_equal(c.sources[9].key, 7);
 }
 
 static void test_xleave_and_hwtimestamp(void **state)
@@ -587,7 +596,7 @@ static void test_restart_needed(void **state)
     struct config fresh = parsed("port 123\nserver 192.0.2.2\nminsources 2\nmaxdistance 1\n"
                                  "makestep 1 3\ndeny 192.0.2.0/24\nlocal stratum 9\n"
                                  "ratelimit\ndriftfile /var/lib/x\nleapseclist /tmp/l\n"
-                                 "refclock SOCK /run/a.sock\n");
+                                 "refclock SOCK /run/a.sock\nkeyfile /etc/horloge/keys\n");
     char what[256];
     assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 0);
     assert_string_equal(what, "");
@@ -597,9 +606,9 @@ static void test_restart_needed(void **state)
     assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 9);
     assert_string_equal(what, "port, listen, threads, clientlogsize, controlsocket, pidfile, user, log, refclock");
     /* A refclock option alone counts; the text is cut short, never overrun. */
-    fresh = parsed("port 123\nrefclock SOCK /run/a.sock poll 3\n");
-    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 1);
-    assert_string_equal(what, "refclock");
+    fresh = parsed("port 123\nrefclock SOCK /run/a.sock poll 3\nntpsigndsocket /var/lib/samba/ntp_signd\n");
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 2);
+    assert_string_equal(what, "refclock, ntpsigndsocket");
     fresh = parsed("port 124\nthreads 2\nrefclock SOCK /run/a.sock\n");
     char small[8];
     assert_int_equal(cfg_restart_needed(&old, &fresh, small, sizeof small), 2);

@@ -240,7 +240,7 @@ static void test_drops_counted(void **state)
 static uint64_t outcomes(const struct serve_counters *c)
 {
     return c->replied + c->kod_rate + c->kod_deny + c->malformed + c->bad_mode + c->control_mode +
-           c->auth_failed + c->no_room;
+           c->auth_failed + c->no_room + c->deferred + c->mssntp_extended;
 }
 
 /* Any remainder after the header: zeros, a MAC-sized tail, extension fields, noise. */
