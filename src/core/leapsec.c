@@ -193,3 +193,21 @@ void leapsec_query(const struct leapsec_list *l, int64_t unix_sec, struct leapse
         return;
     }
 }
+
+/* Day of the month of a day count since 1970-01-01 (the proleptic Gregorian civil-from-days rule). */
+static unsigned day_of_month(int64_t days)
+{
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                   /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                   /* [0, 11] */
+    return (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+}
+
+bool leapsec_last_day_of_month(int64_t unix_sec)
+{
+    int64_t days = unix_sec >= 0 ? unix_sec / 86400 : (unix_sec - 86399) / 86400;
+    return day_of_month(days + 1) == 1;
+}

@@ -61,6 +61,13 @@ struct leapsec_status {
     int64_t next_unix;  /* Unix time of the next entry after now; 0 = none */
 };
 
+/*
+ * Whether `unix_sec` (UTC) falls on the last day of a month, the only day a
+ * leap second may be announced for: servers (ntpd among them) set LI for
+ * weeks ahead, and a leap taken from them must wait for that day's midnight.
+ */
+bool leapsec_last_day_of_month(int64_t unix_sec);
+
 /* The list's verdict at `unix_sec` (UTC, Unix seconds). */
 void leapsec_query(const struct leapsec_list *l, int64_t unix_sec, struct leapsec_status *st);
 

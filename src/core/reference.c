@@ -1,7 +1,11 @@
 /* reference: the server's reference state and its timeouts; see reference.h. */
 #include "core/reference.h"
 
+#include "core/leapsec.h"
 #include "core/packet.h"
+
+/* The NTP era of a timestamp is taken as the one nearest 2026 (valid 1958-2094). */
+#define REF_ERA_PIVOT_UNIX INT64_C(1767225600)
 
 void ref_default_params(struct ref_params *p)
 {
@@ -92,6 +96,9 @@ void ref_update(struct ref *r, ntp_ts now, const struct ref_peer *peer, uint8_t 
     r->ever_synced = true;
     r->last_update = now;
     r->sources_leap = leap == NTP_LEAP_UNSYNC ? NTP_LEAP_NONE : leap & 3;
+    /* Servers announce a leap for weeks (ntpd from the month's start): it is for this month's end. */
+    if (!leapsec_last_day_of_month(ntp_to_unix(now, REF_ERA_PIVOT_UNIX).sec))
+        r->sources_leap = NTP_LEAP_NONE;
     apply_leap(r);
     r->state.stratum = (uint8_t)(peer->stratum + 1);
     r->state.refid = peer->refid;

@@ -805,8 +805,9 @@ static void check_leapsmear(enum leapsmear_kind kind, int sign, const char *name
 {
     struct sim_scenario sc;
     base_scenario(&sc, name);
-    /* Start at noon UTC; the leap is at the second midnight, 36 h in, the smear from 24 h to 48 h. */
-    sc.base_sec = 1700006400 - 43200;
+    /* Start at noon UTC on 30 December 2016; the leap is at the second midnight (a month's end, as
+       a leap must be: 1 January 2017, the last real one), 36 h in, the smear from 24 h to 48 h. */
+    sc.base_sec = 1483228800 - 129600;
     sc.duration = 2.5 * DAY;
     sc.warmup = 4 * HOUR;
     sc.servers[0].leap_at = 1.5 * DAY;

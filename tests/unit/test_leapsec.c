@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -275,9 +276,32 @@ static void test_too_many_entries(void **state)
     assert_int_equal(list.n, LEAPSEC_MAX_ENTRIES);
 }
 
+/* 2023-06-30 01:00 UTC: the last day of a month, when a leap announced by the sources counts. */
 static ntp_ts at(double seconds)
 {
-    return ntp_add_sec((ntp_ts)3900000000ULL << 32, seconds);
+    return ntp_add_sec((ntp_ts)3897075600ULL << 32, seconds);
+}
+
+static int64_t unix_of(int y, int mo, int d, int h)
+{
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h};
+    return (int64_t)timegm(&tm);
+}
+
+/* A leap is for a month's end: only the last day of a month says yes, leap years included. */
+static void test_last_day_of_month(void **state)
+{
+    (void)state;
+    assert_true(leapsec_last_day_of_month(unix_of(2016, 12, 31, 23)));
+    assert_true(leapsec_last_day_of_month(unix_of(2015, 6, 30, 0)));
+    assert_true(leapsec_last_day_of_month(unix_of(2024, 2, 29, 12)));
+    assert_true(leapsec_last_day_of_month(unix_of(2023, 2, 28, 12)));
+    assert_true(leapsec_last_day_of_month(unix_of(2100, 2, 28, 12))); /* 2100 is not a leap year */
+    assert_false(leapsec_last_day_of_month(unix_of(2024, 2, 28, 12)));
+    assert_false(leapsec_last_day_of_month(unix_of(2016, 12, 1, 0)));
+    assert_false(leapsec_last_day_of_month(unix_of(2017, 1, 1, 0)));
+    assert_false(leapsec_last_day_of_month(unix_of(2026, 6, 29, 23)));
+    assert_true(leapsec_last_day_of_month(unix_of(1969, 12, 31, 5)));
 }
 
 static void test_reference_override(void **state)
@@ -403,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_malformed_lines),
         cmocka_unit_test(test_incomplete_lists),
         cmocka_unit_test(test_too_many_entries),
+        cmocka_unit_test(test_last_day_of_month),
         cmocka_unit_test(test_reference_override),
         cmocka_unit_test(test_leap_reaches_driver),
     };

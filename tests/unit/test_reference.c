@@ -11,7 +11,8 @@
 #include "core/packet.h"
 #include "core/reference.h"
 
-#define T0 ((ntp_ts)3900000000ULL << 32)
+/* 2023-06-30 01:00 UTC: a month's last day, when the sources' leap announcement counts. */
+#define T0 ((ntp_ts)3897075600ULL << 32)
 
 static ntp_ts at(double seconds)
 {
@@ -50,6 +51,21 @@ static void test_init_unsync_or_local(void **state)
     assert_int_equal(ref_resp_state(&r)->stratum, 10);
     assert_int_equal(ref_resp_state(&r)->refid, pkt_refid_ascii("LOCL"));
     assert_int_equal(ref_resp_state(&r)->leap, NTP_LEAP_NONE);
+}
+
+/* ntpd announces a leap from the month's start: the kernel must not make it at tonight's midnight. */
+static void test_leap_waits_for_the_last_day(void **state)
+{
+    (void)state;
+    struct ref_params p;
+    ref_default_params(&p);
+    struct ref r;
+    ref_init(&r, &p, at(0));
+    struct ref_peer pe = peer();
+    ref_update(&r, at(-20 * 86400.0), &pe, NTP_LEAP_INSERT); /* 10 June */
+    assert_int_equal(ref_resp_state(&r)->leap, NTP_LEAP_NONE);
+    ref_update(&r, at(0), &pe, NTP_LEAP_INSERT);             /* 30 June */
+    assert_int_equal(ref_resp_state(&r)->leap, NTP_LEAP_INSERT);
 }
 
 static void test_update_figures(void **state)
@@ -260,6 +276,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_unsync_or_local),
+        cmocka_unit_test(test_leap_waits_for_the_last_day),
         cmocka_unit_test(test_update_figures),
         cmocka_unit_test(test_dispersion_grows_at_phi),
         cmocka_unit_test(test_holdover_then_unsync),
