@@ -25,7 +25,7 @@ else
 B ?= build
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) -MMD -MP
-LIBS = -lssl -lcrypto -lpthread -lm
+LIBS = -lssl -lcrypto -lnettle -lpthread -lm
 
 CORE_SRC := $(wildcard src/core/*.c)
 IO_SRC := $(filter-out src/io/main.c,$(wildcard src/io/*.c))

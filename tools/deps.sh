@@ -11,7 +11,8 @@ libc6-dev               libc headers and crt files (gcc only recommends it)
 binutils                ar (Makefile), nm and readelf (tools/check-*.sh)
 clang                   make CC=clang, fuzz targets
 libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/fuzz_*)
-libssl-dev              -lssl -lcrypto
+libssl-dev              -lssl -lcrypto (TLS for NTS-KE, HKDF, random bytes)
+nettle-dev              -lnettle: AES-SIV-CMAC-256 for NTS (OpenSSL 3.0's cannot seal an empty plaintext)
 libcmocka-dev           unit and simulation tests
 python3                 tests/integration/*.py
 iproute2                ip netns (integration tests), ss (bench/serve.sh)

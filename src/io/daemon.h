@@ -23,6 +23,7 @@
 #include "io/control.h"
 #include "io/leaplist.h"
 #include "io/loop.h"
+#include "io/nts_service.h"
 #include "io/process.h"
 #include "io/refclock.h"
 #include "io/server.h"
@@ -62,6 +63,7 @@ struct horloged {
     int tick_timer, discipline_timer, drift_timer;
     bool sync_started;
     struct leaplist leaplist;
+    struct nts_service nts;
 };
 
 double daemon_mono_now(void);

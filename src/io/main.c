@@ -79,6 +79,7 @@ static void reload_config(struct horloged *d)
     warn_restart_needed(d, &fresh);
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
+    nts_service_reload(&d->nts, &d->cfg);
     timekeeping_reload(d);
     log_info("reloaded %s", d->config_path);
 }
@@ -143,7 +144,7 @@ static int start(struct horloged *d)
     d->state = *ref_resp_state(&d->sync.ref);
     d->state.precision = d->precision;
     d->srv = server_open(&d->cfg, &d->state);
-    if (!d->srv)
+    if (!d->srv || nts_service_open(&d->nts, &d->cfg, d->srv) < 0)
         return -1;
     if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
@@ -157,7 +158,8 @@ static int start(struct horloged *d)
         log_warn("the drift file will not be saved");
     if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
         return -1;
-    if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0)
+    if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0 ||
+        nts_service_start(&d->nts) < 0)
         return -1;
     timekeeping_publish(d);
     if (timekeeping_start_timers(d) < 0 || upstream_start(&d->up) < 0)
@@ -176,6 +178,7 @@ static void stop(struct horloged *d)
 {
     control_close(&d->control);
     server_close(d->srv);
+    nts_service_close(&d->nts);
     timekeeping_stop(d);
     if (d->pidfile_written[0])
         unlink(d->pidfile_written);

@@ -305,10 +305,15 @@ static unsigned worker_process(struct worker *w, unsigned n)
 static void worker_send(struct worker *w, int fd, unsigned n)
 {
     struct batch *b = w->batch;
-    /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
+    /*
+     * The transmit timestamp is read as late as possible: once, right before the batch leaves.
+     * An authenticated reply (NTS, a MAC: longer than a header and a crypto-NAK) keeps the one it was sealed
+     * with, the receive time: rewriting it would break its authenticator.
+     */
     ntp_ts tx = corrected(&w->settings, sockio_realtime_ntp());
     for (unsigned i = 0; i < n; i++)
-        pkt_set_transmit(b->out_bufs[i], tx);
+        if (b->out_iov[i].iov_len <= NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN)
+            pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;
     while (w->use_sendmmsg && sent < n) {
         int r = sendmmsg(fd, b->out_msgs + sent, n - sent, 0);
@@ -436,6 +441,15 @@ void server_publish_state(struct server *srv, const struct resp_state *state,
     srv->settings.corrected = correction->offset != 0.0 || correction->ppm != 0.0;
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
+}
+
+int server_add_auth(struct server *srv, const struct auth_ops *ops, void *ctx)
+{
+    pthread_mutex_lock(&srv->settings_lock);
+    bool added = auth_set_add(&srv->settings.policy.auth, ops, ctx);
+    bump_generation(srv);
+    pthread_mutex_unlock(&srv->settings_lock);
+    return added ? 0 : -1;
 }
 
 void server_apply_config(struct server *srv, const struct config *cfg)

@@ -53,6 +53,8 @@ int server_register(struct server *srv, struct loop *loop);
 /* Publishes what the server says about itself; workers pick it up at their next batch. */
 void server_publish_state(struct server *srv, const struct resp_state *state,
                           const struct time_correction *correction);
+/* Adds a server-side authentication strategy (core/auth.h) for every worker; 0, or -1 when the set is full. */
+int server_add_auth(struct server *srv, const struct auth_ops *ops, void *ctx);
 /* Applies reloadable settings (access list, denyaction, rate limits). */
 void server_apply_config(struct server *srv, const struct config *cfg);
 void server_get_counters(struct server *srv, struct server_counters *out);

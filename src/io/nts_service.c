@@ -1,0 +1,48 @@
+/* nts_service: NTS keys, NTS-KE server and NTP-path strategy together; see nts_service.h. */
+#include "io/nts_service.h"
+
+#include <time.h>
+
+#include "io/auth_nts.h"
+#include "io/log.h"
+
+int nts_service_open(struct nts_service *nts, const struct config *cfg, struct server *srv)
+{
+    nts->enabled = cfg->nts.n_certs > 0;
+    if (!nts->enabled)
+        return 0;
+    if (nts_keys_init(&nts->keys, cfg->nts.rotate, cfg->nts.masterkey, cfg->nts.dumpdir, time(NULL)) < 0)
+        return -1;
+    nts->ke = nts_ke_server_open(cfg, &nts->keys);
+    if (!nts->ke)
+        return -1;
+    if (server_add_auth(srv, &auth_nts_server, &nts->keys) < 0) {
+        log_error("NTS: no room for another authentication strategy");
+        return -1;
+    }
+    log_info("NTS-KE on TCP port %u; cookie keys rotate every %u s%s", cfg->nts.port, cfg->nts.rotate,
+             cfg->nts.masterkey[0] ? ", derived from the master key" : "");
+    return 0;
+}
+
+int nts_service_start(struct nts_service *nts)
+{
+    return nts->enabled ? nts_ke_server_start(nts->ke) : 0;
+}
+
+void nts_service_reload(struct nts_service *nts, const struct config *cfg)
+{
+    if (nts->enabled && cfg->nts.n_certs > 0)
+        nts_ke_server_reload(nts->ke, cfg);
+}
+
+/* The serving threads are stopped first (server_close): nothing uses the keys after this. */
+void nts_service_close(struct nts_service *nts)
+{
+    if (!nts->enabled)
+        return;
+    nts_ke_server_close(nts->ke);
+    nts->ke = NULL;
+    nts_keys_fini(&nts->keys);
+    nts->enabled = false;
+}
