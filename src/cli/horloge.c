@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "io/kvdoc.h"
+#include "cli/ntske.h"
 #include "cli/query.h"
 #include "cli/render.h"
 #include "io/config.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
             "  serverstats   requests received, answered, dropped by reason, KoD sent\n"
             "  clients       the busiest clients\n"
             "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
+            "  ntske HOST [-p PORT] [--cafile FILE]   an NTS-KE handshake: keys, server, cookies\n"
             "default control socket: %s\n",
             CFG_DEFAULT_CONTROLSOCKET);
 }
@@ -133,6 +135,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[first], "query") == 0)
         return run_query(n, rest, json);
+    if (strcmp(argv[first], "ntske") == 0)
+        return ntske_run(n, rest);
     if (n > 0) {
         fprintf(stderr, "horloge %s: unexpected '%s'\n", argv[first], rest[0]);
         return 2;
