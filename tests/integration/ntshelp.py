@@ -91,3 +91,18 @@ class ChronyNtsClient:
             time.sleep(0.5)
         raise Fail("chronyd never selected the NTS server: %r\nauthdata: %r\nclient log:\n%s"
                    % (line, self.chronyc("authdata"), self.ctx.read(self.name + ".log")[-2000:]))
+
+
+def free_tcp_ports(n):
+    """n distinct TCP ports free on 127.0.0.1 now (held together while chosen, so never the same)."""
+    import socket
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()

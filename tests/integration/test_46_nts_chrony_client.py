@@ -10,8 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import Server, Skip, check, free_port, note, run, wait_until
-from ntshelp import ChronyNtsClient, horloged_nts_lines, make_test_ca
+from hltest import Server, Skip, check, note, run, wait_until
+from ntshelp import ChronyNtsClient, free_tcp_ports, horloged_nts_lines, make_test_ca
 
 
 def test(ctx):
@@ -19,7 +19,7 @@ def test(ctx):
     if os.geteuid() != 0:
         raise Skip("chronyd as a client needs root (it drops to _chrony)")
     ca, cert, key = make_test_ca(ctx)
-    ntsport = free_port(lo=30000, hi=40000)
+    ntsport, = free_tcp_ports(1)
     dumpdir = ctx.path("ntsdump")
     os.makedirs(dumpdir)
     lines = ["local stratum 3"] + horloged_nts_lines(cert, key, ntsport, ["ntsdumpdir %s" % dumpdir])
