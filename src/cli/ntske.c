@@ -1,6 +1,7 @@
 /* ntske: the CLI's NTS-KE handshake; see ntske.h. */
 #include "cli/ntske.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ int ntske_run(int argc, char **argv)
         fprintf(stderr, "usage: horloge ntske HOST [-p PORT] [--cafile FILE]\n");
         return 2;
     }
+    /* A server that drops the connection mid-handshake is an error to report, not a signal to die of. */
+    signal(SIGPIPE, SIG_IGN);
     static struct nts_ke_client c;
     if (nts_ke_fetch(&c, host, (uint16_t)port, cafile, 5.0) < 0) {
         fprintf(stderr, "horloge ntske: %s: %s\n", host, c.error);

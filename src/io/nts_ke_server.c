@@ -314,19 +314,34 @@ static unsigned connections_from(const struct nts_ke_server *s, const struct net
     return n;
 }
 
-/* A free slot, or the oldest connection's, dropped: the newest client gets its chance. */
+/* Whether the client has not even sent a whole ClientHello yet (idle, slowloris, junk). */
+static bool before_hello(const struct conn *c)
+{
+    return c->state == CONN_HANDSHAKE && SSL_get_state(c->ssl) == TLS_ST_BEFORE;
+}
+
+/*
+ * A free slot, or one taken from another connection: the oldest of those that
+ * have not sent a ClientHello, else the oldest of all. A flood of idle or
+ * dribbling connections thus only ever displaces its own kind, and a client
+ * whose handshake is under way keeps its slot.
+ */
 static struct conn *free_slot(struct nts_ke_server *s)
 {
-    struct conn *oldest = &s->conns[0];
+    struct conn *oldest = NULL, *oldest_idle = NULL;
     for (unsigned i = 0; i < NTS_KE_MAX_CONNECTIONS; i++) {
-        if (s->conns[i].state == CONN_FREE)
-            return &s->conns[i];
-        if (s->conns[i].accepted < oldest->accepted)
-            oldest = &s->conns[i];
+        struct conn *c = &s->conns[i];
+        if (c->state == CONN_FREE)
+            return c;
+        if (!oldest || c->accepted < oldest->accepted)
+            oldest = c;
+        if (before_hello(c) && (!oldest_idle || c->accepted < oldest_idle->accepted))
+            oldest_idle = c;
     }
+    struct conn *victim = oldest_idle ? oldest_idle : oldest;
     count(s, &s->counters.evicted);
-    conn_close(oldest);
-    return oldest;
+    conn_close(victim);
+    return victim;
 }
 
 static SSL *new_ssl(struct nts_ke_server *s, int fd)
