@@ -34,6 +34,7 @@
 #define UPSTREAM_MAX_DENIED 32
 
 struct upstream;
+struct nts_source;
 
 struct upstream_peer {
     bool active;
@@ -44,6 +45,7 @@ struct upstream_peer {
     int timer;                    /* its poll timer in the loop */
     struct upstream *owner;
     struct assoc assoc;
+    struct nts_source *nts;       /* `server ... nts`: its NTS-KE and session; NULL otherwise */
     struct source_timestamps {
         uint64_t kernel_rx;
         uint64_t software_rx;
