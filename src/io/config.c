@@ -1056,6 +1056,15 @@ static void name_if(bool changed, const char *name, unsigned *n, char *buf, size
     (*n)++;
 }
 
+/* NTS settings other than the certificate files (which SIGHUP reads again) and ntstrustedcerts. */
+static bool nts_server_equal(const struct cfg_nts *a, const struct cfg_nts *b)
+{
+    return (a->n_certs > 0) == (b->n_certs > 0) && a->port == b->port &&
+           strcmp(a->ntp_server, b->ntp_server) == 0 && a->ntp_port == b->ntp_port && a->rotate == b->rotate &&
+           strcmp(a->dumpdir, b->dumpdir) == 0 && strcmp(a->masterkey, b->masterkey) == 0 &&
+           a->ratelimit_interval_log2 == b->ratelimit_interval_log2 && a->ratelimit_burst == b->ratelimit_burst;
+}
+
 /* Each of these is read once at start: sockets bound, files created, privileges dropped, threads made. */
 unsigned cfg_restart_needed(const struct config *old, const struct config *fresh, char *buf, size_t cap)
 {
@@ -1071,5 +1080,6 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
+    name_if(!nts_server_equal(&old->nts, &fresh->nts), "nts (other than the certificates)", &n, buf, cap);
     return n;
 }
