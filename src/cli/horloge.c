@@ -29,7 +29,8 @@ static void usage(FILE *f)
             "  serverstats   requests received, answered, dropped by reason, KoD sent\n"
             "  clients       the busiest clients\n"
             "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
-            "  ntske HOST [-p PORT] [--cafile FILE]   an NTS-KE handshake: keys, server, cookies\n"
+            "  ntske HOST [-p PORT] [--cafile FILE] [--requests]   an NTS-KE handshake: keys, server,\n"
+            "                cookies (and ready NTS requests)\n"
             "default control socket: %s\n",
             CFG_DEFAULT_CONTROLSOCKET);
 }

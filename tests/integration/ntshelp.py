@@ -106,3 +106,13 @@ def free_tcp_ports(n):
     finally:
         for s in socks:
             s.close()
+
+
+def nts_requests(ctx, ntsport, ca, host="127.0.0.1"):
+    """A real NTS-KE handshake (`horloge ntske --requests`): valid NTS requests, one per cookie
+    received (header, UID, cookie, placeholders, authenticator under the C2S key), as bytes.
+    Flip a byte of one to forge it: the server then answers an NTS NAK (KoD NTSN)."""
+    r = subprocess.run([ctx.horloge, "ntske", host, "-p", str(ntsport), "--cafile", ca, "--requests"],
+                       capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0, "horloge ntske failed: %s" % r.stderr)
+    return [bytes.fromhex(l.split()[1]) for l in r.stdout.splitlines() if l.startswith("request ")]

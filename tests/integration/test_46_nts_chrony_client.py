@@ -10,8 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import Server, Skip, check, note, run, wait_until
-from ntshelp import ChronyNtsClient, free_tcp_ports, horloged_nts_lines, make_test_ca
+from hltest import Server, Skip, check, exchange, note, run, wait_until
+from ntshelp import ChronyNtsClient, free_tcp_ports, horloged_nts_lines, make_test_ca, nts_requests
 
 
 def test(ctx):
@@ -24,6 +24,7 @@ def test(ctx):
     os.makedirs(dumpdir)
     lines = ["local stratum 3"] + horloged_nts_lines(cert, key, ntsport, ["ntsdumpdir %s" % dumpdir])
     srv = Server(ctx, lines).start()
+    check_crafted(ctx, srv, ntsport, ca)
     client = ChronyNtsClient(ctx, srv.port, ntsport, ca)
     line = client.wait_selected()
     note("chronyc sources: %s" % line)
@@ -58,6 +59,24 @@ def test(ctx):
     check(final["nak"] == "0" and int(final["last"]) >= int(after["last"]),
           "SIGHUP cost chronyd its cookies: %r" % final)
     note("after SIGHUP: authdata %s" % final)
+
+
+def check_crafted(ctx, srv, ntsport, ca):
+    """Requests from a real handshake (ntshelp.nts_requests): each answered at most its own size,
+    with a cookie for each it spent and asked for; one forged byte gets an NTS NAK (KoD NTSN)."""
+    reqs = nts_requests(ctx, ntsport, ca)
+    check(len(reqs) == 8, "%d NTS requests from 8 cookies" % len(reqs))
+    for req in reqs[:4]:
+        rep, _, _ = exchange(srv.port, req)
+        check(rep is not None and len(rep) <= len(req) and rep[1] == 3 and rep[24:32] == req[40:48],
+              "NTS request of %d bytes: reply %r" % (len(req), rep and rep[:16]))
+    forged = bytearray(reqs[4])
+    forged[-1] ^= 1
+    rep, _, _ = exchange(srv.port, bytes(forged))
+    check(rep is not None and rep[1] == 0 and rep[12:16] == b"NTSN" and len(rep) <= len(forged),
+          "a forged NTS request got %r, not an NTSN kiss" % (rep and rep[:16]))
+    note("crafted NTS requests of %d..%d bytes answered in kind; a forged one got an NTSN kiss (%d bytes)"
+         % (min(map(len, reqs)), max(map(len, reqs)), len(rep)))
 
 
 def ntp_replies(client):
