@@ -33,7 +33,7 @@ struct nts_ke_client {
     uint8_t in[NTS_KE_MAX_BODY + 4];
     struct nts_ke_response resp;     /* cookies, server and port offered */
     struct nts_session_keys keys;    /* exported once done */
-    char error[160];                 /* why it failed */
+    char error[320];                 /* why it failed */
 };
 
 /*

@@ -140,7 +140,9 @@ def test(ctx):
     check(results["ke"] and len(failures) <= len(results["ke"]) // 5,
           "legitimate NTS-KE handshakes failed during the flood: %r" % failures[:3])
     check(peak_fds < fds0 + 128 + 16, "descriptors grew from %d to %d" % (fds0, peak_fds))
-    check(peak_rss < rss0 + 64 * 1024, "RSS grew from %d to %d kB" % (rss0, peak_rss))
+    # Under ASan freed memory waits in its quarantine (256 MB by default) before it is reused.
+    quarantine = 320 * 1024 if "san" in os.path.basename(ctx.build) else 0
+    check(peak_rss < rss0 + 64 * 1024 + quarantine, "RSS grew from %d to %d kB" % (rss0, peak_rss))
     # After the flood, at once: a handshake succeeds.
     import subprocess
     r = subprocess.run([ctx.horloge, "ntske", "127.0.0.1", "-p", str(ntsport), "--cafile", ca],
