@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/packet.h"
+#include "io/auth_nts.h"
 #include "io/nts_client.h"
 #include "io/nts_crypto.h"
 #include "io/nts_ke_client.h"
@@ -31,7 +32,7 @@ static void print_requests(const struct nts_ke_client *ke)
         if (!nts_random((uint8_t *)&h.transmit, sizeof h.transmit))
             return;
         pkt_encode_header(&h, pkt);
-        size_t n = auth_nts_client.build_request(&session, pkt, NTP_HEADER_LEN, sizeof pkt);
+        size_t n = auth_nts.build_request(&session, pkt, NTP_HEADER_LEN, sizeof pkt);
         if (n == 0)
             return;
         print_hex("request", pkt, n);

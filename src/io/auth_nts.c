@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "core/nts.h"
+#include "io/nts_client.h"
 #include "io/nts_crypto.h"
 #include "io/nts_keys.h"
 
@@ -98,22 +99,10 @@ static size_t nts_seal_reply(void *ctx, const struct auth_request_info *info, ui
     return ok ? pos : 0;
 }
 
-static size_t nts_no_build(void *ctx, uint8_t *pkt, size_t len, size_t cap)
-{
-    (void)ctx, (void)pkt, (void)cap;
-    return len;
-}
-
-static bool nts_no_check(void *ctx, const uint8_t *pkt, size_t len, const struct ntp_layout *layout)
-{
-    (void)ctx, (void)pkt, (void)len, (void)layout;
-    return false;
-}
-
-const struct auth_ops auth_nts_server = {
-    .name = "nts-server",
-    .build_request = nts_no_build,
-    .check_reply = nts_no_check,
+const struct auth_ops auth_nts = {
+    .name = "nts",
+    .build_request = nts_client_build_request,
+    .check_reply = nts_client_check_reply,
     .check_request = nts_check_request,
     .seal_reply = nts_seal_reply,
 };

@@ -1,6 +1,6 @@
 /*
  * auth_nts: NTS (RFC 8915) on the NTP path, as an authentication strategy
- * (core/auth.h) whose context is the server's cookie keys (io/nts_keys).
+ * (core/auth.h); on the server side its context is the cookie keys (io/nts_keys).
  *
  * Owns: judging a request that carries a Unique Identifier and an NTS Cookie
  * (cookie opened, Authenticator checked under its C2S key), and sealing its
@@ -16,7 +16,12 @@
 
 #include "core/auth.h"
 
-/* Server side only; ctx is a struct nts_keys. */
-extern const struct auth_ops auth_nts_server;
+/*
+ * Both sides in one table, as auth.h lays out: in a server's auth_set its ctx
+ * is the server's struct nts_keys (check_request, seal_reply); as a source's
+ * authenticator its ctx is that source's struct nts_client (build_request,
+ * check_reply: io/nts_client).
+ */
+extern const struct auth_ops auth_nts;
 
 #endif

@@ -34,7 +34,7 @@ bool nts_client_needs_ke(const struct nts_client *c)
 }
 
 /* UID, the newest cookie (used up), placeholders for the cookies we lack, then an Authenticator. */
-static size_t nts_build_request(void *ctx, uint8_t *pkt, size_t len, size_t cap)
+size_t nts_client_build_request(void *ctx, uint8_t *pkt, size_t len, size_t cap)
 {
     struct nts_client *c = ctx;
     if (nts_client_needs_ke(c) || !nts_random(c->uid, sizeof c->uid))
@@ -67,7 +67,7 @@ static bool is_nak(const uint8_t *pkt)
     return pkt[NTP_STRATUM_OFF] == 0 && load_be32(pkt + NTP_REFID_OFF) == pkt_refid_ascii("NTSN");
 }
 
-static bool nts_check_reply(void *ctx, const uint8_t *pkt, size_t len, const struct ntp_layout *layout)
+bool nts_client_check_reply(void *ctx, const uint8_t *pkt, size_t len, const struct ntp_layout *layout)
 {
     (void)len;
     struct nts_client *c = ctx;
@@ -92,24 +92,3 @@ static bool nts_check_reply(void *ctx, const uint8_t *pkt, size_t len, const str
     c->authenticated++;
     return true;
 }
-
-static enum auth_verdict nts_not_server(void *ctx, const uint8_t *req, size_t len, const struct ntp_layout *layout,
-                                        struct auth_request_info *info)
-{
-    (void)ctx, (void)req, (void)len, (void)layout, (void)info;
-    return AUTH_NOT_MINE;
-}
-
-static size_t nts_no_seal(void *ctx, const struct auth_request_info *info, uint8_t *reply, size_t len, size_t cap)
-{
-    (void)ctx, (void)info, (void)reply, (void)cap;
-    return len;
-}
-
-const struct auth_ops auth_nts_client = {
-    .name = "nts-client",
-    .build_request = nts_build_request,
-    .check_reply = nts_check_reply,
-    .check_request = nts_not_server,
-    .seal_reply = nts_no_seal,
-};

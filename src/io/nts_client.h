@@ -15,6 +15,7 @@
 #define HORLOGE_NTS_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/auth.h"
@@ -40,7 +41,8 @@ void nts_client_start_session(struct nts_client *c, const struct nts_session_key
 /* Whether an NTS-KE handshake is needed before the next request. */
 bool nts_client_needs_ke(const struct nts_client *c);
 
-/* Client side only; ctx is a struct nts_client. */
-extern const struct auth_ops auth_nts_client;
+/* The client hooks of auth_nts (io/auth_nts.h), ctx a struct nts_client: see auth_ops. */
+size_t nts_client_build_request(void *ctx, uint8_t *pkt, size_t len, size_t cap);
+bool nts_client_check_reply(void *ctx, const uint8_t *pkt, size_t len, const struct ntp_layout *layout);
 
 #endif

@@ -2,7 +2,6 @@
 #include "io/nts_keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "core/packet.h"
+#include "io/atomicfile.h"
 #include "io/log.h"
 #include "io/nts_crypto.h"
 
@@ -95,33 +95,22 @@ static void load_saved(struct nts_keys *k)
     log_info("NTS: %u cookie key(s) read from %s", n, k->path);
 }
 
-/* Written to a temporary file then renamed: a crash never leaves half a keyring. */
+/* Replaced whole (io/atomicfile): a crash never leaves half a keyring. Oldest first, one "ID HEX" a line. */
 static void save(const struct nts_keys *k)
 {
     if (!k->path[0])
         return;
-    char tmp[sizeof k->path + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", k->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        log_error("cannot save NTS keys to %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
+    char text[NTS_KEYRING_MAX * (12 + 2 * NTS_KEY_LEN + 1) + 1];
+    size_t pos = 0;
     for (unsigned i = k->ring.n; i-- > 0;) {
-        fprintf(f, "%u ", k->ring.keys[i].id);
+        pos += (size_t)snprintf(text + pos, sizeof text - pos, "%u ", k->ring.keys[i].id);
         for (size_t j = 0; j < NTS_KEY_LEN; j++)
-            fprintf(f, "%02x", k->ring.keys[i].key[j]);
-        fputc('\n', f);
+            pos += (size_t)snprintf(text + pos, sizeof text - pos, "%02x", k->ring.keys[i].key[j]);
+        text[pos++] = '\n';
     }
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, k->path) < 0) {
+    if (atomicfile_write(k->path, text, pos, 0600) < 0)
         log_error("cannot save NTS keys to %s: %s", k->path, strerror(errno));
-        unlink(tmp);
-    }
+    OPENSSL_cleanse(text, sizeof text);
 }
 
 static bool new_key(const struct nts_keys *k, uint32_t id, struct nts_server_key *key)

@@ -16,7 +16,7 @@ int nts_service_open(struct nts_service *nts, const struct config *cfg, struct s
     nts->ke = nts_ke_server_open(cfg, &nts->keys);
     if (!nts->ke)
         return -1;
-    if (server_add_auth(srv, &auth_nts_server, &nts->keys) < 0) {
+    if (server_add_auth(srv, &auth_nts, &nts->keys) < 0) {
         log_error("NTS: no room for another authentication strategy");
         return -1;
     }

@@ -2,13 +2,13 @@
 #include "io/nts_source.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "io/atomicfile.h"
+#include "io/auth_nts.h"
 #include "io/log.h"
 #include "io/netutil.h"
 
@@ -21,28 +21,20 @@ static void save_session(const struct nts_source *s)
     const struct nts_client *c = &s->session;
     if (!s->save_path[0] || nts_client_needs_ke(c))
         return;
-    char tmp[sizeof s->save_path + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", s->save_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        log_warn("NTS %s: cannot save the session to %s: %s", s->host, tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    fputs(SAVE_MAGIC, f);
-    fwrite(&c->keys, sizeof c->keys, 1, f);
+    uint8_t data[sizeof SAVE_MAGIC + sizeof c->keys + NTS_COOKIES_PER_KE * (2 + NTS_COOKIE_MAX_LEN)];
+    size_t pos = sizeof SAVE_MAGIC - 1;
+    memcpy(data, SAVE_MAGIC, pos);
+    memcpy(data + pos, &c->keys, sizeof c->keys);
+    pos += sizeof c->keys;
     for (unsigned i = 0; i < c->n_cookies; i++) {
-        uint8_t len[2] = {(uint8_t)(c->cookie_len[i] >> 8), (uint8_t)c->cookie_len[i]};
-        fwrite(len, 2, 1, f);
-        fwrite(c->cookies[i], c->cookie_len[i], 1, f);
+        data[pos++] = (uint8_t)(c->cookie_len[i] >> 8);
+        data[pos++] = (uint8_t)c->cookie_len[i];
+        memcpy(data + pos, c->cookies[i], c->cookie_len[i]);
+        pos += c->cookie_len[i];
     }
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0 || !ok || rename(tmp, s->save_path) < 0) {
+    if (atomicfile_write(s->save_path, data, pos, 0600) < 0)
         log_warn("NTS %s: cannot save the session to %s: %s", s->host, s->save_path, strerror(errno));
-        unlink(tmp);
-    }
+    OPENSSL_cleanse(data, sizeof data);
 }
 
 static void load_session(struct nts_source *s)
@@ -195,7 +187,7 @@ int nts_source_init(struct nts_source *s, struct loop *loop, const struct cfg_so
 
 struct auth_instance nts_source_auth(struct nts_source *s)
 {
-    return (struct auth_instance){.ops = &auth_nts_client, .ctx = &s->session};
+    return (struct auth_instance){.ops = &auth_nts, .ctx = &s->session};
 }
 
 void nts_source_close(struct nts_source *s)

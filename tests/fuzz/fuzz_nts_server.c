@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(pkt, data + 1, len);
     struct auth_set set;
     auth_set_init(&set);
-    auth_set_add(&set, &auth_nts_server, keys());
+    auth_set_add(&set, &auth_nts, keys());
     struct resp_request rq = {.bytes = pkt, .len = len, .rx = 0xec12345600000000ULL};
     enum resp_outcome outcome;
     size_t n = resp_answer(&state, &set, &rq, out, sizeof out, &outcome);

@@ -233,13 +233,13 @@ static void ask(struct nts_keys *keys, struct nts_client *cl, struct exchange *x
 {
     struct ntp_header h = {.version = 4, .mode = NTP_MODE_CLIENT, .transmit = 0x1234};
     pkt_encode_header(&h, x->req);
-    x->req_len = auth_nts_client.build_request(cl, x->req, NTP_HEADER_LEN, sizeof x->req);
+    x->req_len = auth_nts.build_request(cl, x->req, NTP_HEADER_LEN, sizeof x->req);
     assert_true(x->req_len > NTP_HEADER_LEN);
     if (forge)
         x->req[x->req_len - 1] ^= 1;
     struct auth_set set;
     auth_set_init(&set);
-    auth_set_add(&set, &auth_nts_server, keys);
+    auth_set_add(&set, &auth_nts, keys);
     struct resp_request rq = {.bytes = x->req, .len = x->req_len, .rx = RX};
     x->rep_len = resp_answer(&serving, &set, &rq, x->rep, sizeof x->rep, &x->outcome);
 }
@@ -249,7 +249,7 @@ static bool client_accepts(struct nts_client *cl, const struct exchange *x)
     struct ntp_header h;
     struct ntp_layout layout;
     assert_int_equal(pkt_decode(x->rep, x->rep_len, &h, &layout), PKT_OK);
-    return auth_nts_client.check_reply(cl, x->rep, x->rep_len, &layout);
+    return auth_nts.check_reply(cl, x->rep, x->rep_len, &layout);
 }
 
 static void start_client(struct nts_keys *keys, struct nts_client *cl, unsigned cookies)
@@ -317,7 +317,7 @@ static void test_no_cookies_no_request(void **state)
     static struct nts_client cl;
     memset(&cl, 0, sizeof cl);
     uint8_t pkt[NTP_MAX_PACKET_LEN] = {0};
-    assert_int_equal(auth_nts_client.build_request(&cl, pkt, NTP_HEADER_LEN, sizeof pkt), 0);
+    assert_int_equal(auth_nts.build_request(&cl, pkt, NTP_HEADER_LEN, sizeof pkt), 0);
 }
 
 int main(void)
