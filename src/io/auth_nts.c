@@ -47,8 +47,10 @@ static enum auth_verdict nts_check_request(void *ctx, const uint8_t *req, size_t
     plan->uid_len = (uint16_t)f.uid_len;
     unsigned wanted = 1 + f.placeholders;
     plan->cookies_wanted = (uint8_t)(wanted > NTS_COOKIES_PER_KE ? NTS_COOKIES_PER_KE : wanted);
-    plan->nak = !nts_cookie_open(ctx, req + f.cookie_off, f.cookie_len, &plan->keys) ||
+    struct nts_keys *keys = ctx;
+    plan->nak = !nts_cookie_open(keys, req + f.cookie_off, f.cookie_len, &plan->keys) ||
                 !request_authenticates(req, &f, &plan->keys);
+    atomic_fetch_add_explicit(plan->nak ? &keys->requests_nak : &keys->requests_valid, 1, memory_order_relaxed);
     return AUTH_VALID;
 }
 

@@ -314,31 +314,34 @@ static unsigned connections_from(const struct nts_ke_server *s, const struct net
     return n;
 }
 
-/* Whether the client has not even sent a whole ClientHello yet (idle, slowloris, junk). */
-static bool before_hello(const struct conn *c)
+/* How far a connection has got: 0 no ClientHello yet, 1 handshake under way, 2 past it. */
+static int progress(const struct conn *c)
 {
-    return c->state == CONN_HANDSHAKE && SSL_get_state(c->ssl) == TLS_ST_BEFORE;
+    if (c->state != CONN_HANDSHAKE)
+        return 2;
+    return SSL_get_state(c->ssl) == TLS_ST_BEFORE ? 0 : 1;
 }
 
 /*
  * A free slot, or one taken from another connection: the oldest of those that
- * have not sent a ClientHello, else the oldest of all. A flood of idle or
- * dribbling connections thus only ever displaces its own kind, and a client
- * whose handshake is under way keeps its slot.
+ * got least far (no ClientHello, then a handshake under way, then the rest). A
+ * flood of idle or dribbling connections thus only ever displaces its own kind,
+ * and a client whose handshake is done keeps its slot.
  */
 static struct conn *free_slot(struct nts_ke_server *s)
 {
-    struct conn *oldest = NULL, *oldest_idle = NULL;
+    struct conn *victim = NULL;
+    int victim_progress = 3;
     for (unsigned i = 0; i < NTS_KE_MAX_CONNECTIONS; i++) {
         struct conn *c = &s->conns[i];
         if (c->state == CONN_FREE)
             return c;
-        if (!oldest || c->accepted < oldest->accepted)
-            oldest = c;
-        if (before_hello(c) && (!oldest_idle || c->accepted < oldest_idle->accepted))
-            oldest_idle = c;
+        int p = progress(c);
+        if (p < victim_progress || (p == victim_progress && c->accepted < victim->accepted)) {
+            victim = c;
+            victim_progress = p;
+        }
     }
-    struct conn *victim = oldest_idle ? oldest_idle : oldest;
     count(s, &s->counters.evicted);
     conn_close(victim);
     return victim;

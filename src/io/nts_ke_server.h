@@ -7,8 +7,8 @@
  * thread of its own that serves every connection off the NTP serving path:
  * it waits in poll() over non-blocking sockets, so no client can hold it.
  * Bounded everywhere: at most NTS_KE_MAX_CONNECTIONS at once (when full, the
- * oldest is dropped for the newcomer, so half-open and slowloris connections
- * cannot starve new clients), NTS_KE_MAX_PER_CLIENT from one address, each
+ * oldest of those that got least far is dropped for the newcomer, so idle and
+ * slowloris connections cannot starve new clients), NTS_KE_MAX_PER_CLIENT from one address, each
  * closed NTS_KE_TIMEOUT seconds after it was accepted, a request of at most
  * NTS_KE_MAX_REQUEST bytes, and a per-address handshake rate limit
  * (`ntsratelimit`, core/ratelimit's token bucket). The thread also rotates
@@ -22,7 +22,7 @@
 #include "io/config.h"
 #include "io/nts_keys.h"
 
-#define NTS_KE_MAX_CONNECTIONS 128
+#define NTS_KE_MAX_CONNECTIONS 256
 #define NTS_KE_MAX_PER_CLIENT 8
 #define NTS_KE_TIMEOUT 3.0
 #define NTS_KE_MAX_REQUEST 1024

@@ -14,6 +14,7 @@
 #define HORLOGE_NTS_KEYS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -31,6 +32,8 @@ struct nts_keys {
     size_t master_len;               /* 0: random keys */
     uint8_t master[NTS_MASTER_MAX];
     char path[512];                  /* the saved keyring; "" when not saved */
+    /* NTS requests on the NTP path (io/auth_nts), counted by every serving thread. */
+    atomic_ullong requests_valid, requests_nak;
 };
 
 /*

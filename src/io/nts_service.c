@@ -46,3 +46,19 @@ void nts_service_close(struct nts_service *nts)
     nts_keys_fini(&nts->keys);
     nts->enabled = false;
 }
+
+void nts_service_report(struct nts_service *nts, struct kv_out *out)
+{
+    if (!nts->enabled)
+        return;
+    struct nts_ke_counters c;
+    nts_ke_server_get_counters(nts->ke, &c);
+    kv_add(out, "nts_authenticated", "%llu", (unsigned long long)atomic_load(&nts->keys.requests_valid));
+    kv_add(out, "nts_nak", "%llu", (unsigned long long)atomic_load(&nts->keys.requests_nak));
+    kv_add(out, "ntske_accepted", "%llu", (unsigned long long)c.accepted);
+    kv_add(out, "ntske_completed", "%llu", (unsigned long long)c.completed);
+    kv_add(out, "ntske_failed", "%llu", (unsigned long long)c.failed);
+    kv_add(out, "ntske_rate_limited", "%llu", (unsigned long long)c.rate_limited);
+    kv_add(out, "ntske_evicted", "%llu", (unsigned long long)c.evicted);
+    kv_add(out, "ntske_timed_out", "%llu", (unsigned long long)c.timed_out);
+}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "io/config.h"
+#include "io/control.h"
 #include "io/nts_ke_server.h"
 #include "io/nts_keys.h"
 #include "io/server.h"
@@ -30,5 +31,7 @@ int nts_service_start(struct nts_service *nts);
 /* SIGHUP: certificates read again; keys, cookies and NTP service untouched. */
 void nts_service_reload(struct nts_service *nts, const struct config *cfg);
 void nts_service_close(struct nts_service *nts);
+/* serverstats' NTS lines (nothing when NTS is not served). */
+void nts_service_report(struct nts_service *nts, struct kv_out *out);
 
 #endif
