@@ -5,6 +5,8 @@
  * given to the cookie opener as a cookie are refused unless they are one. The
  * input's first byte picks whether it is placed behind a valid header, UID
  * and a real cookie, so the authenticator and placeholder paths are reached.
+ * The same datagram, taken as a reply by an NTS client waiting on that UID,
+ * is never accepted (it cannot carry a valid authenticator under S2C).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include "core/responder.h"
 #include "io/auth_nts.h"
 #include "io/log.h"
+#include "io/nts_client.h"
 #include "io/nts_keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -69,5 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct nts_session_keys sk;
     if (nts_cookie_open(keys(), data + 1, size - 1, &sk))
         __builtin_trap(); /* forging a cookie under a random key: not from a fuzzer */
+    static struct nts_client client;
+    memset(&client, 0, sizeof client);
+    client.have_keys = true;
+    client.outstanding = true;
+    client.uid[0] = 1; /* the prefix's UID */
+    struct ntp_layout layout;
+    if (pkt_decode(pkt, len, &h, &layout) == PKT_OK && nts_client_check_reply(&client, pkt, len, &layout))
+        __builtin_trap();
+    if (client.n_cookies > NTS_COOKIES_PER_KE)
+        __builtin_trap();
     return 0;
 }
