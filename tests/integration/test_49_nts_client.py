@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""NTS client: horloged (`server 127.0.0.1 port P nts ntsport Q`, `ntstrustedcerts` of a test CA)
-synchronises from a chronyd NTS server; its session (keys and cookies) is saved in ntsdumpdir, so
-after a restart it goes on without a new NTS-KE. A second horloged that does not trust the
-server's CA never uses that server, not even unauthenticated."""
+"""NTS client: horloged (`server 127.0.0.1 port P nts ntsport Q`, `ntstrustedcerts` of a test CA,
+`threads 0`: the handshake runs in its one poll() loop) synchronises from a chronyd NTS server;
+its session (keys and cookies) is saved in ntsdumpdir, so after a restart it goes on without a
+new NTS-KE. A second horloged that does not trust the server's CA never uses that server, not
+even unauthenticated. Against a horloged NTS server that restarts with new cookie keys, the
+client gets an NTS NAK, makes a new handshake and is selected again."""
 import os
 import sys
 
@@ -30,7 +32,7 @@ def test(ctx):
     dump = ctx.path("horloge-nts")
     os.makedirs(dump)
     line = "server 127.0.0.1 port %d nts ntsport %d iburst minpoll 0 maxpoll 1" % (up.port, ntsport)
-    cl = Server(ctx, [line, "ntstrustedcerts %s" % ca, "ntsdumpdir %s" % dump], name="cl").start()
+    cl = Server(ctx, [line, "ntstrustedcerts %s" % ca, "ntsdumpdir %s" % dump, "threads 0"], name="cl").start()
     rec, secs = wait_until(ctx, 30, lambda: selected(ctx, cl), "horloged selecting chronyd over NTS")
     note("selected over NTS after %.1f s: %s" % (secs, rec))
     check("NTS-KE with 127.0.0.1: 8 cookies" in cl.log(), "no NTS-KE logged:\n" + cl.log()[-1500:])
@@ -55,6 +57,20 @@ def test(ctx):
     check(reach_of(rec) == 0 and rec.get("state") != "selected",
           "a source failing NTS was used: %r" % rec)
     note("untrusted NTS server: %s; %s" % (rec, [l for l in bad.log().splitlines() if "NTS-KE" in l][-1]))
+
+    # An NTS NAK: the server restarts with new cookie keys (no ntsdumpdir), the client re-keys.
+    kport, = free_tcp_ports(1)
+    hs = Server(ctx, ["local stratum 1", "ntsservercert %s" % cert, "ntsserverkey %s" % key, "ntsport %d" % kport],
+                name="hs").start()
+    rekey = Server(ctx, ["server 127.0.0.1 port %d nts ntsport %d iburst minpoll 0 maxpoll 1" % (hs.port, kport),
+                         "ntstrustedcerts %s" % ca], name="rekey").start()
+    wait_until(ctx, 30, lambda: selected(ctx, rekey), "horloged selecting a horloged NTS server")
+    hs.stop()
+    hs.start()
+    wait_until(ctx, 30, lambda: "NTS NAK from the server; new handshake" in rekey.log(), "an NTS NAK and a re-key")
+    wait_until(ctx, 30, lambda: rekey.log().count("NTS-KE with 127.0.0.1: 8 cookies") >= 2 and selected(ctx, rekey),
+               "selected again after the new handshake")
+    note("server restarted with new keys: NTS NAK, new NTS-KE, selected again")
 
 
 def make_test_ca_elsewhere(ctx):
