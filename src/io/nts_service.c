@@ -1,13 +1,20 @@
 /* nts_service: NTS keys, NTS-KE server and NTP-path strategy together; see nts_service.h. */
 #include "io/nts_service.h"
 
+#include <stdio.h>
 #include <time.h>
 
 #include "io/auth_nts.h"
 #include "io/log.h"
+#include "io/process.h"
 
 int nts_service_open(struct nts_service *nts, const struct config *cfg, struct server *srv)
 {
+    /* Keys rotated and sessions saved after privileges are dropped are written there by `user`. */
+    char in_dumpdir[CFG_PATH_MAX + 16];
+    snprintf(in_dumpdir, sizeof in_dumpdir, "%s/%s", cfg->nts.dumpdir, NTS_KEYS_FILE);
+    if (cfg->nts.dumpdir[0] && process_make_parent_dir(in_dumpdir, cfg->user) < 0)
+        log_warn("NTS: keys and sessions will not be saved in %s", cfg->nts.dumpdir);
     nts->enabled = cfg->nts.n_certs > 0;
     if (!nts->enabled)
         return 0;

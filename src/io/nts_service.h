@@ -24,7 +24,10 @@ struct nts_service {
     struct nts_ke_server *ke;
 };
 
-/* Keys read or made, NTS-KE sockets bound, the NTS strategy added to `srv`. 0, or -1 (logged). */
+/*
+ * `ntsdumpdir` made (for `user`) when missing; then, when NTS is served: keys read or made, NTS-KE
+ * sockets bound, the NTS strategy added to `srv`. 0, or -1 (logged).
+ */
 int nts_service_open(struct nts_service *nts, const struct config *cfg, struct server *srv);
 /* After detaching: the NTS-KE thread. */
 int nts_service_start(struct nts_service *nts);
