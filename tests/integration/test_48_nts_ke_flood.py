@@ -2,7 +2,9 @@
 """NTS-KE under a connection flood: from hundreds of source addresses across 127.0.0.0/8, thousands
 of TCP connections to the NTS-KE port that stay idle, dribble a TLS ClientHello a byte at a time
 (slowloris) or send garbage. Meanwhile horloged keeps answering NTP, new legitimate NTS-KE
-handshakes (`horloge ntske`) succeed, and its memory and open descriptors stay bounded."""
+handshakes (`horloge ntske`) succeed, and its memory and open descriptors stay bounded;
+serverstats counts the evictions. Then 30 connections at once from one address: 8 are held, the
+rest refused at once and counted."""
 import errno
 import os
 import resource
@@ -154,6 +156,32 @@ def test(ctx):
     note("serverstats: " + ", ".join("%s %s" % (k, v) for k, v in sorted(stats.items()) if k.startswith("ntske")))
     check(stats.get("ntske_completed", 0) >= len(ke_ok) and stats.get("ntske_evicted", 0) > 0,
           "serverstats does not show the handshakes and evictions: %r" % stats)
+    check_one_address_bounded(ctx, srv, ntsport, stats.get("ntske_rate_limited", 0))
+
+
+def check_one_address_bounded(ctx, srv, ntsport, limited_before):
+    """30 connections at once from one address: at most 8 held (NTS_KE_MAX_PER_CLIENT) and 16 in a
+    burst (ntsratelimit's default): the rest are closed at once and counted."""
+    socks = []
+    for _ in range(30):
+        s = socket.socket()
+        s.bind(("127.0.0.9", 0))
+        s.connect(("127.0.0.1", ntsport))
+        socks.append(s)
+    time.sleep(0.5)
+    closed = 0
+    for s in socks:
+        try:
+            closed += s.recv(1, socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+        s.close()
+    limited = horloge_json(ctx, srv.sock, "serverstats").get("ntske_rate_limited", 0) - limited_before
+    note("30 connections at once from 127.0.0.9: %d closed at once, %d counted as refused" % (closed, limited))
+    check(closed >= 22 and limited >= 22, "one address held more than 8 NTS-KE connections: %d closed, %d refused"
+          % (closed, limited))
 
 
 if __name__ == "__main__":
