@@ -12,6 +12,7 @@ binutils                ar (Makefile), nm and readelf (tools/check-*.sh)
 clang                   make CC=clang, fuzz targets
 libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/fuzz_*)
 libssl-dev              -lssl -lcrypto (TLS for NTS-KE, HKDF, random bytes)
+openssl                 the openssl CLI: test CAs and certificates (NTS tests 46-49, bench/nts.sh)
 nettle-dev              -lnettle: AES-SIV-CMAC-256 for NTS (OpenSSL 3.0's cannot seal an empty plaintext)
 libcmocka-dev           unit and simulation tests
 python3                 tests/integration/*.py
