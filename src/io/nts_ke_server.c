@@ -369,19 +369,20 @@ static bool admit(struct nts_ke_server *s, const struct net_addr *client, double
     return true;
 }
 
-static void accept_one(struct nts_ke_server *s, int lfd, double now)
+/* Takes one waiting connection; false when none was waiting. */
+static bool accept_one(struct nts_ke_server *s, int lfd, double now)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = accept(lfd, (struct sockaddr *)&ss, &len);
     if (fd < 0)
-        return;
+        return errno == EINTR || errno == ECONNABORTED;
     struct net_addr client;
     SSL *ssl = NULL;
     if (!netaddr_from_sockaddr(&ss, &client) || !admit(s, &client, now) || sockio_set_nonblocking(fd) < 0 ||
         !(ssl = new_ssl(s, fd))) {
         close(fd);
-        return;
+        return true;
     }
     count(s, &s->counters.accepted);
     struct conn *c = free_slot(s);
@@ -393,6 +394,7 @@ static void accept_one(struct nts_ke_server *s, int lfd, double now)
     nts_ke_request_init(&c->req);
     c->in_len = c->out_len = c->out_pos = 0;
     conn_step(s, c);
+    return true;
 }
 
 /* ---- the thread ---- */
@@ -442,7 +444,8 @@ static void run_round(struct nts_ke_server *s)
             conn_step(s, &s->conns[conn_of[i]]);
     for (unsigned i = 0; ready > 0 && i < s->n_listen; i++)
         for (unsigned k = 0; k < ACCEPTS_PER_ROUND && (s->pfd[i].revents & POLLIN); k++)
-            accept_one(s, s->listen_fd[i], now);
+            if (!accept_one(s, s->listen_fd[i], now))
+                break;
     expire(s, now);
     nts_keys_rotate(s->keys, time(NULL));
 }
