@@ -190,6 +190,17 @@ struct auth_instance nts_source_auth(struct nts_source *s)
     return (struct auth_instance){.ops = &auth_nts, .ctx = &s->session};
 }
 
+void nts_source_report(const struct nts_source *s, struct kv_out *out)
+{
+    const struct nts_client *c = &s->session;
+    kv_add(out, "nts_handshakes", "%llu", (unsigned long long)s->handshakes);
+    kv_add(out, "nts_handshake_failures", "%llu", (unsigned long long)s->failures);
+    kv_add(out, "nts_authenticated", "%llu", (unsigned long long)c->authenticated);
+    kv_add(out, "nts_refused", "%llu", (unsigned long long)c->refused);
+    kv_add(out, "nts_naks", "%llu", (unsigned long long)c->naks);
+    kv_add(out, "nts_cookies", "%u", c->n_cookies);
+}
+
 void nts_source_close(struct nts_source *s)
 {
     end_handshake(s);

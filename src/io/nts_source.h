@@ -19,6 +19,7 @@
 #include "core/auth.h"
 #include "core/netaddr.h"
 #include "io/config.h"
+#include "io/control.h"
 #include "io/loop.h"
 #include "io/nts_client.h"
 #include "io/nts_ke_client.h"
@@ -55,6 +56,8 @@ int nts_source_init(struct nts_source *s, struct loop *loop, const struct cfg_so
 struct auth_instance nts_source_auth(struct nts_source *s);
 /* Before each request: starts a handshake when the session needs one (and no retry is pending). */
 void nts_source_poll(struct nts_source *s);
+/* sourcestats' NTS lines: handshakes, their failures, replies authenticated and refused, NAKs, cookies held. */
+void nts_source_report(const struct nts_source *s, struct kv_out *out);
 /* Saves the session, ends any handshake, frees the timer. */
 void nts_source_close(struct nts_source *s);
 

@@ -622,4 +622,6 @@ void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *ou
         if (src_count(s, (enum src_verdict)v))
             kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",
                    (unsigned long long)src_count(s, (enum src_verdict)v));
+    if (p->nts)
+        nts_source_report(p->nts, out);
 }

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import Server, Skip, check, note, reach_of, run, sources_by_addr, wait_until
+from hltest import Server, Skip, check, horloge_json, note, reach_of, run, sources_by_addr, wait_until
 from ntshelp import free_tcp_ports, make_test_ca
 
 
@@ -70,7 +70,11 @@ def test(ctx):
     wait_until(ctx, 30, lambda: "NTS NAK from the server; new handshake" in rekey.log(), "an NTS NAK and a re-key")
     wait_until(ctx, 30, lambda: rekey.log().count("NTS-KE with 127.0.0.1: 8 cookies") >= 2 and selected(ctx, rekey),
                "selected again after the new handshake")
-    note("server restarted with new keys: NTS NAK, new NTS-KE, selected again")
+    stats = horloge_json(ctx, rekey.sock, "sourcestats").get("sources", [{}])[0]
+    nts = {k: v for k, v in stats.items() if k.startswith("nts_")}
+    check(nts.get("nts_naks", 0) >= 1 and nts.get("nts_handshakes", 0) >= 2 and nts.get("nts_authenticated", 0) > 0,
+          "sourcestats does not show the NAK and the second handshake: %r" % stats)
+    note("server restarted with new keys: NTS NAK, new NTS-KE, selected again; sourcestats %s" % nts)
 
 
 def make_test_ca_elsewhere(ctx):
