@@ -26,7 +26,7 @@ else
 B ?= build
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) -MMD -MP
-LIBS = -lssl -lcrypto -lnettle -lpthread -lm
+LIBS = -lmicrohttpd -lssl -lcrypto -lnettle -lseccomp -lpthread -lm
 
 CORE_SRC := $(wildcard src/core/*.c)
 IO_SRC := $(filter-out src/io/main.c,$(wildcard src/io/*.c))
@@ -49,7 +49,7 @@ TOOLS := $(B)/ntpload $(B)/udpecho
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity
+.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity simdocs
 all: $(DAEMON) $(CLI) $(TOOLS)
 
 $(B)/obj/%.o: %.c
@@ -78,6 +78,9 @@ $(CLI): $(call obj,$(CLI_SRC)) $(IO_LIB) $(CORE_LIB)
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(IO_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+# The golden-file test of the CLI's text output needs the CLI's renderers.
+$(B)/tests/test_render: $(call obj,src/cli/render.c)
 
 $(B)/tests/test_sim_%: $(B)/obj/tests/sim/test_sim_%.o $(SIM_LIB) $(IO_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
@@ -131,6 +134,10 @@ install: all
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/horloged
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/horloge
 	test -e $(DESTDIR)/etc/horloge/horloge.conf || install -m 0644 etc/horloge.conf $(DESTDIR)/etc/horloge/horloge.conf
+
+# docs/simulations.md and docs/sim/*.svg from every simulated scenario (tools/simdocs.sh).
+simdocs: $(SIM_BINS)
+	@sh tools/simdocs.sh $(SIM_BINS)
 
 bench: all $(TOOLS)
 	sh bench/serve.sh $(B)

@@ -19,6 +19,11 @@
  * cookie, and every request then carries a fresh Unique Identifier, that cookie and an
  * Authenticator sealed under the C2S key, so the server opens a cookie, checks a request and
  * seals a reply with a new cookie for each. Replies are judged as above, against that length.
+ * With -x each socket is an interleaved-mode client (RFC 9769) from an address of its own
+ * (127.0.1.N, servers keep interleaved state per address): its requests carry as origin the
+ * receive timestamp of the last reply it got and as receive field its nonce with the high bits
+ * flipped, which an interleaved reply echoes as its origin; the replies of each kind are counted
+ * (`interleaved=`). Use a window of 1 (a client waits for its reply), many sockets for load.
  *
  * The last line printed is `key=value` pairs for scripts; the exit status is 0 when at least one
  * valid reply came back, 1 when none did, 2 on a usage error.
@@ -54,6 +59,8 @@
 #define RING_MIN_BITS 10
 #define RING_MAX_BITS 20
 #define NSEC_PER_SEC 1000000000ull
+/* -x: the request's receive field is its nonce with these bits flipped (the ring slot stays). */
+#define XLEAVE_MARK 0xa5a5a5a500000000ull
 
 /* Latency histogram: exact below 128 ns, then 64 buckets per power of two (under 1.6 % error). */
 #define HIST_SUB_BITS 7
@@ -70,7 +77,7 @@ struct options {
     int sockets, window, batch;
     double rate; /* > 0: open loop */
     uint64_t max_requests;
-    int accept_unsync, want_stratum, quiet;
+    int accept_unsync, want_stratum, quiet, xleave;
     int nts_port;       /* > 0: NTS requests, keys from an NTS-KE handshake on this port */
     const char *nts_ca; /* the CA file the server's certificate is checked against ("" system store) */
 };
@@ -113,6 +120,7 @@ struct flow {
     unsigned ring_bits;
     struct pending *ring;
     uint64_t head, tail, outstanding;
+    uint64_t last_rx; /* -x: the receive timestamp of the last valid reply */
 };
 
 struct histogram {
@@ -124,6 +132,7 @@ struct tally {
     uint64_t sent, measured_sent, lost, send_errors, max_deficit;
     uint64_t replies[VERDICT_COUNT];
     uint64_t measured_valid;
+    uint64_t interleaved; /* valid replies in interleaved mode */
     struct histogram latency;
 };
 
@@ -224,7 +233,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ntpload [-s ADDR] [-p PORT] [-d SEC] [-u SEC] [-c SOCKETS] (-w WINDOW | -r RATE)\n"
-            "               [-b BATCH] [-T MS] [-n COUNT] [-U] [-S STRATUM] [-q] [-N PORT [-A CAFILE]]\n"
+            "               [-b BATCH] [-T MS] [-n COUNT] [-U] [-S STRATUM] [-x] [-q] [-N PORT [-A CAFILE]]\n"
             "  -s ADDR    target, in 127.0.0.0/8 or ::1 (default 127.0.0.1)\n"
             "  -p PORT    target UDP port (default 123)\n"
             "  -d SEC     measured window, 0.1..60 s (default 5)\n"
@@ -237,6 +246,7 @@ static void usage(void)
             "  -n COUNT   send at most COUNT requests (default 100000000)\n"
             "  -U         count unsynchronised replies (LI 3 or stratum 16) as valid\n"
             "  -S N       count only replies of stratum N as valid\n"
+            "  -x         interleaved-mode clients (RFC 9769), one address each (IPv4 only)\n"
             "  -q         print only the final key=value line\n"
             "  -N PORT    NTS requests, keys and cookie from an NTS-KE handshake on TCP PORT\n"
             "  -A FILE    CA certificates the NTS-KE server is checked against (default: system store)\n",
@@ -263,7 +273,7 @@ static struct options parse_options(int argc, char **argv)
         .sockets = 1, .window = 1, .batch = 64, .max_requests = 100000000, .want_stratum = -1, .nts_ca = "",
     };
     int c;
-    while ((c = getopt(argc, argv, "s:p:d:u:c:w:r:b:T:n:US:qN:A:h")) != -1) {
+    while ((c = getopt(argc, argv, "s:p:d:u:c:w:r:b:T:n:US:xqN:A:h")) != -1) {
         switch (c) {
         case 's': o.target = optarg; break;
         case 'p': o.port = (int)parse_number(optarg, 'p', 1, 65535); break;
@@ -277,6 +287,7 @@ static struct options parse_options(int argc, char **argv)
         case 'n': o.max_requests = (uint64_t)parse_number(optarg, 'n', 1, 1e10); break;
         case 'U': o.accept_unsync = 1; break;
         case 'S': o.want_stratum = (int)parse_number(optarg, 'S', 0, 16); break;
+        case 'x': o.xleave = 1; break;
         case 'q': o.quiet = 1; break;
         case 'N': o.nts_port = (int)parse_number(optarg, 'N', 1, 65535); break;
         case 'A': o.nts_ca = optarg; break;
@@ -285,6 +296,10 @@ static struct options parse_options(int argc, char **argv)
     }
     if (optind != argc)
         usage();
+    if (o.xleave && strchr(o.target, ':')) {
+        fprintf(stderr, "ntpload: -x needs an IPv4 target (its clients take 127.0.1.N each)\n");
+        exit(2);
+    }
     return o;
 }
 
@@ -335,8 +350,19 @@ static void grow_buffer(int fd, int option, int forced_option)
         (void)setsockopt(fd, SOL_SOCKET, option, &size, sizeof size);
 }
 
+/* -x: flow `index` sends from 127.0.1.(index + 1), a client of its own to the server. */
+static int bind_client_address(int fd, int index)
+{
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    me.sin_addr.s_addr = htonl(0x7f000100u + (uint32_t)index + 1);
+    if (bind(fd, (const struct sockaddr *)&me, sizeof me) == 0)
+        return 0;
+    perror("ntpload: bind");
+    return -1;
+}
+
 static int open_flow(struct flow *f, const struct sockaddr_storage *dst, socklen_t dst_len,
-                     unsigned ring_bits)
+                     unsigned ring_bits, int xleave_index)
 {
     f->fd = socket(dst->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (f->fd < 0) {
@@ -345,6 +371,8 @@ static int open_flow(struct flow *f, const struct sockaddr_storage *dst, socklen
     }
     grow_buffer(f->fd, SO_RCVBUF, SO_RCVBUFFORCE);
     grow_buffer(f->fd, SO_SNDBUF, SO_SNDBUFFORCE);
+    if (xleave_index >= 0 && bind_client_address(f->fd, xleave_index) != 0)
+        return -1;
     /* connect() picks a loopback source address for a loopback target and filters other senders. */
     if (connect(f->fd, (const struct sockaddr *)dst, dst_len) != 0) {
         perror("ntpload: connect");
@@ -378,13 +406,15 @@ static struct pending *slot_of(struct flow *f, uint64_t nonce)
 
 /* Classifies one reply and releases the request it answers, if any. */
 static enum verdict judge_reply(const struct options *o, struct flow *f, const unsigned char *r,
-                                size_t len, size_t request_len, uint64_t *sent_ns)
+                                size_t len, size_t request_len, uint64_t *sent_ns, int *interleaved)
 {
     if (len < NTP_HEADER_LEN)
         return REPLY_SHORT;
     uint64_t origin = read_be64(r + 24);
     struct pending *p = slot_of(f, origin);
-    if (p->nonce != origin || origin == 0)
+    /* An interleaved reply echoes the request's receive field, a basic one its transmit. */
+    *interleaved = o->xleave && origin != 0 && p->nonce == (origin ^ XLEAVE_MARK);
+    if ((p->nonce != origin || origin == 0) && !*interleaved)
         return REPLY_ORIGIN;
     if (!p->sent_ns)
         return REPLY_LATE;
@@ -418,8 +448,14 @@ static void receive_flow(const struct options *o, struct flow *f, struct io_batc
         uint64_t now = monotonic_ns();
         for (int i = 0; i < n; i++) {
             uint64_t sent_ns = 0;
-            enum verdict v = judge_reply(o, f, io->in[i], io->in_msg[i].msg_len, io->request_len, &sent_ns);
+            int interleaved = 0;
+            enum verdict v = judge_reply(o, f, io->in[i], io->in_msg[i].msg_len, io->request_len, &sent_ns,
+                                         &interleaved);
             t->replies[v]++;
+            if (v == REPLY_VALID) {
+                f->last_rx = read_be64(io->in[i] + 32);
+                t->interleaved += (uint64_t)interleaved;
+            }
             if (v == REPLY_VALID && now >= s->measure && now < s->stop) {
                 t->measured_valid++;
                 hist_add(&t->latency, now - sent_ns);
@@ -487,7 +523,8 @@ static size_t nts_extend(const struct nts_load *nts, unsigned char *p, uint64_t 
     return pos;
 }
 
-static void fill_requests(struct flow *f, struct io_batch *io, int count, uint64_t *rng)
+static void fill_requests(const struct options *o, struct flow *f, struct io_batch *io, int count,
+                          uint64_t *rng)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -498,18 +535,23 @@ static void fill_requests(struct flow *f, struct io_batch *io, int count, uint64
         p[0] = 0 << 6 | 4 << 3 | 3; /* LI 0, VN 4, client */
         p[2] = 6;                   /* poll 64 s */
         p[3] = (unsigned char)-20;  /* precision ~1 µs */
-        write_be64(p + 40, make_nonce(f, f->head + (uint64_t)i, seconds, rng));
+        uint64_t nonce = make_nonce(f, f->head + (uint64_t)i, seconds, rng);
+        write_be64(p + 40, nonce);
+        if (o->xleave && f->last_rx) {
+            write_be64(p + 24, f->last_rx);
+            write_be64(p + 32, nonce ^ XLEAVE_MARK);
+        }
         if (io->nts)
             nts_extend(io->nts, p, rng);
     }
 }
 
 /* Sends up to `count` requests on one flow; returns how many the kernel took. */
-static int send_requests(const struct schedule *s, struct flow *f, struct io_batch *io, int count,
-                         uint64_t *rng, struct tally *t)
+static int send_requests(const struct options *o, const struct schedule *s, struct flow *f,
+                         struct io_batch *io, int count, uint64_t *rng, struct tally *t)
 {
     make_room(f, count, t);
-    fill_requests(f, io, count, rng);
+    fill_requests(o, f, io, count, rng);
     uint64_t now = monotonic_ns();
     int n = sendmmsg(f->fd, io->out_msg, (unsigned)count, 0);
     if (n < 0)
@@ -546,7 +588,7 @@ static int send_closed_loop(const struct options *o, const struct schedule *s, s
             want = room_in_budget(o, t, want < o->batch ? want : o->batch);
             if (want <= 0)
                 break;
-            int sent = send_requests(s, f, io, want, rng, t);
+            int sent = send_requests(o, s, f, io, want, rng, t);
             progress |= sent > 0;
             if (sent < want)
                 break;
@@ -569,7 +611,7 @@ static int send_open_loop(const struct options *o, struct schedule *s, struct fl
         int want = room_in_budget(o, t, gap < (uint64_t)o->batch ? (int)gap : o->batch);
         if (want <= 0)
             break;
-        progress |= send_requests(s, &flows[s->next_flow], io, want, rng, t) > 0;
+        progress |= send_requests(o, s, &flows[s->next_flow], io, want, rng, t) > 0;
         s->next_flow = (s->next_flow + 1) % o->sockets;
         s->issued += (uint64_t)want;
     }
@@ -668,9 +710,9 @@ static void print_human(const struct options *o, const struct tally *t, double c
     printf("sent             %llu (measured window %llu, %.0f/s), send errors %llu\n",
            (unsigned long long)t->sent, (unsigned long long)t->measured_sent,
            (double)t->measured_sent / o->duration_s, (unsigned long long)t->send_errors);
-    printf("valid replies    %llu (measured window %llu, %.0f/s)\n",
+    printf("valid replies    %llu (measured window %llu, %.0f/s), interleaved %llu\n",
            (unsigned long long)t->replies[REPLY_VALID], (unsigned long long)t->measured_valid,
-           (double)t->measured_valid / o->duration_s);
+           (double)t->measured_valid / o->duration_s, (unsigned long long)t->interleaved);
     printf("invalid replies  %llu:", (unsigned long long)invalid_count(t));
     for (int v = REPLY_VALID + 1; v < VERDICT_COUNT; v++)
         if (v != REPLY_LATE)
@@ -692,14 +734,16 @@ static void print_summary(const struct options *o, const struct tally *t, double
 {
     const struct histogram *h = &t->latency;
     printf("rate=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f sent=%llu "
-           "valid=%llu invalid=%llu lost=%llu late=%llu mode=%s c=%d %s=%g d=%g gen_cpu=%.2f\n",
+           "valid=%llu invalid=%llu lost=%llu late=%llu mode=%s c=%d %s=%g d=%g gen_cpu=%.2f "
+           "interleaved=%llu\n",
            (double)t->measured_valid / o->duration_s, hist_quantile_us(h, 0.5),
            hist_quantile_us(h, 0.9), hist_quantile_us(h, 0.99), hist_quantile_us(h, 0.999),
            h->n ? (double)h->max_ns / 1e3 : -1, (unsigned long long)t->sent,
            (unsigned long long)t->replies[REPLY_VALID], (unsigned long long)invalid_count(t),
            (unsigned long long)t->lost, (unsigned long long)t->replies[REPLY_LATE],
            o->rate > 0 ? "open" : "closed", o->sockets, o->rate > 0 ? "r" : "w",
-           o->rate > 0 ? o->rate : o->window, o->duration_s, cpu_s / wall_s);
+           o->rate > 0 ? o->rate : o->window, o->duration_s, cpu_s / wall_s,
+           (unsigned long long)t->interleaved);
 }
 
 static double cpu_seconds(void)
@@ -747,7 +791,7 @@ int main(int argc, char **argv)
     static struct tally tally;
     unsigned ring_bits = ring_bits_for(&o);
     for (int i = 0; i < o.sockets; i++)
-        if (open_flow(&flows[i], &dst, dst_len, ring_bits) != 0)
+        if (open_flow(&flows[i], &dst, dst_len, ring_bits, o.xleave ? i : -1) != 0)
             return 1;
     static struct nts_load nts;
     io.request_len = NTP_HEADER_LEN;

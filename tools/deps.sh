@@ -14,7 +14,11 @@ libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/
 libssl-dev              -lssl -lcrypto (TLS for NTS-KE, HKDF, random bytes)
 openssl                 the openssl CLI: test CAs and certificates (NTS tests 46-49, bench/nts.sh)
 nettle-dev              -lnettle: AES-SIV-CMAC-256 for NTS (OpenSSL 3.0's cannot seal an empty plaintext)
+libseccomp-dev          -lseccomp: horloged's system-call allow-list (src/io/sandbox.c)
 libcmocka-dev           unit and simulation tests
+libmicrohttpd-dev       -lmicrohttpd: the metrics directive's HTTP server (io/webserver)
+prometheus              promtool check metrics (integration tests 42, 43)
+chromium                headless browser loading the status page (integration test 42)
 python3                 tests/integration/*.py
 iproute2                ip netns (integration tests), ss (bench/serve.sh)
 util-linux              setpriv (tests and bench drop CAP_SYS_TIME), taskset (bench/serve.sh)
@@ -25,6 +29,11 @@ chrony                  chronyd and chronyc peers (integration tests, bench/serv
 ntpsec-ntpdig           ntpdig client (integration test 02)
 tshark                  packet dissection (integration test 03)
 wireshark-common        dumpcap capture (integration test 03)
+gpsd                    a real GPS daemon feeding SHM and SOCK reference clocks (integration test 26)
+python3-cryptography    AES-CMAC of symmetric-key requests and replies (integration tests 54, 55)
+samba                   a throw-away AD DC whose ntp_signd signs MS-SNTP replies (integration test 55)
+samba-ad-provision      samba-tool domain provision's schema and templates (integration test 55)
+samba-dsdb-modules      the DC's directory database modules (integration test 55)
 "
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }

@@ -16,6 +16,7 @@
 #include "cli/render.h"
 #include "io/config.h"
 #include "io/control.h"
+#include "io/metrics.h"
 
 static void usage(FILE *f)
 {
@@ -28,6 +29,7 @@ static void usage(FILE *f)
             "  sourcestats   per-source statistics\n"
             "  serverstats   requests received, answered, dropped by reason, KoD sent\n"
             "  clients       the busiest clients\n"
+            "  metrics       all of them in the Prometheus text format (or JSON with --json)\n"
             "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
             "  ntske HOST [-p PORT] [--cafile FILE] [--requests]   an NTS-KE handshake: keys, server,\n"
             "                cookies (and ready NTS requests)\n"
@@ -71,28 +73,51 @@ static int run_query(int argc, char **argv, bool json)
     return query_run(&opt);
 }
 
+/* Asks horloged for one report into `doc` (which points into `resp`); 0, or 1 with the error printed. */
+static int fetch_report(const char *socket_path, const char *command, char *resp, size_t cap, struct kvdoc *doc)
+{
+    if (control_request(socket_path, command, resp, cap) < 0) {
+        fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
+        return 1;
+    }
+    if (kvdoc_parse(resp, doc) < 0) {
+        fprintf(stderr, "horloge: unreadable answer from horloged\n");
+        return 1;
+    }
+    if (doc->error) {
+        fprintf(stderr, "horloge: horloged says: %s\n", doc->error);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_metrics(const char *socket_path, bool json)
+{
+    static char resp[METRICS_REPORTS][CONTROL_MAX_RESPONSE];
+    static struct kvdoc docs[METRICS_REPORTS];
+    const struct kvdoc *reports[METRICS_REPORTS];
+    for (int i = 0; i < METRICS_REPORTS; i++) {
+        if (fetch_report(socket_path, metrics_report_command[i], resp[i], sizeof resp[i], &docs[i]))
+            return 1;
+        reports[i] = &docs[i];
+    }
+    return metrics_write(stdout, reports, json) < 0 ? 1 : 0;
+}
+
 static int run_report(const char *socket_path, const char *command, bool json)
 {
     static char resp[CONTROL_MAX_RESPONSE];
     static struct kvdoc doc;
+    if (strcmp(command, "metrics") == 0)
+        return run_metrics(socket_path, json);
     const struct report_renderer *r = render_find(command);
     if (!r) {
         fprintf(stderr, "horloge: unknown command '%s'\n", command);
         usage(stderr);
         return 2;
     }
-    if (control_request(socket_path, command, resp, sizeof resp) < 0) {
-        fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
+    if (fetch_report(socket_path, command, resp, sizeof resp, &doc))
         return 1;
-    }
-    if (kvdoc_parse(resp, &doc) < 0) {
-        fprintf(stderr, "horloge: unreadable answer from horloged\n");
-        return 1;
-    }
-    if (doc.error) {
-        fprintf(stderr, "horloge: horloged says: %s\n", doc.error);
-        return 1;
-    }
     if (json)
         kvdoc_print_json(&doc, r->list_name, stdout);
     else

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/source.h"
+
 static const char *get(const struct kvdoc *doc, const char *key)
 {
     const char *v = kvdoc_get(doc, 0, key);
@@ -112,6 +114,7 @@ static const char *const serverstats_labels[][2] = {
     {"received", "Requests received"},
     {"replied", "Time replies sent"},
     {"replied_symmetric", "  of which mode 2 (w32time)"},
+    {"replied_interleaved", "  of which interleaved"},
     {"kod_rate", "KoD RATE sent"},
     {"kod_deny", "KoD DENY sent"},
     {"rate_limited", "Rate-limited requests"},
@@ -121,6 +124,7 @@ static const char *const serverstats_labels[][2] = {
     {"dropped_control_mode", "Dropped: mode 6/7 (control)"},
     {"dropped_auth", "Dropped: authentication"},
     {"dropped_no_room", "Dropped: reply > request"},
+    {"dropped_truncated", "Dropped: truncated (too long)"},
     {"crypto_nak", "Crypto-NAKs sent"},
     {"nts_authenticated", "NTS requests authenticated"},
     {"nts_nak", "NTS NAKs sent"},
@@ -130,11 +134,21 @@ static const char *const serverstats_labels[][2] = {
     {"ntske_rate_limited", "  refused (ntsratelimit)"},
     {"ntske_evicted", "  dropped for a newcomer"},
     {"ntske_timed_out", "  timed out"},
+    {"mssntp_deferred", "MS-SNTP sent to the signer"},
+    {"mssntp_signed", "  signed and sent"},
+    {"mssntp_sign_failed", "  refused by the signer"},
+    {"mssntp_sign_timeouts", "  not signed in time"},
+    {"mssntp_queue_full", "  dropped: signer queue full"},
+    {"mssntp_signer_unavailable", "  dropped: signer unreachable"},
+    {"mssntp_extended", "MS-SNTP 120-byte (unsignable)"},
     {"send_errors", "Send errors"},
     {"kernel_rx_timestamps", "Kernel receive timestamps"},
+    {"kernel_tx_timestamps", "Kernel transmit timestamps"},
     {"threads", "Serving threads per address"},
     {"sockets", "Serving sockets"},
     {"sockets_used", "  of which received requests"},
+    {"clients_tracked", "Clients in the client tables"},
+    {"client_table_entries", "  room for (clientlogsize each)"},
     {"uptime", "Uptime (s)"},
 };
 
@@ -160,8 +174,9 @@ static void render_clients(const struct kvdoc *doc, FILE *f)
         fprintf(f, "(no clients yet)\n");
 }
 
-/* A duration in seconds printed with a unit that keeps 3 significant figures (ns, us, ms, s). */
-static void print_seconds(FILE *f, double v, bool with_sign)
+/* A duration in seconds printed with a unit that keeps 3 significant figures (ns, us, ms, s),
+ * right-aligned in `width` characters (0: as long as it is). */
+static void print_seconds_in(FILE *f, double v, bool with_sign, int width)
 {
     double a = fabs(v);
     const char *unit = "s";
@@ -179,7 +194,14 @@ static void print_seconds(FILE *f, double v, bool with_sign)
         unit = "ms";
         scaled = v * 1e3;
     }
-    fprintf(f, with_sign ? "%+.*f%s" : "%.*f%s", decimals, scaled, unit);
+    char text[48];
+    snprintf(text, sizeof text, with_sign ? "%+.*f%s" : "%.*f%s", decimals, scaled, unit);
+    fprintf(f, "%*s", width, text);
+}
+
+static void print_seconds(FILE *f, double v, bool with_sign)
+{
+    print_seconds_in(f, v, with_sign, 0);
 }
 
 static void render_tracking(const struct kvdoc *doc, FILE *f)
@@ -206,10 +228,19 @@ static void render_tracking(const struct kvdoc *doc, FILE *f)
     fprintf(f, "Root delay      : %.9f seconds\n", get_double(doc, 0, "root_delay"));
     fprintf(f, "Root dispersion : %.9f seconds\n", get_double(doc, 0, "root_dispersion"));
     fprintf(f, "Update interval : %.1f seconds\n", get_double(doc, 0, "update_interval"));
+    /* What clients and interval-measuring programs see of our corrections. */
+    fprintf(f, "Slew rate       : %+.3f ppm (largest in the last hour %.3f ppm, limit %s ppm)\n",
+            get_double(doc, 0, "slew_rate_ppm"), get_double(doc, 0, "max_slew_rate_ppm"),
+            get(doc, "maxslewrate_ppm"));
     fprintf(f, "Leap status     : %s", get(doc, "leap_status"));
     if (kvdoc_get(doc, 0, "tai_offset"))
         fprintf(f, " (from %s, TAI-UTC %s s)", get(doc, "leap_source"), get(doc, "tai_offset"));
     fputc('\n', f);
+    const char *smear = kvdoc_get(doc, 0, "leapsmear");
+    if (smear && strcmp(smear, "off") != 0)
+        fprintf(f, "Leap smear      : %s; served time %+.9f seconds from the system clock, served "
+                   "leap status %s\n",
+                smear, get_double(doc, 0, "served_time_offset"), get(doc, "served_leap_status"));
     fprintf(f, "Clock control   : ");
     print_clock_control(doc, f);
 }
@@ -257,20 +288,43 @@ static void render_sources(const struct kvdoc *doc, FILE *f)
     fprintf(f, "(* selected, + combined, - not combined, x falseticker, ~ too far, ? unusable or unreachable, # removed)\n");
 }
 
+/* "bogus-origin 3, bad-delay 1": the replies the RFC 5905 tests (or a kiss) refused, by test. */
+static void print_rejections(const struct kvdoc *doc, unsigned i, FILE *f)
+{
+    bool any = false;
+    for (int v = SRC_SAMPLE + 1; v < SRC_VERDICT_COUNT; v++) {
+        const char *name = src_verdict_name((enum src_verdict)v);
+        long n = get_long(doc, i, name);
+        if (n > 0)
+            fprintf(f, "%s%s %ld", any ? ", " : "", name, n);
+        any |= n > 0;
+    }
+    long bad = get_long(doc, i, "bad_readings");
+    if (bad > 0)
+        fprintf(f, "%sbad readings %ld", any ? ", " : "", bad);
+    fputs(any || bad > 0 ? "\n" : "none\n", f);
+}
+
 static void render_sourcestats(const struct kvdoc *doc, FILE *f)
 {
-    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm     Offset    Error   Jitter\n");
-    fprintf(f, "==========================================================================================================\n");
+    fprintf(f, "Name/Address                           Samples  Used  Freq ppm  Skew ppm      Offset     Error    Jitter     Delay  Mode\n");
+    fprintf(f, "============================================================================================================================\n");
     for (unsigned i = 0; i < doc->n_records; i++) {
         fprintf(f, "%-38s %8ld %5ld %+9.3f %9.3f ", source_label(doc, i), get_long(doc, i, "samples"),
                 get_long(doc, i, "used"), get_double(doc, i, "frequency_ppm"),
                 get_double(doc, i, "frequency_error_ppm"));
-        print_seconds(f, get_double(doc, i, "offset"), true);
-        fputs("  ", f);
-        print_seconds(f, get_double(doc, i, "error"), false);
-        fputs("  ", f);
-        print_seconds(f, get_double(doc, i, "jitter"), false);
-        fputc('\n', f);
+        static const char *const columns[] = {"offset", "error", "jitter", "delay"};
+        for (size_t c = 0; c < sizeof columns / sizeof columns[0]; c++)
+            print_seconds_in(f, get_double(doc, i, columns[c]), c == 0, c ? 10 : 11);
+        const char *mode = kvdoc_get(doc, i, "mode");
+        fprintf(f, "  %s\n", mode ? mode : "-");
+    }
+    if (doc->n_records == 0)
+        return;
+    fprintf(f, "\nReplies rejected, by test:\n");
+    for (unsigned i = 0; i < doc->n_records; i++) {
+        fprintf(f, "  %-36s ", source_label(doc, i));
+        print_rejections(doc, i, f);
     }
 }
 

@@ -50,6 +50,9 @@ static enum assoc_action act_on(struct assoc *a, enum src_verdict v, const struc
         return ASSOC_SAMPLED;
     case SRC_KOD_RATE:
         return ASSOC_BACKED_OFF;
+    case SRC_DROP_UNSYNC:
+        sync_unsynchronised(a->sync, (unsigned)a->sync_index);
+        return ASSOC_NONE;
     case SRC_KOD_DENY:
     case SRC_KOD_RSTR:
         assoc_remove(a);

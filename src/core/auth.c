@@ -6,6 +6,9 @@
  */
 #include "core/auth.h"
 
+#include "core/auth_mssntp.h"
+#include "core/auth_symkey.h"
+
 #include <string.h>
 
 static size_t none_build_request(void *ctx, uint8_t *pkt, size_t len, size_t cap)
@@ -57,6 +60,8 @@ static const struct auth_instance fallback = {.ops = &auth_none, .ctx = NULL};
 /* Every strategy, for configuration by name: a new authenticator adds its line here. */
 static const struct auth_ops *const registry[] = {
     &auth_none,
+    &auth_symkey,
+    &auth_mssntp,
 };
 
 
@@ -111,6 +116,7 @@ enum auth_verdict auth_check_request(const struct auth_set *set, const uint8_t *
                                      const struct ntp_layout *layout, struct auth_request_info *info)
 {
     info->key_id = layout->has_mac ? layout->key_id : 0;
+    info->deferred = false;
     if (set && set->n > 0 && ask_set(set, req, len, layout, info) != AUTH_NOT_MINE)
         return info->verdict;
     info->strategy = &fallback;

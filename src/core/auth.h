@@ -24,9 +24,9 @@
  * The server asks the strategies of its `struct auth_set` in order; a request
  * none claims falls to `auth_none`: plain requests get plain replies, and a
  * request carrying a MAC of a key nobody holds gets a crypto-NAK (RFC 5905
- * §9.2). `auth_none` is the only strategy today. Each future one is a file
- * auth_NAME.c defining `const struct auth_ops auth_NAME` and one entry in
- * auth.c's registry (so configuration finds it by name):
+ * §9.2). Each strategy is a file auth_NAME.c defining `const struct auth_ops
+ * auth_NAME` and one entry in auth.c's registry (so configuration finds it
+ * by name); auth_symkey and auth_mssntp exist, NTS is to come:
  *   - symmetric keys (RFC 5905 MAC with MD5/SHA-1, RFC 8573 AES-CMAC): the
  *     context is the key table; check_request claims a request whose key id
  *     it holds (AUTH_VALID, or AUTH_INVALID on a wrong digest; an unknown id
@@ -39,11 +39,11 @@
  *     appends the Unique Identifier and the encrypted fields with fresh
  *     cookies, as many as the request's placeholders made room for (`cap`).
  *   - MS-SNTP (Samba-signed, 68-byte requests from domain members): check_request
- *     claims a 68-byte request whose key id is an account RID; Samba signs
- *     asynchronously, so seal_reply queues the reply in its context (memory
- *     the shell drains to Samba's socket) and returns 0. Telling that apart
- *     from a failed seal (a `deferred` mark in auth_request_info and a
- *     RESP_DEFERRED outcome counted as a reply) is the one addition to the
+ *     claims a 68-byte request whose key id no earlier strategy holds (an
+ *     account RID); Samba signs asynchronously, so check_request sets
+ *     info->deferred and seal_reply leaves the 48-byte reply unsigned: the
+ *     responder reports RESP_DEFERRED and the shell queues the reply for
+ *     Samba's socket (io/ntpsignd). That mark is the one addition to the
  *     seam it brings.
  */
 #ifndef HORLOGE_AUTH_H
@@ -80,6 +80,7 @@ struct auth_request_info {
     const struct auth_instance *strategy; /* whose verdict this is (set by auth_check_request) */
     enum auth_verdict verdict;
     uint32_t key_id;                      /* the request's key id (MAC, MS-SNTP RID), 0 if none */
+    bool deferred;                        /* sealed later, by the shell (MS-SNTP's signer) */
     alignas(8) uint8_t data[AUTH_INFO_DATA_LEN];
 };
 

@@ -4,6 +4,17 @@
 #include <math.h>
 #include <stddef.h>
 
+/*
+ * An offset up to this many standard deviations of the estimate is mostly
+ * noise: spread over the whole corr_time_ratio time (docs/discipline.md).
+ */
+#define DISC_SLEW_SIGMAS 3.0
+/*
+ * An update this many mean intervals after the last one, and at least
+ * DISC_GAP_MIN seconds (the filter's gap), ends a gap; it leaves the mean alone.
+ */
+#define DISC_GAP_FACTOR 4.0
+#define DISC_GAP_MIN 1100.0
 /* Below this the estimate and the correction agree: no slew is started. */
 #define DISC_SLEW_EPSILON 1e-9
 
@@ -13,8 +24,9 @@ void disc_default_params(struct disc_params *p)
     p->step_threshold = 0.0;
     p->step_limit = 0;
     p->max_freq_ppm = 500.0;
-    p->max_slew_ppm = 400.0;
+    p->max_slew_ppm = DISC_MAX_SLEW_PPM;
     p->min_slew_time = 1.0;
+    p->corr_time_ratio = DISC_CORR_TIME_RATIO;
     filt_default_params(&p->filt);
 }
 
@@ -101,10 +113,27 @@ bool disc_sample_to_raw(const struct disc *d, const struct ntp_sample *s, struct
 }
 
 /*
+ * How long to spread a correction of e over: an offset up to DISC_SLEW_SIGMAS
+ * times the estimate's error sigma takes corr_time_ratio update intervals, a
+ * larger one less in proportion (it is more surely real, and its rate grows
+ * as e^2, chrony's rule), never less than the rate limit allows nor than
+ * min_slew_time.
+ */
+static double slew_duration(const struct disc_params *p, double e, double sigma, double interval)
+{
+    double t = p->corr_time_ratio * interval;
+    double big = DISC_SLEW_SIGMAS * sigma;
+    if (fabs(e) > big && big > 0.0)
+        t *= big / fabs(e);
+    return fmax(p->min_slew_time, t);
+}
+
+/*
  * Frequency that makes the correction reach the estimate (offset e ahead of
  * it now, which itself moves at f) within the slew time, and that time.
  */
-static double slew_plan(const struct disc_params *p, double e, double f, double *slew_time)
+static double slew_plan(const struct disc_params *p, double e, double f, double duration,
+                        double *slew_time)
 {
     double fmax_ = p->max_freq_ppm * 1e-6;
     double base = fmax(-fmax_, fmin(fmax_, f));
@@ -113,7 +142,7 @@ static double slew_plan(const struct disc_params *p, double e, double f, double 
         return base * 1e6;
     double avail = fmin(p->max_slew_ppm, p->max_freq_ppm - fabs(base) * 1e6);
     avail = fmax(avail, 0.1 * p->max_slew_ppm) * 1e-6;
-    double t = fmax(p->min_slew_time, fabs(e) / avail);
+    double t = fmax(duration, fabs(e) / avail);
     /* Over t system seconds c gains q*t, the estimate f*(t - q*t): solve q*t = e + f*(t - q*t). */
     double q = (e + base * t) / ((1.0 + base) * t);
     double x = q / (1.0 - q);
@@ -143,13 +172,25 @@ static void save_undo(struct disc *d)
     };
 }
 
+/* The frequency excursion `horloge tracking` reports: now, and its peak over the last hour or so. */
+static void note_slew(struct disc *d, double now, double slew_ppm)
+{
+    d->slew_ppm = slew_ppm;
+    if (!(now - d->peak_since < DISC_PEAK_WINDOW)) {
+        d->peak_since = now;
+        d->prev_peak_slew_ppm = d->peak_slew_ppm;
+        d->peak_slew_ppm = 0.0;
+    }
+    d->peak_slew_ppm = fmax(d->peak_slew_ppm, fabs(slew_ppm));
+}
+
 static void steer(struct disc *d, double now, bool may_step, struct disc_cmd *cmd)
 {
     save_undo(d);
     double c = correction_now(d, now);
-    double theta = c, f = d->kf.s.x1;
+    double theta = c, var = 0.0, f = d->kf.s.x1;
     if (d->kf.started)
-        filt_kalman_predict(&d->kf, now - c, &theta, NULL, &f, NULL);
+        filt_kalman_predict(&d->kf, now - c, &theta, &var, &f, NULL);
     double e = theta - c;
     if (may_step) {
         d->last_offset = e;
@@ -168,7 +209,9 @@ static void steer(struct disc *d, double now, bool may_step, struct disc_cmd *cm
         e = 0.0;
     }
     double slew_time;
-    double ppm = slew_plan(&d->params, e, f, &slew_time);
+    double duration = slew_duration(&d->params, e, sqrt(var), d->update_interval);
+    double ppm = slew_plan(&d->params, e, f, duration, &slew_time);
+    note_slew(d, now, ppm - f * 1e6);
     seg_push(d, now, c, ppm);
     cmd->set_freq = true;
     cmd->freq_ppm = ppm;
@@ -184,7 +227,9 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
     d->undo.kind = DISC_UNDO_NONE;
     double f_before = d->kf.s.x1;
     bool had_state = d->kf.started;
-    enum filt_verdict v = filt_kalman_update(&d->kf, &d->params.filt, m->time, m->offset, m->var);
+    enum filt_verdict v =
+        m->change ? filt_kalman_take_change(&d->kf, &d->params.filt, m->time, m->offset, m->var)
+                  : filt_kalman_update(&d->kf, &d->params.filt, m->time, m->offset, m->var);
     if (v != FILT_ACCEPTED && v != FILT_FORCED) {
         if (d->slewing && d->slew_end > now)
             cmd->timer_in = d->slew_end - now;
@@ -194,9 +239,11 @@ enum filt_verdict disc_update(struct disc *d, double now, const struct filt_meas
     d->residual_ppm = had_state ? (d->kf.s.x1 - f_before) * 1e6 : 0.0;
     if (isfinite(d->last_update) && now > d->last_update) {
         double iv = now - d->last_update;
-        d->update_interval = d->update_interval > 0.0
-                                 ? d->update_interval + (iv - d->update_interval) / 8.0
-                                 : iv;
+        /* A gap (an outage) is not the interval: it would slow the slews after it for hours. */
+        if (!(d->update_interval > 0.0))
+            d->update_interval = iv;
+        else if (iv < fmax(DISC_GAP_FACTOR * d->update_interval, DISC_GAP_MIN))
+            d->update_interval += (iv - d->update_interval) / 8.0;
     }
     d->last_update = now;
     steer(d, now, true, cmd);
@@ -281,4 +328,6 @@ void disc_get_tracking(const struct disc *d, double now, struct disc_tracking *t
     t->n_updates = d->n_updates;
     t->n_steps = d->n_steps;
     t->slewing = d->slewing;
+    t->slew_ppm = d->slew_ppm;
+    t->peak_slew_ppm = fmax(d->peak_slew_ppm, d->prev_peak_slew_ppm);
 }

@@ -10,8 +10,10 @@
  *    all combined sources;
  *  - feed-forward steering: the base frequency is the estimated frequency of
  *    the raw clock, and at every update the whole estimated offset is slewed
- *    out as a temporary frequency offset (at most max_slew_ppm), ended by a
- *    timer; a step only under `makestep THRESHOLD LIMIT` rules;
+ *    out as a temporary frequency offset, spread over a time tied to the
+ *    update interval and the estimate's error (corr_time_ratio) and at most
+ *    max_slew_ppm, ended by a timer; a step only under `makestep THRESHOLD
+ *    LIMIT` rules;
  *  - holdover: without samples the last frequency stays and nothing moves;
  *  - the frequency to save in the drift file, and the poll policy.
  * Pure: `now` is the system clock reading, in the same timescale (seconds) as
@@ -27,6 +29,13 @@
 #include "core/filter.h"
 #include "core/sample.h"
 
+/* Defaults of corr_time_ratio and max_slew_ppm (docs/discipline.md, "Smooth corrections"). */
+#define DISC_CORR_TIME_RATIO 0.5
+#define DISC_MAX_SLEW_PPM 400.0
+
+/* The largest slew rate is reported over windows of this many seconds (the last and this one). */
+#define DISC_PEAK_WINDOW 3600.0
+
 /* Frequency segments remembered for converting recent samples into the raw frame. */
 #define DISC_NSEG 32
 
@@ -35,8 +44,11 @@ struct disc_params {
     double step_threshold;  /* seconds */
     int step_limit;         /* updates in which a step is allowed; -1 = always */
     double max_freq_ppm;    /* largest |frequency| ever commanded */
-    double max_slew_ppm;    /* largest slew rate on top of the base frequency */
+    double max_slew_ppm;    /* largest slew rate on top of the base frequency (`maxslewrate`) */
     double min_slew_time;   /* seconds: shortest slew */
+    double corr_time_ratio; /* an offset up to 3 times the estimate's error is slewed out over
+                               this many update intervals; larger ones faster, as error / offset
+                               (chrony's corrtimeratio); 0: at once, within the rate limit */
     struct filt_params filt;
 };
 
@@ -94,6 +106,10 @@ struct disc {
     double last_offset;     /* offset corrected at the last update (NTP - system) */
     double rms_offset;
     double residual_ppm;    /* change of the frequency estimate at the last update */
+    double slew_ppm;        /* commanded - base frequency now: the slew's rate, ppm */
+    double peak_slew_ppm;   /* largest |slew_ppm| since peak_since */
+    double prev_peak_slew_ppm; /* and in the window before */
+    double peak_since;      /* system time; the peak restarts every DISC_PEAK_WINDOW */
     struct disc_undo undo;
 };
 
@@ -161,6 +177,8 @@ struct disc_tracking {
     unsigned n_updates;
     unsigned n_steps;
     bool slewing;
+    double slew_ppm;        /* frequency excursion now: commanded - base frequency */
+    double peak_slew_ppm;   /* the largest |excursion| in the last hour or so */
 };
 
 void disc_get_tracking(const struct disc *d, double now, struct disc_tracking *t);

@@ -132,28 +132,43 @@ static void kal_start(struct filt_kalman *k, double t, double z, double r)
     wander_fork(k);
 }
 
-/* The popcorn gate: hold a far-off sample, unless too many were held in a row. */
-static enum filt_verdict kal_gate(struct filt_kalman *k, const struct filt_params *p, double nis)
+/*
+ * The popcorn gate: hold a far-off sample, unless too many were held in a
+ * row, or it follows a held one further off on the same side: popcorn is
+ * isolated, while after a step of offset or frequency every sample is off,
+ * the same way, by as much or more (a frequency step: more each time).
+ */
+static enum filt_verdict kal_gate(struct filt_kalman *k, const struct filt_params *p, double nis,
+                                  double y)
 {
     if (nis <= p->gate) {
         k->holds = 0;
         return FILT_ACCEPTED;
     }
-    if (k->holds < p->max_holds) {
-        k->holds++;
-        return FILT_HELD;
+    if (k->holds > 0) {
+        double prev = k->held[k->holds - 1].y;
+        if (prev * y > 0.0 && fabs(y) >= fabs(prev))
+            return FILT_FORCED;
     }
-    k->holds = 0;
+    if (k->holds < p->max_holds && k->holds < FILT_MAX_HOLDS)
+        return FILT_HELD;
     return FILT_FORCED;
 }
 
+static void kal_inflate_all(struct filt_kalman *k, double offset_var, double freq_var)
+{
+    struct filt_kstate *st[] = {&k->s, &k->alt[0], &k->alt[1]};
+    for (unsigned i = 0; i < 3; i++) {
+        st[i]->p00 += offset_var;
+        st[i]->p11 += freq_var;
+    }
+}
+
 /* Updates the two wander alternatives with the same measurement and scores their predictions. */
-static void kal_update_alternatives(struct filt_kalman *k, double dt, double z, double r,
-                                    double extra_var)
+static void kal_update_alternatives(struct filt_kalman *k, double dt, double z, double r)
 {
     for (int i = 0; i < 2; i++) {
         struct filt_kstate pr = kal_predict(&k->alt[i], alt_wander(k, i), dt);
-        pr.p00 += extra_var;
         double y = kal_correct(&k->alt[i], &pr, z, r);
         k->score[i + 1] += y * y / r;
     }
@@ -176,6 +191,53 @@ static void kal_adapt_wander(struct filt_kalman *k, const struct filt_params *p,
     wander_fork(k);
 }
 
+/* Predicts, corrects and scores one measurement (no gate); dt >= 0. */
+static void kal_take(struct filt_kalman *k, double dt, double z, double r)
+{
+    kal_update_alternatives(k, dt, z, r);
+    struct filt_kstate pr = kal_predict(&k->s, k->wander, dt);
+    double y = kal_correct(&k->s, &pr, z, r);
+    k->score[0] += y * y / r;
+    k->n_scored++;
+    k->t += dt;
+    k->last_innovation = y;
+    k->jitter2 += (y * y - k->jitter2) / 8.0;
+    k->n_updates++;
+}
+
+/* A measurement older than the state is moved forward along the frequency. */
+static double kal_dt(const struct filt_kalman *k, double t, double *z)
+{
+    double dt = t - k->t;
+    if (dt >= 0.0)
+        return dt;
+    *z += k->s.x1 * -dt;
+    return 0.0;
+}
+
+/*
+ * A run of held samples ended by a forced one was no popcorn: the offset or
+ * the frequency really changed. Widen the state by both (the offset by the
+ * first innovation, the frequency by the slope the run shows since the last
+ * accepted sample), then take the held samples and this one in order, so the
+ * filter re-learns from all of them instead of one (docs/discipline.md).
+ */
+static void kal_take_change(struct filt_kalman *k, double t, double z, double r, double y)
+{
+    const struct filt_held *h0 = k->holds > 0 ? &k->held[0] : NULL;
+    double y0 = h0 ? h0->y : y;
+    double span = t - k->t;
+    double slope = span > 0.0 ? y / span : 0.0;
+    kal_inflate_all(k, y0 * y0, slope * slope);
+    for (unsigned i = 0; i < k->holds; i++) {
+        double zi = k->held[i].z;
+        kal_take(k, kal_dt(k, k->held[i].t, &zi), zi, k->held[i].r);
+    }
+    k->holds = 0;
+    kal_take(k, kal_dt(k, t, &z), z, r);
+    k->n_changes++;
+}
+
 enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_params *p, double t,
                                      double z, double r)
 {
@@ -185,32 +247,39 @@ enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_pa
         kal_start(k, t, z, r);
         return FILT_ACCEPTED;
     }
-    double dt = t - k->t;
-    if (dt < 0.0) {
-        /* A measurement older than the state: move it forward along the frequency. */
-        z += k->s.x1 * -dt;
-        dt = 0.0;
-    }
+    double zt = z;
+    double dt = kal_dt(k, t, &zt);
     struct filt_kstate pr = kal_predict(&k->s, k->wander, dt);
-    double y = z - pr.x0;
+    double y = zt - pr.x0;
     double nis = y * y / (pr.p00 + r);
-    enum filt_verdict verdict = kal_gate(k, p, nis);
-    if (verdict == FILT_HELD)
-        return verdict;
-    /* A forced sample means the offset really moved: widen the prediction to take it. */
-    double extra_var = verdict == FILT_FORCED ? y * y : 0.0;
-    kal_update_alternatives(k, dt, z, r, extra_var);
-    pr.p00 += extra_var;
-    kal_correct(&k->s, &pr, z, r);
-    k->score[0] += y * y / r;
-    k->n_scored++;
-    kal_adapt_wander(k, p, verdict);
-    k->t += dt;
+    enum filt_verdict verdict = kal_gate(k, p, nis, y);
     k->last_nis = nis;
-    k->last_innovation = y;
-    k->jitter2 += (y * y - k->jitter2) / 8.0;
-    k->n_updates++;
+    if (verdict == FILT_HELD) {
+        k->held[k->holds++] = (struct filt_held){t, z, r, y};
+        return verdict;
+    }
+    if (verdict == FILT_FORCED)
+        kal_take_change(k, t, z, r, y);
+    else
+        kal_take(k, dt, zt, r);
+    kal_adapt_wander(k, p, verdict);
     return verdict;
+}
+
+enum filt_verdict filt_kalman_take_change(struct filt_kalman *k, const struct filt_params *p,
+                                          double t, double z, double r)
+{
+    if (!isfinite(t) || !isfinite(z) || !isfinite(r) || r <= 0.0)
+        return FILT_INVALID;
+    if (!k->started) {
+        kal_start(k, t, z, r);
+        return FILT_ACCEPTED;
+    }
+    double y = z - (k->s.x0 + k->s.x1 * (t - k->t));
+    k->last_nis = y * y / (k->s.p00 + r);
+    kal_take_change(k, t, z, r, y);
+    kal_adapt_wander(k, p, FILT_FORCED);
+    return FILT_FORCED;
 }
 
 void filt_kalman_predict(const struct filt_kalman *k, double t, double *offset, double *offset_var,
@@ -364,6 +433,7 @@ enum filt_verdict filt_source_add(struct filt_source *f, const struct ntp_sample
         out->offset = raw->offset;
         out->var = r;
         out->delay = raw->delay;
+        out->change = v == FILT_FORCED;
     }
     return v;
 }

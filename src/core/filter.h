@@ -32,7 +32,7 @@ struct filt_params {
     double r0;              /* variance floor, s^2 */
     double window_age;      /* seconds a delay stays in the minimum-delay window */
     double gate;            /* hold a sample when innovation^2 > gate * S */
-    unsigned max_holds;     /* accept anyway after this many consecutive holds */
+    unsigned max_holds;     /* accept anyway after this many consecutive holds (<= FILT_MAX_HOLDS) */
     double wander_init;     /* A, s^2/s^3 (1 ppb/sqrt(s) random walk = 1e-18) */
     double wander_min;
     double wander_max;
@@ -40,6 +40,15 @@ struct filt_params {
 };
 
 void filt_default_params(struct filt_params *p);
+
+/* Held samples remembered for replay when the run of holds turns out to be a real change. */
+#define FILT_MAX_HOLDS 8
+
+/* A measurement the gate held: replayed, in order, if the change it showed was real. */
+struct filt_held {
+    double t, z, r;
+    double y;               /* its innovation */
+};
 
 /* One Kalman state (time is shared by the filter and its alternatives). */
 struct filt_kstate {
@@ -65,6 +74,8 @@ struct filt_kalman {
     double score[3];        /* the estimate's, then the alternatives' */
     unsigned n_scored;
     unsigned holds;         /* consecutive held samples */
+    struct filt_held held[FILT_MAX_HOLDS];
+    unsigned n_changes;     /* real changes of offset or frequency taken (forced samples) */
     double last_nis;        /* innovation^2 / S of the last sample */
     double last_innovation;
     double jitter2;         /* running mean of accepted innovation^2 */
@@ -87,6 +98,12 @@ enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_pa
 /* Offset and frequency predicted to raw time t, with their variances. */
 void filt_kalman_predict(const struct filt_kalman *k, double t, double *offset, double *offset_var,
                          double *freq, double *freq_var);
+/*
+ * Takes measurement z as a real change of offset or frequency, whatever the
+ * gate would say (a source's filter found one: its FILT_FORCED sample).
+ */
+enum filt_verdict filt_kalman_take_change(struct filt_kalman *k, const struct filt_params *p,
+                                          double t, double z, double r);
 /* Adds `var` to the offset variance (after a step of the reference, a gap...). */
 void filt_kalman_inflate(struct filt_kalman *k, double var);
 
@@ -96,6 +113,7 @@ struct filt_meas {
     double offset;  /* raw frame */
     double var;     /* R */
     double delay;
+    bool change;    /* the source's filter took it as a real change (FILT_FORCED) */
 };
 
 struct filt_source {

@@ -1,10 +1,13 @@
 /* packet: explicit NTP packet decode/encode; see packet.h. */
 #include "core/packet.h"
 
-/* A MAC is a 4-byte key id plus a 16 (MD5/AES-CMAC) or 20 (SHA-1) byte digest; 4 alone is a crypto-NAK. */
+/* A MAC is a 4-byte key id plus a 16 (MD5/AES-CMAC), 20 (SHA-1) or 32 (SHA-256) byte digest; 4 alone is a crypto-NAK. */
 #define MAC_NAK_LEN 4
 #define MAC_MIN_LEN 20
 #define MAC_MAX_LEN 24
+/* A SHA-256 MAC (4 + 32), as chronyd sends it: longer than RFC 7822 allows, so taken only when the
+ * bytes cannot be an extension field. */
+#define MAC_LONG_LEN 36
 
 uint16_t load_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
@@ -101,9 +104,14 @@ static enum pkt_status walk_trailer(const uint8_t *buf, size_t len, uint8_t vers
             record_mac(buf, pos, remaining, layout);
             return PKT_OK;
         }
+        uint16_t ef_len = remaining >= 4 ? load_be16(buf + pos + 2) : 0;
+        bool fits_field = ef_len >= NTP_EF_MIN_LEN && ef_len % 4 == 0 && ef_len <= remaining;
+        if (remaining == MAC_LONG_LEN && (version < 4 || !fits_field)) {
+            record_mac(buf, pos, remaining, layout);
+            return PKT_OK;
+        }
         if (version < 4 || remaining < NTP_EF_MIN_LEN)
             return PKT_BAD_TRAILER;
-        uint16_t ef_len = load_be16(buf + pos + 2);
         if (ef_len < NTP_EF_MIN_LEN || ef_len % 4 != 0 || ef_len > remaining)
             return PKT_BAD_EXTENSION;
         if (layout->n_extfields >= NTP_MAX_EXTFIELDS)

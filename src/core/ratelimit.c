@@ -32,6 +32,7 @@ struct rl_entry {
     uint64_t requests;
     uint64_t limited;
     uint64_t kod_sent;
+    struct rl_xleave xleave;
 };
 
 struct rl_table {
@@ -247,25 +248,33 @@ static enum rl_verdict charge(const struct rl_table *table, struct rl_entry *e, 
     return RL_KOD;
 }
 
-enum rl_verdict rl_check(struct rl_table *table, const struct net_addr *client, uint64_t now_ns)
+/* The entry of `key` (hashed `h`) in its bucket, or NULL; *way gets its way. */
+static struct rl_entry *lookup(struct rl_table *table, const struct net_addr *key, uint64_t h,
+                               unsigned *way)
+{
+    size_t bucket = (size_t)(h & table->bucket_mask);
+    const struct rl_bucket *b = &table->buckets[bucket];
+    uint32_t tag = (uint32_t)(h >> 32) | 1;
+    for (unsigned w = 0; w < RL_WAYS; w++) {
+        if (b->tag[w] == tag && addr_equal(&table->entries[bucket * RL_WAYS + w].addr, key)) {
+            *way = w;
+            return &table->entries[bucket * RL_WAYS + w];
+        }
+    }
+    return NULL;
+}
+
+enum rl_verdict rl_check_client(struct rl_table *table, const struct net_addr *client, uint64_t now_ns,
+                                struct rl_xleave **xleave)
 {
     struct net_addr key = addr_key(client);
     uint64_t h = addr_hash(table, &key);
     size_t bucket = (size_t)(h & table->bucket_mask);
     struct rl_bucket *b = &table->buckets[bucket];
-    size_t base = bucket * RL_WAYS;
-    uint32_t tag = (uint32_t)(h >> 32) | 1;
-    struct rl_entry *e = NULL;
     unsigned way = 0;
-    for (unsigned w = 0; w < RL_WAYS; w++) {
-        if (b->tag[w] == tag && addr_equal(&table->entries[base + w].addr, &key)) {
-            e = &table->entries[base + w];
-            way = w;
-            break;
-        }
-    }
+    struct rl_entry *e = lookup(table, &key, h, &way);
     if (!e)
-        e = claim_way(table, b, base, tag, &key, now_ns, &way);
+        e = claim_way(table, b, bucket * RL_WAYS, (uint32_t)(h >> 32) | 1, &key, now_ns, &way);
     uint64_t elapsed = 0;
     if (now_ns > e->last_ns) {
         elapsed = now_ns - e->last_ns;
@@ -274,7 +283,22 @@ enum rl_verdict rl_check(struct rl_table *table, const struct net_addr *client, 
     e->requests++;
     enum rl_verdict verdict = charge(table, e, elapsed);
     b->keep_until[way] = keep_until(e);
+    if (xleave)
+        *xleave = &e->xleave;
     return verdict;
+}
+
+enum rl_verdict rl_check(struct rl_table *table, const struct net_addr *client, uint64_t now_ns)
+{
+    return rl_check_client(table, client, now_ns, NULL);
+}
+
+struct rl_xleave *rl_find_xleave(struct rl_table *table, const struct net_addr *client)
+{
+    struct net_addr key = addr_key(client);
+    unsigned way;
+    struct rl_entry *e = lookup(table, &key, addr_hash(table, &key), &way);
+    return e ? &e->xleave : NULL;
 }
 
 static bool busier(const struct rl_client_stats *a, const struct rl_client_stats *b)

@@ -16,6 +16,11 @@
  * Kiss-o'-Death (so a real client learns to back off), the others dropped.
  * The addresses are hashed with a random key given at init, so an attacker
  * cannot aim collisions at a victim's entry.
+ *
+ * Each entry also keeps the client's last exchange for interleaved mode
+ * (RFC 9769, chronyd's per-client record): the receive timestamp our last
+ * reply carried and, for a client that asked in interleaved mode, the kernel
+ * transmit timestamp of that reply once the shell has it.
  */
 #ifndef HORLOGE_RATELIMIT_H
 #define HORLOGE_RATELIMIT_H
@@ -25,6 +30,7 @@
 #include <stdint.h>
 
 #include "core/netaddr.h"
+#include "core/ntptime.h"
 
 struct rl_params {
     bool enabled;        /* false: count clients, never limit */
@@ -44,6 +50,12 @@ struct rl_client_stats {
     uint64_t last_ns;
 };
 
+/* A client's last exchange, as served (0: not known). */
+struct rl_xleave {
+    ntp_ts rx;   /* the receive timestamp our last reply to it carried */
+    ntp_ts tx;   /* when that reply left (kernel timestamp), recorded only for interleaved clients */
+};
+
 struct rl_table;
 
 /* Bytes of memory a table of `n_entries` (a power of two, >= 16) needs. */
@@ -59,6 +71,11 @@ struct rl_table *rl_table_init(void *mem, size_t mem_bytes, unsigned n_entries,
 void rl_set_params(struct rl_table *table, const struct rl_params *params);
 /* Counts a request from `client` at monotonic `now_ns` and says what to do with it. */
 enum rl_verdict rl_check(struct rl_table *table, const struct net_addr *client, uint64_t now_ns);
+/* rl_check that also lends the client's interleaved-mode record (valid until the next call). */
+enum rl_verdict rl_check_client(struct rl_table *table, const struct net_addr *client, uint64_t now_ns,
+                                struct rl_xleave **xleave);
+/* The record of a client already in the table, or NULL (no entry is made). */
+struct rl_xleave *rl_find_xleave(struct rl_table *table, const struct net_addr *client);
 /* Copies up to `max` entries, busiest (most requests) first; returns how many. */
 unsigned rl_top_clients(const struct rl_table *table, struct rl_client_stats *out, unsigned max);
 /* Number of entries currently in use. */

@@ -13,8 +13,20 @@ const char *refclock_status_name(enum refclock_status st)
     case REFCLOCK_BAD_LENGTH: return "bad-length";
     case REFCLOCK_BAD_MAGIC: return "bad-magic";
     case REFCLOCK_BAD_VALUE: return "bad-value";
+    case REFCLOCK_BAD_MODE: return "bad-mode";
+    case REFCLOCK_NOT_VALID: return "not-valid";
+    case REFCLOCK_TORN: return "torn";
+    case REFCLOCK_STALE: return "stale";
+    case REFCLOCK_NOT_SYNCED: return "not-synced";
+    case REFCLOCK_NO_SECOND: return "no-second";
     }
     return "unknown";
+}
+
+bool refclock_status_is_quiet(enum refclock_status st)
+{
+    return st == REFCLOCK_NOT_VALID || st == REFCLOCK_TORN || st == REFCLOCK_STALE || st == REFCLOCK_NOT_SYNCED ||
+           st == REFCLOCK_NO_SECOND;
 }
 
 /* Native-endian fields: the sender is a process on this host. */
@@ -60,6 +72,71 @@ enum refclock_status refclock_decode_sock(const uint8_t *buf, size_t len, struct
         .leap = (uint8_t)leap,
         .pulse = load_int(buf + pulse_at) != 0,
     };
+    return REFCLOCK_OK;
+}
+
+static int64_t load_time_t(const uint8_t *p)
+{
+    time_t v;
+    memcpy(&v, p, sizeof v);
+    return (int64_t)v;
+}
+
+/*
+ * One of the segment's two timestamps: seconds, then microseconds, and (since
+ * ntpd 4.2.7) nanoseconds further on. Writers that predate the nanoseconds
+ * leave them 0, so they count only when they agree with the microseconds.
+ */
+static bool load_shm_time(const uint8_t *seg, size_t sec_at, size_t nsec_at, struct unix_time *out)
+{
+    int64_t sec = load_time_t(seg + sec_at);
+    int usec = load_int(seg + sec_at + sizeof(time_t));
+    unsigned nsec = (unsigned)load_int(seg + nsec_at);
+    if (sec < 0 || usec < 0 || usec >= 1000000)
+        return false;
+    if (nsec >= 1000000000u || nsec / 1000u != (unsigned)usec)
+        nsec = (unsigned)usec * 1000u;
+    *out = (struct unix_time){.sec = sec, .nsec = nsec};
+    return true;
+}
+
+static double unix_diff(struct unix_time a, struct unix_time b)
+{
+    return (double)(a.sec - b.sec) + ((double)a.nsec - (double)b.nsec) * 1e-9;
+}
+
+/* SHM leap field: 0 none, 1 insert, 2 delete, 3 "not in sync". */
+#define SHM_LEAP_NOT_IN_SYNC 3
+
+enum refclock_status refclock_decode_shm(const uint8_t *seg, size_t len, const struct refclock_shm_read *rd,
+                                         struct refclock_reading *out)
+{
+    const size_t clock_nsec_at = REFCLOCK_SHM_VALID_AT + sizeof(int);
+    const size_t receive_nsec_at = clock_nsec_at + sizeof(int);
+    if (len < REFCLOCK_SHM_LEN)
+        return REFCLOCK_BAD_LENGTH;
+    int mode = load_int(seg);
+    if (mode != 0 && mode != 1)
+        return REFCLOCK_BAD_MODE;
+    if (!load_int(seg + REFCLOCK_SHM_VALID_AT))
+        return REFCLOCK_NOT_VALID;
+    /* Mode 1: the writer bumps count before and after writing; a change means our copy mixes two samples. */
+    if (mode == 1 && load_int(seg + REFCLOCK_SHM_COUNT_AT) != rd->count_after)
+        return REFCLOCK_TORN;
+    struct unix_time clock, receive;
+    int leap = load_int(seg + REFCLOCK_SHM_LEAP_AT);
+    if (!load_shm_time(seg, REFCLOCK_SHM_CLOCK_SEC_AT, clock_nsec_at, &clock) ||
+        !load_shm_time(seg, REFCLOCK_SHM_RECEIVE_SEC_AT, receive_nsec_at, &receive) || leap < 0 ||
+        leap > SHM_LEAP_NOT_IN_SYNC)
+        return REFCLOCK_BAD_VALUE;
+    if (leap == SHM_LEAP_NOT_IN_SYNC)
+        return REFCLOCK_NOT_SYNCED;
+    if (fabs(unix_diff(rd->now, receive)) > REFCLOCK_SHM_MAX_AGE)
+        return REFCLOCK_STALE;
+    double offset = unix_diff(clock, receive);
+    if (fabs(offset) > REFCLOCK_MAX_OFFSET)
+        return REFCLOCK_BAD_VALUE;
+    *out = (struct refclock_reading){.local = receive, .offset = offset, .leap = (uint8_t)leap};
     return REFCLOCK_OK;
 }
 

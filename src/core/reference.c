@@ -174,4 +174,6 @@ void ref_get_tracking(const struct ref *r, const struct disc *d, ntp_ts now_ntp,
     t->root_delay = r->state.root_delay;
     t->root_dispersion = resp_root_dispersion_at(&r->state, now_ntp);
     t->update_interval = dt.update_interval;
+    t->slew_ppm = dt.slew_ppm;
+    t->peak_slew_ppm = dt.peak_slew_ppm;
 }

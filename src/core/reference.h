@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "core/discipline.h"
+#include "core/leapsmear.h"
 #include "core/ntptime.h"
 #include "core/responder.h"
 
@@ -114,6 +115,12 @@ struct ref_tracking {
     double root_delay;
     double root_dispersion; /* grown to now */
     double update_interval;
+    double slew_ppm;        /* frequency excursion now: the slew on top of the frequency */
+    double peak_slew_ppm;   /* the largest |excursion| in the last hour or so */
+    /* Filled by sync_get_tracking: */
+    enum leapsmear_kind leapsmear;
+    double served_offset;   /* served time - system time: the leap smear now */
+    uint8_t served_leap;    /* the leap indicator clients get (0 while smearing a leap) */
 };
 
 /* now_ntp and now are the same reading of the system clock in both forms. */

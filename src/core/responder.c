@@ -8,6 +8,8 @@ const char *resp_outcome_name(enum resp_outcome outcome)
     switch (outcome) {
     case RESP_REPLIED: return "replied";
     case RESP_REPLIED_SYMMETRIC: return "replied-symmetric";
+    case RESP_REPLIED_INTERLEAVED: return "replied-interleaved";
+    case RESP_REPLIED_XLEAVE_START: return "replied-interleaved-start";
     case RESP_CRYPTO_NAK: return "crypto-nak";
     case RESP_CRYPTO_NAK_SYMMETRIC: return "crypto-nak-symmetric";
     case RESP_KOD_SENT: return "kod-sent";
@@ -16,9 +18,16 @@ const char *resp_outcome_name(enum resp_outcome outcome)
     case RESP_DROP_CONTROL: return "control-mode";
     case RESP_DROP_AUTH: return "auth-failed";
     case RESP_DROP_NO_ROOM: return "no-room";
+    case RESP_DEFERRED: return "deferred";
+    case RESP_DROP_MSSNTP_EXTENDED: return "mssntp-extended";
     case RESP_OUTCOME_COUNT: break;
     }
     return "unknown";
+}
+
+bool resp_records_departure(enum resp_outcome outcome)
+{
+    return outcome == RESP_REPLIED_INTERLEAVED || outcome == RESP_REPLIED_XLEAVE_START;
 }
 
 double resp_root_dispersion_at(const struct resp_state *state, ntp_ts now)
@@ -92,7 +101,7 @@ static void fill_time_fields(const struct resp_state *state, ntp_ts rx_ts, struc
 }
 
 static void encode_reply(const struct resp_state *state, const struct ntp_header *rq, uint8_t mode,
-                         const struct resp_request *req, uint8_t *out)
+                         const struct resp_request *req, bool interleaved, uint8_t *out)
 {
     struct ntp_header rep = {0};
     rep.version = rq->version;
@@ -104,10 +113,17 @@ static void encode_reply(const struct resp_state *state, const struct ntp_header
         rep.stratum = 0;
         rep.refid = kod_code(req->kod);
     }
-    rep.origin = rq->transmit;
+    rep.origin = interleaved ? rq->receive : rq->transmit;
     rep.receive = req->rx;
-    rep.transmit = req->rx;
+    rep.transmit = interleaved ? req->prev_tx : req->rx;
     pkt_encode_header(&rep, out);
+}
+
+/* MS-SNTP §2.2.2: a domain member's 120-byte request (48 + 72-byte ExtendedAuthenticator), NTPv3. */
+static bool is_extended_authenticator(const struct resp_request *rq)
+{
+    uint8_t mode = rq->bytes[0] & 7;
+    return rq->len == 120 && (mode == NTP_MODE_CLIENT || mode == NTP_MODE_SYM_ACTIVE);
 }
 
 /* Decodes the request and picks the reply mode; 0 (with the outcome set) when it gets no reply. */
@@ -119,17 +135,32 @@ static uint8_t accept_request(const struct resp_request *rq, struct ntp_header *
     /* Short ntpq/ntpdc probes (mode 6/7, often 8 to 12 bytes) are counted as what they are. */
     uint8_t mode = rq->len > 0 ? (uint8_t)(rq->bytes[0] & 7) : NTP_MODE_RESERVED;
     bool control = mode == NTP_MODE_CONTROL || mode == NTP_MODE_PRIVATE;
-    *outcome = control ? RESP_DROP_CONTROL : RESP_DROP_MALFORMED;
+    *outcome = control ? RESP_DROP_CONTROL : is_extended_authenticator(rq) ? RESP_DROP_MSSNTP_EXTENDED
+                                                                            : RESP_DROP_MALFORMED;
     return 0;
 }
 
-static enum resp_outcome reply_outcome(enum resp_kod kod, uint8_t mode, enum auth_verdict verdict)
+/*
+ * RFC 9769 §2: an interleaved client's request carries, as its origin, the
+ * receive timestamp of our last reply to it (a time reply, not a KoD or a NAK).
+ */
+static bool from_interleaved_client(const struct resp_request *rq, const struct ntp_header *hdr,
+                                    uint8_t mode, enum auth_verdict verdict)
+{
+    return mode == NTP_MODE_SERVER && rq->kod == RESP_KOD_NONE && verdict != AUTH_CRYPTO_NAK &&
+           rq->prev_rx != 0 && hdr->origin == rq->prev_rx;
+}
+
+static enum resp_outcome reply_outcome(enum resp_kod kod, uint8_t mode, enum auth_verdict verdict,
+                                       bool deferred)
 {
     bool symmetric = mode == NTP_MODE_SYM_PASSIVE;
     if (kod != RESP_KOD_NONE)
         return RESP_KOD_SENT;
     if (verdict == AUTH_CRYPTO_NAK)
         return symmetric ? RESP_CRYPTO_NAK_SYMMETRIC : RESP_CRYPTO_NAK;
+    if (deferred)
+        return RESP_DEFERRED;
     return symmetric ? RESP_REPLIED_SYMMETRIC : RESP_REPLIED;
 }
 
@@ -162,9 +193,12 @@ size_t resp_answer(const struct resp_state *state, const struct auth_set *auth,
         *outcome = RESP_DROP_NO_ROOM;
         return 0;
     }
-    encode_reply(state, &hdr, mode, rq, out);
+    bool xleave = from_interleaved_client(rq, &hdr, mode, info.verdict);
+    encode_reply(state, &hdr, mode, rq, xleave && rq->prev_tx != 0, out);
     size_t len = seal(&info, out, cap);
-    *outcome = len ? reply_outcome(rq->kod, mode, info.verdict) : RESP_DROP_NO_ROOM;
+    *outcome = len ? reply_outcome(rq->kod, mode, info.verdict, info.deferred) : RESP_DROP_NO_ROOM;
+    if (len && xleave && !info.deferred)
+        *outcome = rq->prev_tx != 0 ? RESP_REPLIED_INTERLEAVED : RESP_REPLIED_XLEAVE_START;
     return len;
 }
 

@@ -254,6 +254,9 @@ int sel_run(const struct sel_params *p, const struct sel_input *in, unsigned n, 
         else
             out->n_truechimers++;
     }
+    for (unsigned i = 0; i < n; i++)
+        if (verdicts[i] == SEL_CANDIDATE && in[i].unproven)
+            verdicts[i] = SEL_OUTLIER;
     if (out->n_truechimers < p->minsources) {
         mark_all(verdicts, n, SEL_CANDIDATE, SEL_NOT_ENOUGH);
         return 0;

@@ -45,6 +45,11 @@ struct sel_input {
      * source to answer cannot win alone.
      */
     bool pending;
+    /*
+     * Too few samples yet to be trusted on its own (sync.h SYNC_MIN_SAMPLES):
+     * it votes in the intersection, but is never combined or selected.
+     */
+    bool unproven;
     bool prefer;
     double offset;          /* estimate at a common time, common frame (seconds) */
     double error;           /* std of offset */

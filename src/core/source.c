@@ -48,6 +48,7 @@ const char *src_verdict_name(enum src_verdict v)
     case SRC_DROP_DELAY: return "bad-delay";
     case SRC_DROP_DISTANCE: return "distance";
     case SRC_DROP_AUTH: return "auth-failed";
+    case SRC_XLEAVE_REPEAT: return "interleaved-repeat";
     case SRC_VERDICT_COUNT: break;
     }
     return "unknown";
@@ -68,6 +69,8 @@ bool src_is_reachable(const struct source *s) { return s->reach != 0; }
 bool src_is_demobilised(const struct source *s) { return s->demobilised; }
 bool src_in_burst(const struct source *s) { return s->burst_left > 0; }
 uint64_t src_sent(const struct source *s) { return s->n_sent; }
+bool src_last_interleaved(const struct source *s) { return s->last_interleaved; }
+uint64_t src_interleaved_samples(const struct source *s) { return s->n_interleaved; }
 
 void src_count_refused(struct source *s, enum src_verdict v)
 {
@@ -133,7 +136,10 @@ static uint64_t choose_nonce(const struct source *s, uint64_t random64)
     return random64;
 }
 
-/* draft-ietf-ntp-data-minimization: a request says nothing but its version, mode and poll. */
+/*
+ * draft-ietf-ntp-data-minimization: a request says nothing but its version,
+ * mode and poll — and, interleaved, the server's own receive timestamp and a nonce.
+ */
 static void encode_request(const struct source *s, uint8_t *buf)
 {
     struct ntp_header h = {0};
@@ -142,7 +148,21 @@ static void encode_request(const struct source *s, uint8_t *buf)
     h.mode = NTP_MODE_CLIENT;
     h.poll = (int8_t)src_poll(s);
     h.transmit = s->nonce;
+    if (s->rx_nonce) {
+        h.origin = s->prev.t2;
+        h.receive = s->rx_nonce;
+    }
     pkt_encode_header(&h, buf);
+}
+
+/* A second nonce from the same random draw (splitmix64's finaliser), never 0 or the first. */
+static uint64_t second_nonce(uint64_t nonce)
+{
+    uint64_t z = nonce + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z == 0 || z == nonce ? nonce ^ 0x5555555555555555ULL : z;
 }
 
 size_t src_build_request(struct source *s, ntp_ts now, uint64_t random64, uint8_t *buf, size_t cap)
@@ -151,9 +171,12 @@ size_t src_build_request(struct source *s, ntp_ts now, uint64_t random64, uint8_
         return 0;
     account_previous_poll(s);
     uint64_t nonce = choose_nonce(s, random64);
-    if (s->sent_any)
+    if (s->sent_any) {
         s->prev_nonce = s->nonce;
+        s->prev_rx_nonce = s->rx_nonce;
+    }
     s->nonce = nonce;
+    s->rx_nonce = s->p.xleave && s->prev.valid ? second_nonce(nonce) : 0;
     s->t1 = now;
     s->last_tx = now;
     s->outstanding = true;
@@ -222,14 +245,15 @@ static enum src_verdict handle_kod(struct source *s, const struct ntp_header *h)
     return SRC_DROP_UNSYNC;
 }
 
-/* RFC 5905 §8: offset, delay and dispersion of one exchange; tests on them. */
-static enum src_verdict measure(const struct source *s, const struct ntp_header *h, ntp_ts t4,
-                                struct ntp_sample *out)
+/* RFC 5905 §8: offset, delay and dispersion of exchange x, whose T3 this reply carries. */
+static enum src_verdict measure(const struct source *s, const struct ntp_header *h,
+                                const struct src_exchange *x, struct ntp_sample *out)
 {
-    double t21 = ntp_diff_sec(h->receive, s->t1);
-    double t34 = ntp_diff_sec(h->transmit, t4);
-    double round_trip = ntp_diff_sec(t4, s->t1);
-    double server_time = ntp_diff_sec(h->transmit, h->receive);
+    ntp_ts t3 = h->transmit, t4 = x->t4;
+    double t21 = ntp_diff_sec(x->t2, x->t1);
+    double t34 = ntp_diff_sec(t3, t4);
+    double round_trip = ntp_diff_sec(t4, x->t1);
+    double server_time = ntp_diff_sec(t3, x->t2);
     double delay = round_trip - server_time;
     double rho_local = ldexp(1.0, s->p.precision);
     double rho_server = ldexp(1.0, h->precision);
@@ -277,7 +301,15 @@ static void note_sample(struct source *s)
 }
 
 /* Tests that a datagram answers our outstanding request, in RFC 5905 order. */
-static enum src_verdict check_exchange(const struct source *s, const struct ntp_header *h)
+static bool is_stale(const struct source *s, ntp_ts origin)
+{
+    return (s->prev_nonce != 0 && origin == s->prev_nonce) ||
+           (s->prev_rx_nonce != 0 && origin == s->prev_rx_nonce);
+}
+
+/* Tests that a datagram answers our outstanding request, in RFC 5905 order; says if interleaved. */
+static enum src_verdict check_exchange(const struct source *s, const struct ntp_header *h,
+                                       bool *interleaved)
 {
     if (h->version != 4 && h->version != 3)
         return SRC_DROP_VERSION;
@@ -287,9 +319,36 @@ static enum src_verdict check_exchange(const struct source *s, const struct ntp_
         return SRC_DROP_DUPLICATE;
     if (!s->outstanding)
         return SRC_DROP_UNEXPECTED;
-    if (h->origin != s->nonce)
-        return s->prev_nonce != 0 && h->origin == s->prev_nonce ? SRC_DROP_STALE : SRC_DROP_BOGUS;
+    /* RFC 9769 §2: an interleaved reply echoes the request's receive field, a basic one its transmit. */
+    *interleaved = s->rx_nonce != 0 && h->origin == s->rx_nonce;
+    if (h->origin != s->nonce && !*interleaved)
+        return is_stale(s, h->origin) ? SRC_DROP_STALE : SRC_DROP_BOGUS;
     return SRC_SAMPLE;
+}
+
+/*
+ * A time reply: basic, it measures this exchange; interleaved, the previous
+ * one, with the server's real departure time. This exchange becomes the
+ * previous one either way (the server keeps its receive time for our next origin).
+ */
+static enum src_verdict measure_reply(struct source *s, const struct ntp_header *h, ntp_ts rx,
+                                      bool interleaved, struct ntp_sample *out)
+{
+    const struct src_exchange now = {.valid = true, .t1 = s->t1, .t2 = h->receive, .t4 = rx};
+    const struct src_exchange prev = s->prev;
+    s->prev = now;
+    if (!interleaved) {
+        enum src_verdict v = measure(s, h, &now, out);
+        s->prev.sampled = v == SRC_SAMPLE;
+        s->last_interleaved = false;
+        return v;
+    }
+    if (prev.sampled)
+        return SRC_XLEAVE_REPEAT;
+    enum src_verdict v = measure(s, h, &prev, out);
+    s->last_interleaved = v == SRC_SAMPLE;
+    s->n_interleaved += v == SRC_SAMPLE;
+    return v;
 }
 
 static enum src_verdict judge(struct source *s, const uint8_t *buf, size_t len, ntp_ts rx,
@@ -301,7 +360,8 @@ static enum src_verdict judge(struct source *s, const uint8_t *buf, size_t len, 
         return SRC_DROP_VERSION;
     if (ps != PKT_OK)
         return SRC_DROP_MALFORMED;
-    enum src_verdict v = check_exchange(s, &h);
+    bool interleaved = false;
+    enum src_verdict v = check_exchange(s, &h, &interleaved);
     if (v != SRC_SAMPLE)
         return v;
     /* Authentic (it echoes our nonce): the request is answered whatever follows. */
@@ -311,8 +371,8 @@ static enum src_verdict judge(struct source *s, const uint8_t *buf, size_t len, 
         return handle_kod(s, &h);
     v = check_header(s, &h);
     if (v == SRC_SAMPLE)
-        v = measure(s, &h, rx, out);
-    if (v == SRC_SAMPLE)
+        v = measure_reply(s, &h, rx, interleaved, out);
+    if (v == SRC_SAMPLE || v == SRC_XLEAVE_REPEAT)
         note_sample(s);
     return v;
 }

@@ -23,6 +23,17 @@
  *         sleep at most src_time_to_poll() seconds.
  * All times are local clock readings as NTP timestamps (ntp_from_unix of
  * CLOCK_REALTIME or of the kernel's packet timestamps).
+ *
+ * Interleaved mode (RFC 9769 §2, `xleave`): once a server has answered, each
+ * request carries as its origin the server's receive timestamp of that last
+ * answer, and as its receive field a second random nonce. A server that
+ * knows when its last answer really left replies interleaved: origin = that
+ * nonce, transmit = the departure of its previous reply, which with our T1
+ * and T4 of the previous exchange and its T2 gives a sample free of the
+ * server's transmit-timestamp error; any other reply is judged as basic. So
+ * a server without interleaved mode, or one that lost our last exchange,
+ * simply gets basic samples taken; the first interleaved reply after a basic
+ * one measures an exchange already sampled and gives no second sample.
  */
 #ifndef HORLOGE_SOURCE_H
 #define HORLOGE_SOURCE_H
@@ -65,6 +76,7 @@ struct src_params {
     uint32_t local_refid; /* refid form of our own address as this server sees it; a stratum > 1
                              reply naming it is a timing loop (chrony's test 7); 0 = no check */
     ntp_ts epoch;         /* samples' local_time = (T4 - epoch) in seconds */
+    bool xleave;          /* ask for interleaved mode (RFC 9769) */
 };
 
 /*
@@ -89,6 +101,7 @@ enum src_verdict {
     SRC_DROP_DELAY,        /* negative beyond clock precision, or above maxdelay */
     SRC_DROP_DISTANCE,     /* root distance above maxdistance */
     SRC_DROP_AUTH,         /* the association's authenticator refused it (counted by src_count_refused) */
+    SRC_XLEAVE_REPEAT,     /* interleaved, for an exchange a basic reply already gave a sample of */
     SRC_VERDICT_COUNT
 };
 
@@ -110,6 +123,15 @@ struct source {
     uint64_t nonce;        /* its transmit field */
     uint64_t prev_nonce;   /* the request before it */
     ntp_ts last_rx_xmt;    /* transmit timestamp of the last authentic reply (test 1) */
+    uint64_t rx_nonce;     /* receive field of the latest request if interleaved, else 0 */
+    uint64_t prev_rx_nonce;
+    struct src_exchange {  /* the last exchange a time reply answered (interleaved mode) */
+        bool valid;
+        bool sampled;      /* a basic reply gave its sample already */
+        ntp_ts t1, t2, t4;
+    } prev;
+    bool last_interleaved; /* the last sample came from an interleaved reply */
+    uint64_t n_interleaved;/* samples from interleaved replies */
     uint64_t n_sent;
     uint64_t counts[SRC_VERDICT_COUNT];
 };
@@ -152,5 +174,7 @@ bool src_is_demobilised(const struct source *s);
 bool src_in_burst(const struct source *s);
 uint64_t src_count(const struct source *s, enum src_verdict v);
 uint64_t src_sent(const struct source *s);
+bool src_last_interleaved(const struct source *s);
+uint64_t src_interleaved_samples(const struct source *s);
 
 #endif

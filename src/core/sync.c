@@ -105,6 +105,7 @@ void sync_init(struct sync *n, const struct sync_params *p,
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
     ref_init(&n->ref, &p->ref, now_ntp);
+    leapsmear_init(&n->smear, p->leapsmear);
     struct disc_cmd cmd;
     disc_init(&n->disc, &p->disc, now, p->drift_ppm, p->drift_error_ppm, &cmd);
     apply(n, now, &cmd);
@@ -153,6 +154,7 @@ static void run_selection(struct sync *n, double now, ntp_ts now_ntp)
         in[i] = (struct sel_input){
             .reachable = !removed && e.valid && n->src[i].reachable,
             .pending = !removed && !e.valid && n->src[i].pending,
+            .unproven = n->src[i].n_filtered < SYNC_MIN_SAMPLES,
             .prefer = n->src[i].prefer,
             .offset = e.offset,
             .error = e.error,
@@ -216,6 +218,7 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     if (s->removed)
         return;
     s->reachable = true;
+    s->unsynchronised = false;
     s->n_samples++;
     s->last_sample = *smp;
     s->last_sample_at = now;
@@ -245,6 +248,12 @@ void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *smp)
     update_reference(n, now, now_ntp);
 }
 
+void sync_unsynchronised(struct sync *n, unsigned i)
+{
+    if (i < n->n_src)
+        n->src[i].unsynchronised = true;
+}
+
 void sync_timer(struct sync *n)
 {
     double now = sync_now(n, NULL);
@@ -253,11 +262,27 @@ void sync_timer(struct sync *n)
     apply(n, now, &cmd);
 }
 
+/* The system clock as Unix seconds, the leap smear's timescale. */
+static double unix_now(const struct sync *n)
+{
+    struct unix_time u;
+    n->drv.read(n->drv.ctx, &u);
+    return (double)u.sec + u.nsec * 1e-9;
+}
+
+double sync_served_offset(const struct sync *n)
+{
+    return leapsmear_offset(&n->smear, unix_now(n), false);
+}
+
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t)
 {
     ntp_ts now_ntp;
     double now = sync_now(n, &now_ntp);
     ref_get_tracking(&n->ref, &n->disc, now_ntp, now, t);
+    t->leapsmear = n->smear.kind;
+    t->served_offset = sync_served_offset(n);
+    t->served_leap = leapsmear_served_leap(&n->smear, t->leap);
 }
 
 /* Tells the kernel (and through it other programs, e.g. ntp_gettime users) how we are doing. */
@@ -279,6 +304,7 @@ void sync_tick(struct sync *n)
     ntp_ts now_ntp;
     sync_now(n, &now_ntp);
     ref_tick(&n->ref, now_ntp);
+    leapsmear_note(&n->smear, unix_now(n), n->ref.state.leap);
     publish_sync_status(n);
 }
 

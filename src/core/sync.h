@@ -24,6 +24,7 @@
 #include "core/clockif.h"
 #include "core/discipline.h"
 #include "core/filter.h"
+#include "core/leapsmear.h"
 #include "core/ntptime.h"
 #include "core/reference.h"
 #include "core/sample.h"
@@ -32,6 +33,12 @@
 #define SYNC_MAX_SOURCES 32
 /* A source without an estimate counts for the majority during its first this many polls (`pending`). */
 #define SYNC_PENDING_POLLS 8
+/*
+ * Samples a source's filter must have accepted before selection may combine
+ * or select it: one sample proves nothing, `iburst` gives a consistent few
+ * within seconds. Until then it only votes in the intersection.
+ */
+#define SYNC_MIN_SAMPLES 3
 
 struct sync_params {
     struct disc_params disc;
@@ -39,6 +46,7 @@ struct sync_params {
     struct ref_params ref;
     double drift_ppm;        /* initial frequency (drift file) */
     double drift_error_ppm;  /* its uncertainty; large = no drift file */
+    enum leapsmear_kind leapsmear;
 };
 
 void sync_default_params(struct sync_params *p);
@@ -81,6 +89,7 @@ struct sync_source {
     /* What the source's state machine tells at each poll (it owns the reach register): */
     bool reachable;          /* a sample within its last 8 polls */
     bool pending;            /* still in its first polls: counts for the majority until it answers */
+    bool unsynchronised;     /* its last answer said it has no time to give (LI 3, stratum 16) */
     enum sel_verdict verdict;
     unsigned n_samples, n_filtered, n_held, n_refused, n_used;
     struct ntp_sample last_sample; /* the latest, as measured (system frame) */
@@ -102,6 +111,7 @@ struct sync {
     unsigned n_updates;      /* discipline updates */
     unsigned n_selections;
     struct sync_clock_health clock;
+    struct leapsmear smear;  /* the leap the served time is smeared over (sync_tick notes it) */
 };
 
 void sync_init(struct sync *n, const struct sync_params *p,
@@ -117,6 +127,8 @@ int sync_add_source(struct sync *n, uint32_t refid, bool prefer, int minpoll, in
 void sync_polled(struct sync *n, unsigned i, bool reachable, bool pending);
 /* Source i answered with this sample (system-frame, as the source module gives it): reachable. */
 void sync_sample(struct sync *n, unsigned i, const struct ntp_sample *s);
+/* Source i answered, but unsynchronised (LI 3 or stratum 16): reported as such, not unreachable. */
+void sync_unsynchronised(struct sync *n, unsigned i);
 /* The discipline's timer expired. */
 void sync_timer(struct sync *n);
 /* Periodic housekeeping: the reference's timeouts. */
@@ -136,6 +148,8 @@ void sync_clock_result(struct sync *n, enum sync_clock_op op, int err);
  * holdover now, not at the next sample. Sources keep their state.
  */
 void sync_apply_params(struct sync *n, const struct sync_reload_params *p);
+/* Served time - system time now (a leap smear; 0 when none). */
+double sync_served_offset(const struct sync *n);
 /* What `horloge tracking` shows, now. */
 void sync_get_tracking(const struct sync *n, struct ref_tracking *t);
 

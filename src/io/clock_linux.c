@@ -20,6 +20,12 @@ static int adjust(struct timex *tx)
     return 0;
 }
 
+bool clock_real_in_leap_second(void)
+{
+    struct timex tx = {.modes = 0};
+    return clock_adjtime(CLOCK_REALTIME, &tx) == TIME_OOP;
+}
+
 static int read_realtime(struct unix_time *now)
 {
     struct timespec ts;

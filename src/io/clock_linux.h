@@ -36,6 +36,8 @@ struct clock_real {
     long tick;          /* last tick read or written */
 };
 
+/* The kernel is inside an inserted leap second (TIME_OOP), repeating the second before the leap. */
+bool clock_real_in_leap_second(void);
 /* Reads the kernel state (modes 0, changes nothing) and fills `drv`; -errno if unavailable. */
 int clock_real_open(struct clock_real *c, struct clock_driver *drv);
 

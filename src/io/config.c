@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/history.h"
+#include "core/discipline.h"
 #include "core/ntp.h"
 #include "core/nts.h"
 #include "core/packet.h"
@@ -330,6 +332,30 @@ static void do_denyaction(struct parser *p, struct args *a)
     parse_error(p, "denyaction: '%s' is not drop or kod", quote(w, q));
 }
 
+static void parse_switch(struct parser *p, struct args *a, enum cfg_switch *out)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (strcmp(w, "on") == 0 || strcmp(w, "off") == 0) {
+        *out = w[1] == 'n' ? CFG_ON : CFG_OFF;
+        return;
+    }
+    char q[CFG_QUOTE_MAX + 4];
+    parse_error(p, "%s: '%s' is not on or off", a->directive, quote(w, q));
+}
+
+bool cfg_switch_resolve(enum cfg_switch mode, bool preloaded, const struct cfg_switch_reasons *reasons,
+                        const char **why)
+{
+    bool on = mode == CFG_ON || (mode == CFG_AUTO && !preloaded);
+    *why = mode == CFG_OFF ? reasons->off : !preloaded ? NULL : on ? reasons->forced : reasons->preloaded;
+    return on;
+}
+
+static void do_privsep(struct parser *p, struct args *a) { parse_switch(p, a, &p->cfg->privsep); }
+static void do_seccomp(struct parser *p, struct args *a) { parse_switch(p, a, &p->cfg->seccomp); }
+
 static void do_ratelimit(struct parser *p, struct args *a)
 {
     struct rl_params *rl = &p->cfg->ratelimit;
@@ -426,18 +452,77 @@ static void do_pidfile(struct parser *p, struct args *a)
     do_optional_path(p, a, CFG_PATH_MAX - 1, p->cfg->pidfile);
 }
 
-static void do_driftfile(struct parser *p, struct args *a)
+/* A directive whose one argument is a path of at most `max` characters. */
+static void path_directive(struct parser *p, struct args *a, size_t max, char *dst)
 {
     const char *w = need_word(p, a);
     if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->driftfile);
+        get_path(p, a, w, max, dst);
+}
+
+static void do_driftfile(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->driftfile);
 }
 
 static void do_leapseclist(struct parser *p, struct args *a)
 {
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->leapseclist);
+}
+
+static void do_keyfile(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_PATH_MAX - 1, p->cfg->keyfile);
+}
+
+/* Samba's socket is DIR/socket: the directory must leave room for it in a sockaddr_un. */
+static void do_ntpsigndsocket(struct parser *p, struct args *a)
+{
+    path_directive(p, a, CFG_SOCKET_PATH_MAX - 8, p->cfg->ntpsigndsocket);
+}
+
+/* "ADDRESS:PORT" or "[V6]:PORT": the metrics endpoint's address. */
+static bool parse_endpoint(const char *w, struct net_addr *addr, uint16_t *port)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = w[0] == '[' ? strstr(w, "]:") : strrchr(w, ':');
+    size_t skip = w[0] == '[' ? 1 : 0;
+    if (!colon || (size_t)(colon - w) - skip >= sizeof host)
+        return false;
+    memcpy(host, w + skip, (size_t)(colon - w) - skip);
+    host[colon - w - (ptrdiff_t)skip] = '\0';
+    unsigned bits;
+    long v;
+    const char *digits = colon + (w[0] == '[' ? 2 : 1);
+    /* An IPv6 address only in brackets: "::1:80" could be either. */
+    if (strchr(host, '/') || (!skip && strchr(host, ':')) || !cfg_parse_prefix(host, addr, &bits) ||
+        !parse_long(digits, &v) || v < 1 || v > 65535)
+        return false;
+    *port = (uint16_t)v;
+    return true;
+}
+
+static void do_metrics(struct parser *p, struct args *a)
+{
     const char *w = need_word(p, a);
-    if (w)
-        get_path(p, a, w, CFG_PATH_MAX - 1, p->cfg->leapseclist);
+    if (!w)
+        return;
+    char q[CFG_QUOTE_MAX + 4];
+    struct config *cfg = p->cfg;
+    if (!parse_endpoint(w, &cfg->metrics_addr, &cfg->metrics_port)) {
+        parse_error(p, "metrics: '%s' is not ADDRESS:PORT (as 127.0.0.1:9123 or [::1]:9123)", quote(w, q));
+        return;
+    }
+    cfg->metrics_enabled = true;
+    const char *opt = next_word(a);
+    if (!opt)
+        return;
+    if (strcmp(opt, "every") != 0) {
+        parse_error(p, "metrics: unknown option '%s'", quote(opt, q));
+        return;
+    }
+    if ((w = need_value(p, a, opt)))
+        get_seconds(p, a, w, 1, false, 3600, "an interval in seconds (1..3600)", &cfg->metrics_every);
 }
 
 /* POSIX portable user names: letters, digits, '.', '_', '-', not starting with '-'. */
@@ -463,6 +548,32 @@ static void do_user(struct parser *p, struct args *a)
     }
     char q[CFG_QUOTE_MAX + 4];
     parse_error(p, "user: '%s' is not a user name", quote(w, q));
+}
+
+/* A Linux interface name: 1..15 characters, no '/', blank or ':' (which names an alias). */
+static bool valid_ifname(const char *w)
+{
+    size_t n = strlen(w);
+    if (n == 0 || n >= CFG_IFNAME_MAX || strcmp(w, ".") == 0 || strcmp(w, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)w[i]) || w[i] == '/' || w[i] == ':')
+            return false;
+    return true;
+}
+
+static void do_hwtimestamp(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    char q[CFG_QUOTE_MAX + 4];
+    if (!w)
+        return;
+    if (!valid_ifname(w))
+        parse_error(p, "hwtimestamp: '%s' is not an interface name", quote(w, q));
+    else if (p->cfg->n_hwtimestamp >= CFG_MAX_HWTIMESTAMP)
+        parse_error(p, "hwtimestamp: at most %d interfaces", CFG_MAX_HWTIMESTAMP);
+    else
+        strcpy(p->cfg->hwtimestamp[p->cfg->n_hwtimestamp++], w);
 }
 
 static void do_log(struct parser *p, struct args *a)
@@ -501,6 +612,10 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
         src->iburst = true;
         return true;
     }
+    if (strcmp(opt, "xleave") == 0) {
+        src->xleave = true;
+        return true;
+    }
     if (!src->is_pool && strcmp(opt, "prefer") == 0) {
         src->prefer = true;
         return true;
@@ -523,6 +638,9 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
         *max_given = true;
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
             src->maxpoll = (int)v;
+    } else if (!src->is_pool && strcmp(opt, "key") == 0) {
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, UINT32_MAX, "a key id", &v))
+            src->key = (uint32_t)v;
     } else if (src->is_pool && strcmp(opt, "maxsources") == 0) {
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 16, "a source count", &v))
             src->maxsources = (unsigned)v;
@@ -612,11 +730,11 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
 {
     char q[CFG_QUOTE_MAX + 4];
     long v;
-    if (strcmp(opt, "prefer") == 0) {
-        rc->prefer = true;
+    if (strcmp(opt, "prefer") == 0 || strcmp(opt, "noselect") == 0) {
+        *(strcmp(opt, "prefer") == 0 ? &rc->prefer : &rc->noselect) = true;
         return true;
     }
-    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision"};
+    static const char *const with_value[] = {"refid", "poll", "offset", "delay", "precision", "lock"};
     bool known = false;
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         known |= strcmp(opt, with_value[i]) == 0;
@@ -627,8 +745,8 @@ static bool refclock_option(struct parser *p, struct args *a, const char *opt, s
     const char *w = need_value(p, a, opt);
     if (!w)
         return false;
-    if (strcmp(opt, "refid") == 0) {
-        if (parse_refid(w, &rc->refid))
+    if (strcmp(opt, "refid") == 0 || strcmp(opt, "lock") == 0) {
+        if (parse_refid(w, strcmp(opt, "lock") == 0 ? &rc->lock : &rc->refid))
             return true;
         parse_error(p, "%s: '%s' is not a refid (1 to 4 ASCII characters)", a->directive, quote(w, q));
         return false;
@@ -655,7 +773,8 @@ static void do_refclock(struct parser *p, struct args *a)
     const char *driver = need_word(p, a);
     if (!driver)
         return;
-    if (!refclock_driver_find(driver)) {
+    const struct refclock_driver *drv = refclock_driver_find(driver);
+    if (!drv) {
         parse_error(p, "%s: unknown driver '%s' (known: %s)", a->directive, quote(driver, q),
                     refclock_driver_names());
         return;
@@ -665,6 +784,10 @@ static void do_refclock(struct parser *p, struct args *a)
                               .precision = REFCLOCK_DEFAULT_PRECISION};
     if (!param || !get_path(p, a, param, sizeof rc.param - 1, rc.param))
         return;
+    if (drv->param_ok && !drv->param_ok(param)) {
+        parse_error(p, "%s: '%s' is not %s", a->directive, quote(param, q), drv->param_what);
+        return;
+    }
     snprintf(rc.driver, sizeof rc.driver, "%s", driver);
     parse_refid(rc.driver, &rc.refid);
     const char *opt;
@@ -713,6 +836,31 @@ static void do_makestep(struct parser *p, struct args *a)
     p->cfg->makestep_enabled = true;
     p->cfg->makestep_threshold = threshold;
     p->cfg->makestep_limit = (int)limit;
+}
+
+static void do_corrtimeratio(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_seconds(p, a, w, 0, false, 100, "a ratio (0..100)", &p->cfg->corrtimeratio);
+}
+
+static void do_maxslewrate(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_seconds(p, a, w, 1, false, 500, "a rate in ppm (1..500)", &p->cfg->maxslewrate);
+}
+
+static void do_leapsmear(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (!leapsmear_parse(w, &p->cfg->leapsmear)) {
+        char q[CFG_QUOTE_MAX + 4];
+        parse_error(p, "%s: '%s' is not off, linear or quadratic", a->directive, quote(w, q));
+    }
 }
 
 /* ---- NTS ---- */
@@ -820,15 +968,24 @@ static const struct directive directives[] = {
     {"controlsocket", do_controlsocket},
     {"pidfile", do_pidfile},
     {"user", do_user},
+    {"privsep", do_privsep},
+    {"seccomp", do_seccomp},
     {"log", do_log},
     {"server", do_server},
     {"pool", do_pool},
     {"refclock", do_refclock},
+    {"hwtimestamp", do_hwtimestamp},
     {"minsources", do_minsources},
     {"maxdistance", do_maxdistance},
     {"makestep", do_makestep},
+    {"corrtimeratio", do_corrtimeratio},
+    {"maxslewrate", do_maxslewrate},
+    {"leapsmear", do_leapsmear},
     {"driftfile", do_driftfile},
     {"leapseclist", do_leapseclist},
+    {"metrics", do_metrics},
+    {"keyfile", do_keyfile},
+    {"ntpsigndsocket", do_ntpsigndsocket},
     {"ntsservercert", do_ntsservercert},
     {"ntsserverkey", do_ntsserverkey},
     {"ntsport", do_ntsport},
@@ -911,11 +1068,15 @@ void cfg_defaults(struct config *cfg)
     cfg->local_stratum = 10;
     cfg->local_distance = 1.0; /* chrony's default: a held reference yields to the local one at 1 s root distance */
     strcpy(cfg->controlsocket, CFG_DEFAULT_CONTROLSOCKET);
+    cfg->metrics_every = HISTORY_DEFAULT_INTERVAL;
     strcpy(cfg->pidfile, CFG_DEFAULT_PIDFILE);
     cfg->log = CFG_LOG_SYSLOG;
     cfg->minsources = 1;
     cfg->maxdistance = NTP_DEFAULT_MAXDISTANCE;
     cfg->makestep_enabled = false;
+    cfg->corrtimeratio = DISC_CORR_TIME_RATIO;
+    cfg->maxslewrate = DISC_MAX_SLEW_PPM;
+    cfg->leapsmear = LEAPSMEAR_OFF;
     cfg->nts.port = NTS_KE_DEFAULT_PORT;
     cfg->nts.rotate = 86400;
     cfg->nts.ratelimit_interval_log2 = 0;
@@ -1000,9 +1161,10 @@ int cfg_load_file(const char *path, struct config *cfg, struct cfg_errors *errs)
 bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
 {
     return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
-           a->iburst == b->iburst && a->prefer == b->prefer && a->minpoll == b->minpoll &&
-           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->nts == b->nts &&
-           a->nts_port == b->nts_port;
+           a->iburst == b->iburst && a->prefer == b->prefer && a->xleave == b->xleave &&
+           a->minpoll == b->minpoll &&
+           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->key == b->key &&
+           a->nts == b->nts && a->nts_port == b->nts_port;
 }
 
 unsigned cfg_match_sources(const struct config *old, const struct config *fresh,
@@ -1028,7 +1190,8 @@ static bool refclock_equal(const struct cfg_refclock *a, const struct cfg_refclo
 {
     return strcmp(a->driver, b->driver) == 0 && strcmp(a->param, b->param) == 0 && a->refid == b->refid &&
            a->poll == b->poll && a->offset == b->offset && a->delay == b->delay &&
-           a->precision == b->precision && a->prefer == b->prefer;
+           a->precision == b->precision && a->prefer == b->prefer && a->lock == b->lock &&
+           a->noselect == b->noselect;
 }
 
 static bool refclocks_equal(const struct config *a, const struct config *b)
@@ -1044,6 +1207,12 @@ static bool refclocks_equal(const struct config *a, const struct config *b)
 static bool listen_equal(const struct config *a, const struct config *b)
 {
     return a->n_listen == b->n_listen && memcmp(a->listen, b->listen, a->n_listen * sizeof a->listen[0]) == 0;
+}
+
+static bool hwtimestamp_equal(const struct config *a, const struct config *b)
+{
+    return a->n_hwtimestamp == b->n_hwtimestamp &&
+           memcmp(a->hwtimestamp, b->hwtimestamp, sizeof a->hwtimestamp) == 0;
 }
 
 static void name_if(bool changed, const char *name, unsigned *n, char *buf, size_t cap)
@@ -1078,8 +1247,19 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(strcmp(old->controlsocket, fresh->controlsocket) != 0, "controlsocket", &n, buf, cap);
     name_if(strcmp(old->pidfile, fresh->pidfile) != 0, "pidfile", &n, buf, cap);
     name_if(strcmp(old->user, fresh->user) != 0, "user", &n, buf, cap);
+    name_if(old->privsep != fresh->privsep, "privsep", &n, buf, cap);
+    name_if(old->seccomp != fresh->seccomp, "seccomp", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
     name_if(!nts_server_equal(&old->nts, &fresh->nts), "nts (other than the certificates)", &n, buf, cap);
+    name_if(!hwtimestamp_equal(old, fresh), "hwtimestamp", &n, buf, cap);
+    name_if(old->metrics_enabled != fresh->metrics_enabled || old->metrics_port != fresh->metrics_port ||
+                memcmp(&old->metrics_addr, &fresh->metrics_addr, sizeof old->metrics_addr) != 0 ||
+                old->metrics_every != fresh->metrics_every,
+            "metrics", &n, buf, cap);
+    name_if(old->corrtimeratio != fresh->corrtimeratio, "corrtimeratio", &n, buf, cap);
+    name_if(old->maxslewrate != fresh->maxslewrate, "maxslewrate", &n, buf, cap);
+    name_if(old->leapsmear != fresh->leapsmear, "leapsmear", &n, buf, cap);
+    name_if(strcmp(old->ntpsigndsocket, fresh->ntpsigndsocket) != 0, "ntpsigndsocket", &n, buf, cap);
     return n;
 }

@@ -22,17 +22,32 @@
  *   controlsocket PATH          (default /run/horloge/horloged.sock; `controlsocket none` disables)
  *   pidfile PATH                (default /run/horloge/horloged.pid; `none` disables)
  *   user NAME                   drop privileges to this user after binding (default: stay)
+ *   privsep on|off              steer the clock from a privileged helper process, the network process
+ *                               keeping no capability (default: when `user` is set and the clock is
+ *                               steered, unless under LD_PRELOAD; `on` forces it even then)
+ *   seccomp on|off              system-call allow-list after start-up (default on, unless under
+ *                               LD_PRELOAD; `off` for debugging)
  *   log stderr|syslog           where logs go in daemon mode (default syslog)
- *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer]
- *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N]
+ *   server HOST [port P] [iburst] [minpoll N] [maxpoll N] [prefer] [xleave] [key N]
+ *   pool NAME [port P] [iburst] [minpoll N] [maxpoll N] [maxsources N] [xleave]
+ *                               xleave: interleaved mode (RFC 9769) with servers that offer it
  *   minsources N                (default 1)
  *   maxdistance SECONDS         (default 3)
  *   makestep THRESHOLD LIMIT    step when |offset| > THRESHOLD in the first LIMIT updates
  *                               (LIMIT -1 = always); default: never step
- *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer]
+ *   corrtimeratio R             an offset up to 3x the estimate's error is slewed out over R update
+ *                               intervals, larger ones faster (0..100, default 0.5; 0: at once)
+ *   maxslewrate PPM             fastest slew on top of the frequency (1..500, default 400)
+ *   leapsmear off|linear|quadratic   serve a leap second smeared over 24 h centred on it
+ *                               (the system clock still makes the leap; default off)
+ *   refclock DRIVER PARAM [refid ID] [poll N] [offset S] [delay S] [precision P] [prefer] [noselect] [lock ID]
  *                               a reference clock (src/io/refclock.h lists the drivers; SOCK PATH:
- *                               chrony's socket protocol, as gpsd writes it); refid 1-4 ASCII
+ *                               chrony's socket protocol, as gpsd writes it; SHM N: ntpd's
+ *                               shared-memory segment N, as gpsd writes it; PPS /dev/ppsN, its
+ *                               pulses numbered by `lock ID`'s clock or ours; PHC /dev/ptpN); refid 1-4 ASCII
  *                               characters (default the driver's name), poll default 4
+ *   hwtimestamp IFACE           NIC (hardware) timestamps for the upstream sources' packets on
+ *                               IFACE where it has them, software timestamps otherwise; repeatable
  *   driftfile PATH
  *   ntsservercert FILE / ntsserverkey FILE   an NTS-KE certificate chain and its key (PEM;
  *                               repeatable, paired in order); with them, NTS is served
@@ -47,6 +62,8 @@
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
  *                               decides the leap indicator (LI=1/2 in the last UTC day before an entry)
+ *   keyfile PATH                symmetric keys in chrony's format (core/keys.h); read at start and on SIGHUP
+ *   ntpsigndsocket DIR          Samba's ntp_signd socket directory: MS-SNTP requests are signed there
  */
 #ifndef HORLOGE_CONFIG_H
 #define HORLOGE_CONFIG_H
@@ -56,6 +73,7 @@
 #include <stdint.h>
 
 #include "core/acl.h"
+#include "core/leapsmear.h"
 #include "core/netaddr.h"
 #include "core/ratelimit.h"
 
@@ -73,11 +91,13 @@ struct cfg_source {
     bool is_pool;
     bool iburst;
     bool prefer;
+    bool xleave;         /* ask for interleaved mode (RFC 9769) */
     int minpoll;         /* default 6 */
     int maxpoll;         /* default 10 */
     unsigned maxsources; /* pools only, default 4 */
     bool nts;            /* authenticated with NTS (RFC 8915) */
     uint16_t nts_port;   /* its NTS-KE port, default 4460 */
+    uint32_t key;        /* `key N`: requests signed and replies checked with keyfile key N; 0 = none */
 };
 
 #define CFG_MAX_NTS_CERTS 4
@@ -99,6 +119,8 @@ struct cfg_nts {
 };
 
 #define CFG_MAX_REFCLOCKS 8
+#define CFG_MAX_HWTIMESTAMP 8
+#define CFG_IFNAME_MAX 16 /* IFNAMSIZ, the terminating NUL included */
 
 struct cfg_refclock {
     char driver[16];     /* as the driver table names it, e.g. "SOCK" */
@@ -109,9 +131,14 @@ struct cfg_refclock {
     double delay;        /* the reading's uncertainty as a delay, s; default 1 ns */
     int precision;       /* log2 s; default -20 */
     bool prefer;
+    bool noselect;       /* read, shown and a lock for pulses, never selected */
+    uint32_t lock;       /* `lock REFID`: the reference clock that numbers this one's pulses; 0 = none */
 };
 
 enum cfg_log { CFG_LOG_SYSLOG = 0, CFG_LOG_STDERR };
+
+/* A safeguard left to start-up's judgement (auto), or forced by the operator. */
+enum cfg_switch { CFG_AUTO = 0, CFG_ON, CFG_OFF };
 
 struct config {
     uint16_t port;
@@ -128,20 +155,46 @@ struct config {
     char controlsocket[CFG_PATH_MAX]; /* empty = none */
     char pidfile[CFG_PATH_MAX];       /* empty = none */
     char user[64];                    /* empty = keep the starting user */
+    enum cfg_switch privsep;          /* clock calls through a privileged helper (io/privsep.h) */
+    enum cfg_switch seccomp;          /* system-call allow-list after start-up (io/sandbox.h) */
     enum cfg_log log;
     unsigned n_sources;
     struct cfg_source sources[CFG_MAX_SOURCES];
     unsigned n_refclocks;
     struct cfg_refclock refclocks[CFG_MAX_REFCLOCKS];
+    unsigned n_hwtimestamp;
+    char hwtimestamp[CFG_MAX_HWTIMESTAMP][CFG_IFNAME_MAX];
     unsigned minsources;
     double maxdistance;
     bool makestep_enabled;
     double makestep_threshold;
     int makestep_limit;
+    double corrtimeratio;
+    double maxslewrate;               /* ppm */
+    enum leapsmear_kind leapsmear;
     char driftfile[CFG_PATH_MAX];     /* empty = none */
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
     struct cfg_nts nts;
+    /* `metrics ADDRESS:PORT [every SECONDS]`: the HTTP status page and /metrics (io/webserver). */
+    bool metrics_enabled;
+    struct net_addr metrics_addr;
+    uint16_t metrics_port;
+    double metrics_every;             /* seconds between the status page's plotted points */
+    char keyfile[CFG_PATH_MAX];       /* empty = none */
+    char ntpsigndsocket[CFG_PATH_MAX];/* Samba's ntp_signd socket directory; empty = none */
 };
+
+/* What a safeguard's log says: when it is off, forced under LD_PRELOAD, left out under LD_PRELOAD. */
+struct cfg_switch_reasons {
+    const char *off, *forced, *preloaded;
+};
+/*
+ * `on`: true, `off`: false; by default (auto) true unless LD_PRELOAD is set
+ * (`preloaded`): a preloaded simulator or tool must see every system call.
+ * `why` gets the reason worth logging once, or NULL.
+ */
+bool cfg_switch_resolve(enum cfg_switch mode, bool preloaded, const struct cfg_switch_reasons *reasons,
+                        const char **why);
 
 /* Collected `file:line: message` lines, newline-separated, truncated safely when long. */
 struct cfg_errors {

@@ -7,6 +7,8 @@
  *                  the serving side is told (publish)
  *   reports.c      the control socket's commands: each report asks the module
  *                  that owns the data (sync, server, the source kinds)
+ *   pages.c        the `metrics` endpoint's pages (/metrics, the status page)
+ *                  and the history its plots draw
  * Owns nothing itself: it is the one struct those files pass around.
  */
 #ifndef HORLOGE_DAEMON_H
@@ -15,20 +17,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/history.h"
 #include "core/responder.h"
 #include "core/sync.h"
 #include "io/clock_linux.h"
 #include "io/clockwatch.h"
 #include "io/config.h"
+#include "io/events.h"
 #include "io/control.h"
 #include "io/leaplist.h"
 #include "io/loop.h"
 #include "io/nts_service.h"
+#include "io/privsep.h"
 #include "io/process.h"
 #include "io/refclock.h"
+#include "io/sandbox.h"
 #include "io/server.h"
+#include "io/symkeys.h"
 #include "io/timesource.h"
 #include "io/upstream.h"
+#include "io/webserver.h"
 
 /* Kinds of time source: NTP servers and pools, reference clocks. */
 #define DAEMON_SOURCE_KINDS 2
@@ -54,6 +62,7 @@ struct horloged {
     struct clock_real real_clock;
     struct clock_none virtual_clock;
     struct clock_driver drv;
+    struct privsep privsep;     /* the clock helper, when the clock is steered through one (fd >= 0) */
     int take_control_err;       /* clock_real_take_control()'s, counted once sync has started */
     struct clockwatch clockwatch;
     struct sync sync;
@@ -64,6 +73,13 @@ struct horloged {
     bool sync_started;
     struct leaplist leaplist;
     struct nts_service nts;
+    struct webserver web;
+    struct history history;     /* the status page's plots (pages.c) */
+    struct events events;       /* what the log has said of the engine's state (io/events) */
+    /* Authentication: the keyfile's keys, the server's strategies (main.c). */
+    struct symkeys keys;
+    struct auth_set auth;
+    struct ntpsignd *signer;    /* `ntpsigndsocket`: MS-SNTP replies signed by Samba; NULL: none */
 };
 
 double daemon_mono_now(void);
@@ -78,5 +94,11 @@ void timekeeping_stop(struct horloged *d);
 
 /* reports.c: the control socket's handler (io/control.h). */
 void reports_handle(void *ctx, const char *command, struct kv_out *out);
+/* Engine source i's view from the kind that owns it; false for a removed slot. */
+bool reports_source_view(const struct horloged *d, unsigned i, struct timesource_view *v);
+
+/* pages.c: the web server's page function (io/webserver.h); the tick's history point. */
+int pages_produce(void *ctx, const char *url, struct web_page *out);
+void pages_record(struct horloged *d);
 
 #endif

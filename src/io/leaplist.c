@@ -8,6 +8,7 @@
 
 #include "core/packet.h"
 #include "core/reference.h"
+#include "io/fileutil.h"
 #include "io/log.h"
 
 void leaplist_init(struct leaplist *ll)
@@ -24,27 +25,12 @@ static void format_date(int64_t unix_sec, char *out, size_t cap)
         snprintf(out, cap, "@%lld", (long long)unix_sec);
 }
 
-/* Reads a small file whole; 0, or an errno value. */
-static int read_small_file(const char *path, char *buf, size_t cap, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return errno;
-    errno = 0;
-    *len = fread(buf, 1, cap, f);
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
-    if (!err && *len == cap && fgetc(f) != EOF)
-        err = EFBIG;
-    fclose(f);
-    return err;
-}
-
 /* Parses `path` into `out`; logs `path:line: message` (or the system error) and returns -1 on failure. */
 int leaplist_read(const char *path, struct leapsec_list *out)
 {
     static char text[LEAPLIST_MAX_BYTES];
     size_t len = 0;
-    int err = read_small_file(path, text, sizeof text, &len);
+    int err = fileutil_read_small(path, text, sizeof text, &len);
     if (err) {
         log_warn("leapseclist %s: %s", path, strerror(err));
         return -1;

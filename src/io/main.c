@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/auth_mssntp.h"
 #include "io/daemon.h"
 #include "io/log.h"
 
@@ -63,6 +64,57 @@ static void warn_restart_needed(const struct horloged *d, const struct config *f
                  "after a restart; until then their time is served as under -x");
 }
 
+/* ---- keys ---- */
+
+struct key_swap {
+    struct key_table *into;
+    const struct key_table *from;
+};
+
+static void swap_keys(void *arg)
+{
+    struct key_swap *s = arg;
+    *s->into = *s->from;
+}
+
+/*
+ * The keyfile read again (or emptied when no longer named); -1 when it is bad,
+ * the old keys kept. Workers are held between batches while the table changes.
+ */
+static int reload_keys(struct horloged *d, const struct config *fresh)
+{
+    struct key_table *table = calloc(1, sizeof *table);
+    if (!table || (fresh->keyfile[0] && symkeys_read(fresh->keyfile, table) < 0)) {
+        free(table);
+        return -1;
+    }
+    struct key_swap swap = {.into = &d->keys.table, .from = table};
+    server_exclusive(d->srv, swap_keys, &swap);
+    free(table);
+    return 0;
+}
+
+/*
+ * The strategies requests are judged by, in order: symmetric keys, then
+ * MS-SNTP (a 68-byte request whose key id is not in the keyfile), then auth_none.
+ */
+static int start_auth(struct horloged *d)
+{
+    if (symkeys_init(&d->keys) < 0)
+        return -1;
+    if (d->cfg.keyfile[0] && symkeys_read(d->cfg.keyfile, &d->keys.table) < 0)
+        return -1;
+    auth_set_init(&d->auth);
+    auth_set_add(&d->auth, &auth_symkey, &d->keys.server_ctx);
+    if (d->cfg.ntpsigndsocket[0]) {
+        d->signer = ntpsignd_open(d->cfg.ntpsigndsocket, &d->loop);
+        if (!d->signer)
+            return -1;
+        auth_set_add(&d->auth, &auth_mssntp, NULL);
+    }
+    return 0;
+}
+
 static void reload_config(struct horloged *d)
 {
     struct config fresh;
@@ -72,7 +124,7 @@ static void reload_config(struct horloged *d)
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
-    if (upstream_apply_config(&d->up, &fresh) < 0) {
+    if (reload_keys(d, &fresh) < 0 || upstream_apply_config(&d->up, &fresh) < 0) {
         log_error("reload of %s failed; still running with the previous configuration", d->config_path);
         return;
     }
@@ -131,6 +183,29 @@ static int parse_args(int argc, char **argv, struct horloged *d, bool *check_onl
     return 0;
 }
 
+/*
+ * The clock helper, when privsep_decide() wants it, is forked here, before
+ * any thread starts; then this process, which parses every packet, drops to
+ * `user` with no capability, or with CAP_SYS_TIME alone when it steers the
+ * clock itself (no helper).
+ */
+static int separate_privileges(struct horloged *d)
+{
+    const char *why;
+    bool helper = privsep_decide(d->cfg.privsep, d->clock_controlled, d->cfg.user[0] != '\0',
+                                 getenv("LD_PRELOAD") != NULL, &why);
+    if (why)
+        log_info("%s", why);
+    const char *ignored; /* sandbox_start() logs it */
+    bool sandboxed = sandbox_decide(d->cfg.seccomp, getenv("LD_PRELOAD") != NULL, &ignored);
+    if (helper && privsep_start(&d->privsep, &d->drv, d->cfg.user, sandboxed) < 0)
+        return -1;
+    d->sync.drv = d->drv; /* the engine keeps its own copy of the driver: now the helper's proxy */
+    if (!helper && !d->cfg.user[0])
+        return 0;
+    return process_drop_privileges(d->cfg.user, d->clock_controlled && !helper);
+}
+
 static int start(struct horloged *d)
 {
     /* Before anything: a second instance must not replace the first one's pid file and control socket. */
@@ -139,24 +214,36 @@ static int start(struct horloged *d)
     d->precision = measure_precision();
     d->start_mono = daemon_mono_now();
     loop_init(&d->loop, NULL);
-    if (timekeeping_start(d) < 0)
+    if (start_auth(d) < 0 || timekeeping_start(d) < 0)
         return -1;
+    upstream_use_keys(&d->up, &d->keys);
     d->state = *ref_resp_state(&d->sync.ref);
     d->state.precision = d->precision;
     d->srv = server_open(&d->cfg, &d->state);
-    if (!d->srv || nts_service_open(&d->nts, &d->cfg, d->srv) < 0)
+    if (!d->srv || nts_service_open(&d->nts, &d->cfg, &d->auth) < 0)
         return -1;
-    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, d->cfg.user) == 0)
+    server_set_auth(d->srv, &d->auth);
+    server_set_signer(d->srv, d->signer);
+    if (d->cfg.controlsocket[0] && process_make_parent_dir(d->cfg.controlsocket, NULL) == 0)
         control_open(&d->control, d->cfg.controlsocket, &d->loop, reports_handle, d);
+    /* Bound before privileges are dropped, as the NTP sockets: the port may be privileged. */
+    history_init(&d->history, d->cfg.metrics_every);
+    if (d->cfg.metrics_enabled &&
+        webserver_open(&d->web, &d->cfg.metrics_addr, d->cfg.metrics_port, &d->loop, pages_produce, d) < 0)
+        return -1;
     if (!d->foreground && process_daemonize() < 0)
         return -1;
     if (d->cfg.pidfile[0] &&
-        (process_make_parent_dir(d->cfg.pidfile, d->cfg.user) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
+        (process_make_parent_dir(d->cfg.pidfile, NULL) < 0 || process_write_pidfile(d->cfg.pidfile) < 0))
         return -1;
     snprintf(d->pidfile_written, sizeof d->pidfile_written, "%s", d->cfg.pidfile);
     if (d->cfg.driftfile[0] && process_make_parent_dir(d->cfg.driftfile, d->cfg.user) < 0)
         log_warn("the drift file will not be saved");
-    if (d->cfg.user[0] && process_drop_privileges(d->cfg.user, d->clock_controlled) < 0)
+    if (separate_privileges(d) < 0)
+        return -1;
+    /* Before any packet is read: the serving and resolver threads inherit the filter. */
+    bool steers_itself = d->clock_controlled && d->privsep.fd < 0;
+    if (sandbox_start(d->cfg.seccomp, steers_itself, getenv("LD_PRELOAD") != NULL) < 0)
         return -1;
     if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0 ||
         nts_service_start(&d->nts) < 0)
@@ -176,10 +263,15 @@ static int start(struct horloged *d)
 
 static void stop(struct horloged *d)
 {
+    webserver_close(&d->web);
     control_close(&d->control);
     server_close(d->srv);
     nts_service_close(&d->nts);
+    ntpsignd_close(d->signer);
     timekeeping_stop(d);
+    privsep_stop(&d->privsep);
+    symkeys_close(&d->keys);
+    /* After dropping privileges this fails in a root-owned run directory: a stale pid file is harmless. */
     if (d->pidfile_written[0])
         unlink(d->pidfile_written);
     log_info("stopped");
@@ -187,7 +279,7 @@ static void stop(struct horloged *d)
 
 int main(int argc, char **argv)
 {
-    static struct horloged d = {.config_path = CFG_DEFAULT_PATH};
+    static struct horloged d = {.config_path = CFG_DEFAULT_PATH, .privsep = {.fd = -1}};
     bool check_only = false, verbose = false;
     if (parse_args(argc, argv, &d, &check_only, &verbose) < 0)
         return 2;
@@ -203,6 +295,9 @@ int main(int argc, char **argv)
         static struct leapsec_list leaplist;
         if (d.cfg.leapseclist[0] && leaplist_read(d.cfg.leapseclist, &leaplist) == 0)
             printf("%s: leap second list OK (%u entries)\n", d.cfg.leapseclist, leaplist.n);
+        static struct key_table keys;
+        if (d.cfg.keyfile[0] && symkeys_read(d.cfg.keyfile, &keys) < 0)
+            return 1;
         return 0;
     }
     bool to_syslog = !d.foreground && d.cfg.log == CFG_LOG_SYSLOG;

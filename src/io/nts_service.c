@@ -8,7 +8,7 @@
 #include "io/log.h"
 #include "io/process.h"
 
-int nts_service_open(struct nts_service *nts, const struct config *cfg, struct server *srv)
+int nts_service_open(struct nts_service *nts, const struct config *cfg, struct auth_set *auth)
 {
     /* Keys rotated and sessions saved after privileges are dropped are written there by `user`. */
     char in_dumpdir[CFG_PATH_MAX + 16];
@@ -23,7 +23,7 @@ int nts_service_open(struct nts_service *nts, const struct config *cfg, struct s
     nts->ke = nts_ke_server_open(cfg, &nts->keys);
     if (!nts->ke)
         return -1;
-    if (server_add_auth(srv, &auth_nts, &nts->keys) < 0) {
+    if (!auth_set_add(auth, &auth_nts, &nts->keys)) {
         log_error("NTS: no room for another authentication strategy");
         return -1;
     }

@@ -16,7 +16,7 @@
 #include "io/control.h"
 #include "io/nts_ke_server.h"
 #include "io/nts_keys.h"
-#include "io/server.h"
+#include "core/auth.h"
 
 struct nts_service {
     bool enabled;
@@ -26,9 +26,9 @@ struct nts_service {
 
 /*
  * `ntsdumpdir` made (for `user`) when missing; then, when NTS is served: keys read or made, NTS-KE
- * sockets bound, the NTS strategy added to `srv`. 0, or -1 (logged).
+ * sockets bound, the NTS strategy added to the server's `auth`. 0, or -1 (logged).
  */
-int nts_service_open(struct nts_service *nts, const struct config *cfg, struct server *srv);
+int nts_service_open(struct nts_service *nts, const struct config *cfg, struct auth_set *auth);
 /* After detaching: the NTS-KE thread. */
 int nts_service_start(struct nts_service *nts);
 /* SIGHUP: certificates read again; keys, cookies and NTP service untouched. */

@@ -134,34 +134,73 @@ int process_write_pidfile(const char *path)
     return 0;
 }
 
-static int keep_capability_sys_time(void)
+/*
+ * The bounding set limits what any later exec could regain; emptying it (all
+ * but CAP_SYS_TIME when kept) needs CAP_SETPCAP, so it comes before setuid.
+ */
+static void drop_bounding_set(bool keep_sys_time)
+{
+    for (int cap = 0; cap < 64; cap++) {
+        if (keep_sys_time && cap == CAP_SYS_TIME)
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno != EINVAL) /* EINVAL: past the kernel's last capability */
+            log_warn("cannot empty the capability bounding set: %s", strerror(errno));
+        return;
+    }
+}
+
+/*
+ * CAP_SYS_TIME alone (effective and permitted), or nothing; none inheritable
+ * either way. 1 when CAP_SYS_TIME was asked for but was not ours to keep.
+ */
+static int set_capabilities(bool keep_sys_time)
 {
     struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof data);
-    data[0].effective = data[0].permitted = 1U << CAP_SYS_TIME;
-    return capset(&header, data);
+    if (keep_sys_time)
+        data[0].effective = data[0].permitted = 1U << CAP_SYS_TIME;
+    if (capset(&header, data) == 0)
+        return 0;
+    if (!keep_sys_time || errno != EPERM)
+        return -1;
+    /* Started without it (a container, a bounding set without it): the clock calls will fail, said then. */
+    log_warn("CAP_SYS_TIME is not ours to keep; continuing without any capability");
+    memset(data, 0, sizeof data);
+    return capset(&header, data) == 0 ? 1 : -1;
 }
 
-int process_drop_privileges(const char *user, bool keep_sys_time)
+static int switch_user(const struct passwd *pw, bool keep_caps)
 {
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        log_error("user %s: no such user", user);
-        return -1;
-    }
-    if (keep_sys_time && prctl(PR_SET_KEEPCAPS, 1) < 0) {
+    if (keep_caps && prctl(PR_SET_KEEPCAPS, 1) < 0) {
         log_error("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
         return -1;
     }
     if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        log_error("cannot switch to user %s: %s", user, strerror(errno));
+        log_error("cannot switch to user %s: %s", pw->pw_name, strerror(errno));
         return -1;
     }
-    if (keep_sys_time && keep_capability_sys_time() < 0) {
-        log_error("cannot keep CAP_SYS_TIME as %s: %s", user, strerror(errno));
+    return 0;
+}
+
+int process_drop_privileges(const char *user, bool keep_sys_time)
+{
+    struct passwd *pw = NULL;
+    if (user && user[0] && !(pw = getpwnam(user))) {
+        log_error("user %s: no such user", user);
         return -1;
     }
-    log_info("running as user %s%s", user, keep_sys_time ? " (with CAP_SYS_TIME)" : "");
+    drop_bounding_set(keep_sys_time);
+    if (pw && switch_user(pw, keep_sys_time) < 0)
+        return -1;
+    int kept = set_capabilities(keep_sys_time);
+    if (kept < 0) {
+        log_error("cannot set capabilities%s%s: %s", pw ? " as " : "", pw ? user : "", strerror(errno));
+        return -1;
+    }
+    log_info("running as %s%s%s", pw ? "user " : "the starting user", pw ? user : "",
+             keep_sys_time && kept == 0 ? " with CAP_SYS_TIME alone" : " without capabilities");
     return 0;
 }

@@ -15,13 +15,23 @@
 #include "io/daemon.h"
 #include "io/netutil.h"
 #include "io/sockio.h"
+#include "io/version.h"
 
 #define CLIENTS_SHOWN 64
 
 /* Which kind owns engine source `i`, and its view; false when none does (a removed slot). */
 static bool view_of(const struct horloged *d, unsigned i, struct timesource_view *v,
+                    const struct timesource_kind **kind);
+
+bool reports_source_view(const struct horloged *d, unsigned i, struct timesource_view *v)
+{
+    return view_of(d, i, v, NULL);
+}
+
+static bool view_of(const struct horloged *d, unsigned i, struct timesource_view *v,
                     const struct timesource_kind **kind)
 {
+    v->state = NULL; /* a kind that has no say leaves it so */
     for (unsigned k = 0; k < DAEMON_SOURCE_KINDS; k++) {
         if (d->kinds[k].view && d->kinds[k].view(d->kinds[k].owner, i, v)) {
             if (kind)
@@ -93,6 +103,7 @@ static void report_status(struct horloged *d, struct kv_out *out)
     kv_add(out, "poll", "%d", have ? v.poll : NTP_DEFAULT_MINPOLL);
     report_clock_control(d, out);
     kv_add(out, "uptime", "%.0f", daemon_mono_now() - d->start_mono);
+    kv_add(out, "version", "%s", HORLOGE_VERSION);
 }
 
 static const struct {
@@ -102,6 +113,7 @@ static const struct {
     {"received", offsetof(struct server_counters, serve.received)},
     {"replied", offsetof(struct server_counters, serve.replied)},
     {"replied_symmetric", offsetof(struct server_counters, serve.replied_sym)},
+    {"replied_interleaved", offsetof(struct server_counters, serve.replied_xleave)},
     {"kod_rate", offsetof(struct server_counters, serve.kod_rate)},
     {"kod_deny", offsetof(struct server_counters, serve.kod_deny)},
     {"rate_limited", offsetof(struct server_counters, serve.rate_limited)},
@@ -111,10 +123,28 @@ static const struct {
     {"dropped_control_mode", offsetof(struct server_counters, serve.control_mode)},
     {"dropped_auth", offsetof(struct server_counters, serve.auth_failed)},
     {"dropped_no_room", offsetof(struct server_counters, serve.no_room)},
+    {"dropped_truncated", offsetof(struct server_counters, truncated)},
     {"crypto_nak", offsetof(struct server_counters, serve.crypto_nak)},
+    {"mssntp_deferred", offsetof(struct server_counters, serve.deferred)},
+    {"mssntp_extended", offsetof(struct server_counters, serve.mssntp_extended)},
     {"send_errors", offsetof(struct server_counters, send_errors)},
     {"kernel_rx_timestamps", offsetof(struct server_counters, kernel_timestamps)},
+    {"kernel_tx_timestamps", offsetof(struct server_counters, kernel_tx_timestamps)},
 };
+
+/* What became of the MS-SNTP replies handed to Samba's signer (only with `ntpsigndsocket`). */
+static void report_signer(struct horloged *d, struct kv_out *out)
+{
+    if (!d->signer)
+        return;
+    struct ntpsignd_counters c;
+    ntpsignd_get_counters(d->signer, &c);
+    kv_add(out, "mssntp_signed", "%llu", (unsigned long long)c.signed_ok);
+    kv_add(out, "mssntp_sign_failed", "%llu", (unsigned long long)c.failed);
+    kv_add(out, "mssntp_sign_timeouts", "%llu", (unsigned long long)c.timeouts);
+    kv_add(out, "mssntp_queue_full", "%llu", (unsigned long long)c.queue_full);
+    kv_add(out, "mssntp_signer_unavailable", "%llu", (unsigned long long)c.unavailable);
+}
 
 static void report_serverstats(struct horloged *d, struct kv_out *out)
 {
@@ -126,11 +156,14 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
         kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
     }
     nts_service_report(&d->nts, out);
+    report_signer(d, out);
     struct server_layout layout;
     server_get_layout(d->srv, &layout);
     kv_add(out, "threads", "%u", layout.threads);
     kv_add(out, "sockets", "%u", layout.sockets);
     kv_add(out, "sockets_used", "%u", layout.sockets_used);
+    kv_add(out, "clients_tracked", "%u", layout.clients_tracked);
+    kv_add(out, "client_table_entries", "%u", layout.client_capacity);
     kv_add(out, "uptime", "%.0f", daemon_mono_now() - d->start_mono);
 }
 
@@ -181,7 +214,14 @@ static void report_tracking(struct horloged *d, struct kv_out *out)
     kv_add(out, "root_delay", "%.9f", t.root_delay);
     kv_add(out, "root_dispersion", "%.9f", t.root_dispersion);
     kv_add(out, "update_interval", "%.1f", t.update_interval);
+    kv_add(out, "slew_rate_ppm", "%.3f", t.slew_ppm);
+    kv_add(out, "max_slew_rate_ppm", "%.3f", t.peak_slew_ppm);
+    kv_add(out, "maxslewrate_ppm", "%.0f", d->cfg.maxslewrate);
     kv_add(out, "leap_status", "%s", leap_status_name(t.leap));
+    /* The system clock makes the leap; with a smear, clients get the served time instead. */
+    kv_add(out, "leapsmear", "%s", leapsmear_name(t.leapsmear));
+    kv_add(out, "served_time_offset", "%.9f", t.served_offset);
+    kv_add(out, "served_leap_status", "%s", leap_status_name(t.served_leap));
     kv_add(out, "leap_source", "%s", d->leaplist.verdict != REF_LEAP_FROM_SOURCES ? "leapseclist" : "sources");
     if (d->leaplist.loaded) {
         kv_add(out, "tai_offset", "%d", d->leaplist.status.tai_offset);
@@ -194,6 +234,9 @@ static const char *source_state_name(const struct sync_source *s)
 {
     if (s->removed)
         return "removed";
+    /* It answers, but has no time to give: not to be confused with a server that is down. */
+    if (s->unsynchronised && s->verdict != SEL_SELECTED && s->verdict != SEL_CANDIDATE)
+        return "unsynchronised";
     switch (s->verdict) {
     case SEL_SELECTED: return "selected";
     case SEL_CANDIDATE: return "candidate";
@@ -216,7 +259,7 @@ static void report_one_source(struct horloged *d, unsigned i, const struct times
     kv_add(out, "kind", "%s", v->kind);
     kv_add(out, "name", "%s", v->name);
     kv_add(out, "address", "%s", v->address);
-    kv_add(out, "state", "%s", source_state_name(s));
+    kv_add(out, "state", "%s", v->state ? v->state : source_state_name(s));
     kv_add(out, "stratum", "%u", s->last_sample_at > 0 ? s->last_sample.stratum : 0);
     kv_add(out, "poll", "%d", v->poll);
     kv_add(out, "reach", "%03o", v->reach);

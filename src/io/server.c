@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/packet.h"
+#include "io/clock_linux.h"
 #include "io/log.h"
 #include "io/netutil.h"
 #include "io/sockio.h"
@@ -23,6 +24,8 @@
 #define BATCH 64
 /* Room for SCM_TIMESTAMPING (three timespecs) and a little more. */
 #define CONTROL_LEN 128
+/* Replies to interleaved clients whose kernel transmit timestamp is awaited (a power of two). */
+#define DEPARTURES 256
 
 /* The settings workers use; replaced whole on publish/reload, tracked by a generation number. */
 struct serving_settings {
@@ -42,7 +45,22 @@ struct batch {
     struct mmsghdr out_msgs[BATCH];
     struct iovec out_iov[BATCH];
     uint8_t out_bufs[BATCH][NTP_MAX_PACKET_LEN];
+    uint8_t out_control[BATCH][SOCKIO_TX_CONTROL_LEN];
+    enum serve_tx out_tx[BATCH];
+    struct net_addr out_client[BATCH];
+    ntp_ts out_rx[BATCH];
     unsigned dirty; /* messages the last receive filled */
+};
+
+/*
+ * A reply to an interleaved client, sent with a transmit timestamp asked for:
+ * the kernel numbers those replies in order (SOF_TIMESTAMPING_OPT_ID), so the
+ * number finds the client and the receive time the reply carried.
+ */
+struct departure {
+    uint32_t key;
+    struct net_addr client;
+    ntp_ts rx;
 };
 
 struct worker {
@@ -52,6 +70,7 @@ struct worker {
     pthread_t thread;
     bool thread_started;
     bool use_sendmmsg;
+    bool tx_stamps;         /* the kernel gives transmit timestamps on this socket */
     /* Guards everything below; held for one batch at a time, so uncontended in practice. */
     pthread_mutex_t lock;
     unsigned seen_generation;
@@ -60,15 +79,21 @@ struct worker {
     void *rl_mem;
     struct server_counters counters;
     struct batch *batch;
+    uint32_t next_key;      /* the kernel's number for the next stamped reply */
+    unsigned awaited;       /* stamped replies sent since the error queue was last found empty */
+    struct departure departures[DEPARTURES];
 };
 
 struct server {
     unsigned threads;       /* per listen address; 0: the sockets are served from the daemon's loop */
     unsigned n_workers;     /* one per socket: threads (at least 1) x the addresses that opened */
+    unsigned clientlog_size;    /* entries in each worker's client table */
     struct worker *workers;
     struct loop *loop;      /* threads 0: where the sockets are registered */
     atomic_uint generation;
     atomic_bool stopping;
+    struct ntpsignd *signer;     /* MS-SNTP replies go there (server_set_signer) */
+    atomic_bool extended_logged; /* the first 120-byte MS-SNTP request has been logged */
     pthread_mutex_t settings_lock;
     struct serving_settings settings;
 };
@@ -80,7 +105,8 @@ static void settings_from_config(struct serving_settings *s, const struct config
     s->ratelimit = cfg->ratelimit;
 }
 
-static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport, bool blocking)
+static int open_socket(const struct net_addr *addr, uint16_t port, bool reuseport, bool blocking,
+                       bool *tx_stamps)
 {
     struct sockaddr_storage ss;
     socklen_t len = netaddr_to_sockaddr(addr, port, &ss);
@@ -104,9 +130,14 @@ static int open_socket(const struct net_addr *addr, uint16_t port, bool reusepor
     /* Only between our own workers: without it a second daemon on the same port fails to bind. */
     if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
         log_warn("SO_REUSEPORT: %s", strerror(errno));
-    /* SO_TIMESTAMPING, not SO_TIMESTAMPNS alone: see sockio.h. */
-    if (sockio_enable_rx_timestamps(fd) < 0)
+    /* SO_TIMESTAMPING, not SO_TIMESTAMPNS alone: see sockio.h. Transmit times only when asked. */
+    int ts = sockio_enable_timestamps(fd, false, 0);
+    if (ts < 0)
         log_warn("SO_TIMESTAMPING unavailable (%s): receive times read from the clock", strerror(errno));
+    else if (ts > 0)
+        log_info("no kernel transmit timestamps on %s (%s): interleaved clients answered in basic mode",
+                 netaddr_format_port(addr, port).text, strerror(errno));
+    *tx_stamps = ts == 0;
     if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
         log_error("cannot bind %s: %s", netaddr_format_port(addr, port).text, strerror(errno));
         close(fd);
@@ -182,7 +213,7 @@ static int open_address_workers(struct server *srv, const struct config *cfg, co
         struct worker *w = &srv->workers[srv->n_workers++];
         if (worker_init(srv, w, srv->n_workers - 1, cfg) < 0)
             return -1;
-        w->fd = open_socket(addr, cfg->port, per_address > 1, srv->threads > 0);
+        w->fd = open_socket(addr, cfg->port, per_address > 1, srv->threads > 0, &w->tx_stamps);
         if (w->fd >= 0)
             continue;
         if (t > 0 || addr->family != NET_IPV6)
@@ -202,6 +233,7 @@ struct server *server_open(const struct config *cfg, const struct resp_state *in
         return NULL;
     }
     srv->threads = cfg->threads;
+    srv->clientlog_size = cfg->clientlog_size;
     srv->workers = calloc((size_t)cfg->n_listen * (cfg->threads ? cfg->threads : 1), sizeof *srv->workers);
     pthread_mutex_init(&srv->settings_lock, NULL);
     serve_policy_init(&srv->settings.policy);
@@ -250,7 +282,85 @@ static ntp_ts corrected(const struct serving_settings *s, ntp_ts raw)
         return raw;
     const struct time_correction *c = &s->correction;
     double since = ntp_diff_sec(raw, ntp_from_unix(c->since));
-    return ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
+    ntp_ts t = ntp_add_sec(raw, c->offset + c->ppm * 1e-6 * since);
+    if (c->smear.leap_at == 0)
+        return t;
+    struct unix_time u = ntp_to_unix(t, c->smear.leap_at);
+    double now = (double)u.sec + u.nsec * 1e-9;
+    bool in_leap = leapsmear_ambiguous(&c->smear, now) && clock_real_in_leap_second();
+    return ntp_add_sec(t, leapsmear_offset(&c->smear, now, in_leap));
+}
+
+/*
+ * A reply that is not sent from here: MS-SNTP's goes to the signer with its
+ * transmit time read now; a 120-byte MS-SNTP request is said once in the log.
+ */
+static void hand_over(struct worker *w, unsigned i, enum resp_outcome outcome, uint8_t *reply,
+                      const struct net_addr *client)
+{
+    struct batch *b = w->batch;
+    struct server *srv = w->srv;
+    if (outcome == RESP_DROP_MSSNTP_EXTENDED && !atomic_exchange(&srv->extended_logged, true))
+        log_warn("MS-SNTP: %s sent a 120-byte ExtendedAuthenticator request, which Samba's ntp_signd "
+                 "cannot sign: such requests get no reply (counted as mssntp_extended; see README, "
+                 "Windows domain members)", netaddr_format(client).text);
+    if (outcome != RESP_DEFERRED || !srv->signer) /* only a signer makes MS-SNTP a strategy */
+        return;
+    pkt_set_transmit(reply, corrected(&w->settings, sockio_realtime_ntp()));
+    ntpsignd_submit(srv->signer, w->fd, &b->addrs[i], b->msgs[i].msg_hdr.msg_namelen, reply,
+                    b->bufs[i] + NTP_HEADER_LEN);
+}
+
+/*
+ * Reads the transmit timestamps the kernel queued for replies to interleaved
+ * clients and keeps each in its client's entry. Called with w->lock held.
+ */
+static void worker_collect_departures(struct worker *w)
+{
+    struct sockio_stamp ts;
+    uint32_t key;
+    int r;
+    while ((r = sockio_read_tx_timestamp(w->fd, &ts, &key)) >= 0) {
+        if (r == 0 || !ts.has_sw)
+            continue;
+        w->counters.kernel_tx_timestamps++;
+        const struct departure *d = &w->departures[key % DEPARTURES];
+        if (d->key == key && d->client.family != NET_NONE)
+            serve_record_departure(w->rl, &d->client, d->rx, corrected(&w->settings, ntp_from_unix(ts.sw)));
+    }
+    w->awaited = 0;
+}
+
+static void set_reply(struct batch *b, unsigned out, unsigned i, size_t len)
+{
+    b->out_iov[out].iov_base = b->out_bufs[out];
+    b->out_iov[out].iov_len = len;
+    memset(&b->out_msgs[out].msg_hdr, 0, sizeof b->out_msgs[out].msg_hdr);
+    b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
+    b->out_msgs[out].msg_hdr.msg_namelen = b->msgs[i].msg_hdr.msg_namelen;
+    b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
+    b->out_msgs[out].msg_hdr.msg_iovlen = 1;
+}
+
+/* A reply to an interleaved client: ask the kernel when it leaves (if it can tell). */
+static void want_departure(struct worker *w, unsigned out, const struct net_addr *client, ntp_ts rx)
+{
+    struct batch *b = w->batch;
+    b->out_client[out] = *client;
+    b->out_rx[out] = rx;
+    if (w->tx_stamps)
+        sockio_request_tx_timestamp(&b->out_msgs[out].msg_hdr, b->out_control[out]);
+}
+
+/* The kernel receive timestamp if there is one, else the clock now. */
+static ntp_ts receive_time(struct worker *w, struct msghdr *msg)
+{
+    struct unix_time kts;
+    if (sockio_rx_timestamp(msg, &kts)) {
+        w->counters.kernel_timestamps++;
+        return ntp_from_unix(kts);
+    }
+    return sockio_realtime_ntp(); /* no kernel timestamp: the next best thing */
 }
 
 /* Builds the replies for `n` received messages; returns how many to send. */
@@ -261,41 +371,81 @@ static unsigned worker_process(struct worker *w, unsigned n)
     unsigned out = 0;
     pthread_mutex_lock(&w->lock);
     worker_refresh_settings(w);
+    if (w->awaited)
+        worker_collect_departures(w);
     for (unsigned i = 0; i < n; i++) {
         struct msghdr *msg = &b->msgs[i].msg_hdr;
-        size_t len = b->msgs[i].msg_len;
-        ntp_ts rx;
-        struct unix_time kts;
-        if (sockio_rx_timestamp(msg, &kts)) {
-            rx = ntp_from_unix(kts);
-            w->counters.kernel_timestamps++;
-        } else {
-            rx = sockio_realtime_ntp(); /* no kernel timestamp: the next best thing */
+        /* The kernel cut it to our buffer: a MAC or field may be missing, so it is not the request. */
+        if (msg->msg_flags & MSG_TRUNC) {
+            w->counters.serve.received++;
+            w->counters.truncated++;
+            continue;
         }
+        ntp_ts rx = receive_time(w, msg);
         struct net_addr client;
         if (!netaddr_from_sockaddr(&b->addrs[i], &client)) {
             w->counters.serve.received++; /* a datagram all the same, but no address to answer */
             continue;
         }
+        enum resp_outcome outcome;
         const struct serve_request rq = {
-            .client = &client, .mono_ns = mono, .bytes = b->bufs[i], .len = len,
-            .rx = corrected(&w->settings, rx),
+            .client = &client, .mono_ns = mono, .bytes = b->bufs[i], .len = b->msgs[i].msg_len,
+            .rx = corrected(&w->settings, rx), .outcome = &outcome,
         };
         size_t rlen = serve_request(&w->settings.policy, &w->settings.state, w->rl, &rq,
-                                    b->out_bufs[out], NTP_MAX_PACKET_LEN, &w->counters.serve);
-        if (rlen == 0)
+                                    b->out_bufs[out], NTP_MAX_PACKET_LEN, &w->counters.serve,
+                                    &b->out_tx[out]);
+        if (outcome == RESP_DEFERRED || outcome == RESP_DROP_MSSNTP_EXTENDED)
+            hand_over(w, i, outcome, b->out_bufs[out], &client);
+        if (rlen == 0 || outcome == RESP_DEFERRED)
             continue;
-        b->out_iov[out].iov_base = b->out_bufs[out];
-        b->out_iov[out].iov_len = rlen;
-        memset(&b->out_msgs[out].msg_hdr, 0, sizeof b->out_msgs[out].msg_hdr);
-        b->out_msgs[out].msg_hdr.msg_name = &b->addrs[i];
-        b->out_msgs[out].msg_hdr.msg_namelen = msg->msg_namelen;
-        b->out_msgs[out].msg_hdr.msg_iov = &b->out_iov[out];
-        b->out_msgs[out].msg_hdr.msg_iovlen = 1;
+        set_reply(b, out, i, rlen);
+        if (b->out_tx[out] != SERVE_TX_STAMP)
+            want_departure(w, out, &client, rq.rx);
         out++;
     }
     pthread_mutex_unlock(&w->lock);
     return out;
+}
+
+/* The first `sent` replies left: number the stamped ones as the kernel does, then read the stamps. */
+static void note_departures(struct worker *w, unsigned sent)
+{
+    struct batch *b = w->batch;
+    unsigned stamped = 0;
+    for (unsigned i = 0; i < sent && w->tx_stamps; i++) {
+        if (b->out_tx[i] == SERVE_TX_STAMP)
+            continue;
+        w->departures[w->next_key % DEPARTURES] =
+            (struct departure){.key = w->next_key, .client = b->out_client[i], .rx = b->out_rx[i]};
+        w->next_key++;
+        stamped++;
+    }
+    if (stamped == 0)
+        return;
+    w->awaited += stamped;
+    /* A software timestamp is usually queued by the time the send returns. */
+    pthread_mutex_lock(&w->lock);
+    worker_collect_departures(w);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * A send refused for its timestamp request (a network simulator may take
+ * SO_TIMESTAMPING but not the control message): sent again without it, and
+ * no more stamps asked on this socket. False when that fails too.
+ */
+static bool send_unstamped(struct worker *w, int fd, struct msghdr *msg)
+{
+    if (msg->msg_controllen == 0 || errno != EINVAL)
+        return false;
+    if (w->tx_stamps)
+        log_info("serving socket %u: transmit timestamp requests refused; interleaved clients answered "
+                 "in basic mode", w->index);
+    w->tx_stamps = false;
+    msg->msg_control = NULL;
+    msg->msg_controllen = 0;
+    return sendmsg(fd, msg, 0) >= 0;
 }
 
 /*
@@ -305,14 +455,11 @@ static unsigned worker_process(struct worker *w, unsigned n)
 static void worker_send(struct worker *w, int fd, unsigned n)
 {
     struct batch *b = w->batch;
-    /*
-     * The transmit timestamp is read as late as possible: once, right before the batch leaves.
-     * An authenticated reply (NTS, a MAC: longer than a header and a crypto-NAK) keeps the one it was sealed
-     * with, the receive time: rewriting it would break its authenticator.
-     */
+    /* The transmit timestamp is read as late as possible: once, right before the batch leaves. */
     ntp_ts tx = corrected(&w->settings, sockio_realtime_ntp());
     for (unsigned i = 0; i < n; i++)
-        if (b->out_iov[i].iov_len <= NTP_HEADER_LEN + AUTH_CRYPTO_NAK_LEN)
+        /* Interleaved: it holds the last departure; sealed: a MAC covers it (resp_transmit_sealed). */
+        if (b->out_tx[i] != SERVE_TX_KEEP_RECORD && !resp_transmit_sealed(b->out_iov[i].iov_len))
             pkt_set_transmit(b->out_bufs[i], tx);
     unsigned sent = 0;
     while (w->use_sendmmsg && sent < n) {
@@ -328,9 +475,10 @@ static void worker_send(struct worker *w, int fd, unsigned n)
         break;
     }
     for (; !w->use_sendmmsg && sent < n; sent++) {
-        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0)
+        if (sendmsg(fd, &b->out_msgs[sent].msg_hdr, 0) < 0 && !send_unstamped(w, fd, &b->out_msgs[sent].msg_hdr))
             break;
     }
+    note_departures(w, sent);
     if (sent < n) {
         pthread_mutex_lock(&w->lock);
         w->counters.send_errors += n - sent;
@@ -409,8 +557,13 @@ int server_start_threads(struct server *srv)
 
 static void worker_on_readable(void *ctx, int fd, short revents)
 {
-    (void)revents;
-    worker_drain(ctx, fd);
+    struct worker *w = ctx;
+    if (revents & POLLERR) { /* transmit timestamps queued late */
+        pthread_mutex_lock(&w->lock);
+        worker_collect_departures(w);
+        pthread_mutex_unlock(&w->lock);
+    }
+    worker_drain(w, fd);
 }
 
 int server_register(struct server *srv, struct loop *loop)
@@ -438,18 +591,10 @@ void server_publish_state(struct server *srv, const struct resp_state *state,
     pthread_mutex_lock(&srv->settings_lock);
     srv->settings.state = *state;
     srv->settings.correction = *correction;
-    srv->settings.corrected = correction->offset != 0.0 || correction->ppm != 0.0;
+    srv->settings.corrected = correction->offset != 0.0 || correction->ppm != 0.0 ||
+                              correction->smear.leap_at != 0;
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
-}
-
-int server_add_auth(struct server *srv, const struct auth_ops *ops, void *ctx)
-{
-    pthread_mutex_lock(&srv->settings_lock);
-    bool added = auth_set_add(&srv->settings.policy.auth, ops, ctx);
-    bump_generation(srv);
-    pthread_mutex_unlock(&srv->settings_lock);
-    return added ? 0 : -1;
 }
 
 void server_apply_config(struct server *srv, const struct config *cfg)
@@ -458,6 +603,29 @@ void server_apply_config(struct server *srv, const struct config *cfg)
     settings_from_config(&srv->settings, cfg);
     bump_generation(srv);
     pthread_mutex_unlock(&srv->settings_lock);
+}
+
+void server_set_signer(struct server *srv, struct ntpsignd *signer)
+{
+    srv->signer = signer;
+}
+
+void server_set_auth(struct server *srv, const struct auth_set *auth)
+{
+    pthread_mutex_lock(&srv->settings_lock);
+    srv->settings.policy.auth = *auth;
+    bump_generation(srv);
+    pthread_mutex_unlock(&srv->settings_lock);
+}
+
+/* A worker holds its lock for a whole batch: holding them all means none is inside one. */
+void server_exclusive(struct server *srv, void (*fn)(void *arg), void *arg)
+{
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_mutex_lock(&srv->workers[i].lock);
+    fn(arg);
+    for (unsigned i = srv->n_workers; i > 0; i--)
+        pthread_mutex_unlock(&srv->workers[i - 1].lock);
 }
 
 static void add_counters(struct server_counters *sum, const struct server_counters *c)
@@ -507,11 +675,13 @@ unsigned server_top_clients(struct server *srv, struct rl_client_stats *out, uns
 
 void server_get_layout(struct server *srv, struct server_layout *out)
 {
-    *out = (struct server_layout){.threads = srv->threads, .sockets = srv->n_workers};
+    *out = (struct server_layout){.threads = srv->threads, .sockets = srv->n_workers,
+                                  .client_capacity = srv->n_workers * srv->clientlog_size};
     for (unsigned i = 0; i < srv->n_workers; i++) {
         struct worker *w = &srv->workers[i];
         pthread_mutex_lock(&w->lock);
         out->sockets_used += w->counters.serve.received > 0;
+        out->clients_tracked += rl_used_entries(w->rl);
         pthread_mutex_unlock(&w->lock);
     }
 }

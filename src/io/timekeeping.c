@@ -39,7 +39,11 @@ void timekeeping_publish(struct horloged *d)
         d->correction.ppm = d->virtual_clock.freq_ppm;
         d->correction.since = raw;
     }
+    /* A leap smear: clients get the smeared time and no leap to make (core/leapsmear). */
+    d->state.leap = (uint8_t)leapsmear_served_leap(&d->sync.smear, d->state.leap);
+    d->correction.smear = d->sync.smear;
     server_publish_state(d->srv, &d->state, &d->correction);
+    events_check(&d->events, d, daemon_mono_now());
 }
 
 /* Local clock reading for the sources: the driver's, or a raw kernel timestamp converted to it. */
@@ -144,6 +148,7 @@ static void on_tick(void *ctx)
     clockwatch_update(&d->clockwatch, &d->sync.clock, daemon_mono_now());
     timekeeping_publish(d);
     arm_discipline_timer(d);
+    pages_record(d);
 }
 
 static void on_drift_save(void *ctx)
@@ -210,6 +215,9 @@ static void sync_params_from_config(const struct horloged *d, struct sync_params
     p->disc.makestep = d->cfg.makestep_enabled;
     p->disc.step_threshold = d->cfg.makestep_threshold;
     p->disc.step_limit = d->cfg.makestep_limit;
+    p->disc.corr_time_ratio = d->cfg.corrtimeratio;
+    p->disc.max_slew_ppm = d->cfg.maxslewrate;
+    p->leapsmear = d->cfg.leapsmear;
     p->ref.local_enabled = d->cfg.local_enabled;
     p->ref.local_stratum = d->cfg.local_stratum;
     p->ref.local_distance = d->cfg.local_distance;

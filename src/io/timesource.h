@@ -37,6 +37,7 @@ struct timesource_view {
     char label[TIMESOURCE_TEXT_MAX];    /* what `horloge status` calls it: "192.0.2.1", "GPS (SOCK /run/gps.sock)" */
     int poll;                         /* exponent of the interval in use */
     uint8_t reach;                    /* one bit per poll, bit 0 the latest */
+    const char *state;                /* NULL, or what to show instead of the engine's verdict ("noselect") */
 };
 
 struct timesource_kind {

@@ -44,7 +44,8 @@ static uint32_t refid_of(const struct net_addr *a)
  * attacker), makes the kernel drop datagrams from anyone but the server, and
  * fixes the local address the server sees, which *local receives.
  */
-static int open_peer_socket(const struct resolve_addr *addr, struct net_addr *local)
+static int open_peer_socket(const struct upstream *u, const struct resolve_addr *addr,
+                            struct net_addr *local, bool *tx_stamps)
 {
     int fd = socket(addr->sa.ss_family, SOCK_DGRAM, 0);
     if (fd < 0) {
@@ -53,8 +54,15 @@ static int open_peer_socket(const struct resolve_addr *addr, struct net_addr *lo
     }
     if (sockio_set_nonblocking(fd) < 0)
         log_warn("fcntl on an upstream socket: %s", strerror(errno));
-    if (sockio_enable_rx_timestamps(fd) < 0)
-        log_debug("SO_TIMESTAMPING on an upstream socket: %s", strerror(errno));
+    /* Every request gets a kernel transmit timestamp: T1 is when it left, not when send() was called. */
+    int ts = sockio_enable_timestamps(fd, true, hwts_socket_flags(&u->hwts));
+    if (ts != 0) {
+        struct net_addr server;
+        resolve_to_net_addr(addr, &server);
+        log_info("source %s: no kernel %s timestamps (%s): read from the clock", netaddr_format(&server).text,
+                 ts > 0 ? "transmit" : "receive or transmit", strerror(errno));
+    }
+    *tx_stamps = ts == 0;
     struct sockaddr_storage me;
     socklen_t len = sizeof me;
     if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0 ||
@@ -193,6 +201,17 @@ static void replace_lost_pool_members(struct upstream *u)
     }
 }
 
+/* `key N`: requests carry the key's MAC and only replies with a valid one are taken (never plain ones). */
+static void use_key(const struct upstream *u, struct upstream_peer *p, const struct cfg_source *cs)
+{
+    if (!cs->key)
+        return;
+    if (!u->keys || !keys_find(&u->keys->table, cs->key))
+        log_warn("%s: key %u is not in the keyfile: no request is sent until it is", cs->host, (unsigned)cs->key);
+    p->key_ctx = u->keys ? symkeys_client_ctx(u->keys, cs->key) : (struct symkey_ctx){.key_id = cs->key};
+    p->assoc.auth = (struct auth_instance){.ops = &auth_symkey, .ctx = &p->key_ctx};
+}
+
 static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a);
 
 static void collect_resolution(struct upstream *u, unsigned i)
@@ -256,19 +275,62 @@ static void arm_poll_timer(struct upstream *u, struct upstream_peer *p)
     loop_timer_arm(u->loop, p->timer, assoc_time_to_poll(&p->assoc, local_now(u)));
 }
 
+/* A kernel stamp as local time: the NIC's when there is one we can convert, else the software one. */
+static bool stamp_local_time(const struct upstream *u, const struct sockio_stamp *st, ntp_ts *out,
+                             bool *hardware)
+{
+    struct unix_time t = st->sw;
+    *hardware = st->has_hw && hwts_to_system(&u->hwts, st->ifindex, st->hw, &t);
+    if (!*hardware && !st->has_sw)
+        return false;
+    *out = u->local_time(u->time_ctx, &t);
+    return true;
+}
+
+/*
+ * The kernel's transmit timestamps queued on the socket: the one numbered
+ * as the latest request is its T1 (taken only while it awaits its reply).
+ * The software stamp comes first; a NIC's, when one comes, replaces it.
+ */
+static void read_departures(struct upstream *u, struct upstream_peer *p)
+{
+    struct sockio_stamp st;
+    uint32_t key;
+    int r;
+    while ((r = sockio_read_tx_timestamp(p->fd, &st, &key)) >= 0) {
+        ntp_ts t1;
+        bool hardware;
+        if (r == 0 || !p->awaiting_tx || key != p->tx_key - 1 || !stamp_local_time(u, &st, &t1, &hardware))
+            continue;
+        assoc_sent(&p->assoc, t1);
+        p->ts.kernel_tx += !p->tx_stamped;
+        p->ts.hardware_tx += hardware;
+        p->tx_stamped = true;
+        p->awaiting_tx = !hardware && u->hwts.n > 0;
+    }
+}
+
 static void send_request(struct upstream *u, struct upstream_peer *p)
 {
-    uint8_t buf[NTP_MAX_PACKET_LEN];
+    uint8_t buf[NTP_MAX_PACKET_LEN]; /* the header, and whatever the authenticator appends */
     if (p->nts)
         nts_source_poll(p->nts);
     size_t n = assoc_build_request(&p->assoc, local_now(u), sockio_random64(), buf, sizeof buf);
     if (n == 0)
         return;
-    /* T1 as late as possible: right before the send. */
+    /* T1 as late as possible: right before the send; the kernel's, when it has it, replaces it. */
     ntp_ts t1 = local_now(u);
-    if (send(p->fd, buf, n, 0) < 0)
+    bool sent = send(p->fd, buf, n, 0) >= 0;
+    if (!sent)
         log_debug("send to %s: %s", netaddr_format(&p->net).text, strerror(errno));
     assoc_sent(&p->assoc, t1);
+    p->ts.software_tx += !p->tx_stamped && src_sent(&p->assoc.src) > 1; /* the previous one's */
+    p->tx_stamped = false;
+    p->awaiting_tx = sent && p->tx_stamps;
+    if (p->awaiting_tx) {
+        p->tx_key++;
+        read_departures(u, p);
+    }
 }
 
 static void peer_poll_due(void *ctx)
@@ -317,25 +379,32 @@ static void act_on(struct upstream *u, struct upstream_peer *p, const struct ass
 static void receive_one(struct upstream *u, struct upstream_peer *p, const uint8_t *buf, size_t len,
                         struct msghdr *msg)
 {
-    struct unix_time kts;
+    struct sockio_stamp st;
     ntp_ts rx;
-    if (sockio_rx_timestamp(msg, &kts)) {
-        rx = u->local_time(u->time_ctx, &kts);
+    bool hardware = false;
+    if (sockio_stamp_of(msg, &st) && stamp_local_time(u, &st, &rx, &hardware)) {
         p->ts.kernel_rx++;
+        p->ts.hardware_rx += hardware;
     } else {
         rx = local_now(u);
         p->ts.software_rx++;
     }
     if (!from_peer(p, msg->msg_name))
         return; /* not our server: spoofed or stray */
+    /* A prefix of a longer datagram is not the reply the server sent: it is never judged. */
+    if (msg->msg_flags & MSG_TRUNC) {
+        p->ts.truncated++;
+        return;
+    }
     struct assoc_outcome o = assoc_handle_reply(&p->assoc, buf, len, rx);
     act_on(u, p, &o);
 }
 
 static void peer_readable(void *ctx, int fd, short revents)
 {
-    (void)revents;
     struct upstream_peer *p = ctx;
+    if (revents & POLLERR) /* a transmit timestamp queued after the send returned */
+        read_departures(p->owner, p);
     for (int round = 0; round < 8 && p->active; round++) {
         uint8_t buf[NTP_MAX_PACKET_LEN];
         uint8_t control[128];
@@ -374,6 +443,7 @@ static struct src_params peer_params(const struct upstream *u, const struct cfg_
         .refid = refid_of(net),
         .local_refid = refid_of(local),
         .epoch = u->sync->epoch,
+        .xleave = cs->xleave,
     };
 }
 
@@ -411,7 +481,8 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     struct net_addr net, local;
     resolve_to_net_addr(a, &net);
     struct nts_source *nts = open_nts(u, cs, &net);
-    int fd = cs->nts && !nts ? -1 : open_peer_socket(a, &local);
+    bool tx_stamps = false;
+    int fd = cs->nts && !nts ? -1 : open_peer_socket(u, a, &local, &tx_stamps);
     if (fd < 0) {
         if (nts)
             nts_source_close(nts);
@@ -424,9 +495,11 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     struct upstream_peer *p = assoc_init(&assoc, u->sync, &sp, &auth) == 0 ? peer_slot(u, assoc.sync_index) : NULL;
     if (p) {
         *p = (struct upstream_peer){.cfg_index = cfg_index, .addr = *a, .net = net, .fd = fd,
-                                    .owner = u, .assoc = assoc, .active = true, .nts = nts};
+                                    .owner = u, .assoc = assoc, .active = true, .tx_stamps = tx_stamps,
+                                    .nts = nts};
         if (nts)
             nts->ready_ctx = p;
+        use_key(u, p, cs);
         if (register_peer(u, p)) {
             log_info("source %s (%s) added, from %s", netaddr_format_port(&net, netaddr_port_of(&a->sa)).text,
                      cs->host, netaddr_format(&local).text);
@@ -549,6 +622,12 @@ void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sy
     u->time_ctx = time_ctx;
     u->precision = precision;
     u->timer = -1;
+    hwts_open(&u->hwts, cfg); /* before privileges are dropped: it may switch NICs on */
+}
+
+void upstream_use_keys(struct upstream *u, const struct symkeys *keys)
+{
+    u->keys = keys;
 }
 
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx)
@@ -593,6 +672,7 @@ void upstream_close(struct upstream *u)
             release_peer(u, &u->peers[i]);
     loop_timer_free(u->loop, u->timer);
     u->n_peers = 0;
+    hwts_close(&u->hwts);
 }
 
 bool upstream_view(const void *upstream, unsigned sync_index, struct timesource_view *out)
@@ -618,6 +698,16 @@ void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *ou
         return;
     const struct source *s = &p->assoc.src;
     kv_add(out, "requests_sent", "%llu", (unsigned long long)src_sent(s));
+    /* interleaved: the last sample came from an interleaved reply (RFC 9769) */
+    kv_add(out, "mode", "%s", src_last_interleaved(s) ? "interleaved" : "basic");
+    kv_add(out, "interleaved_samples", "%llu", (unsigned long long)src_interleaved_samples(s));
+    kv_add(out, "kernel_tx_timestamps", "%llu", (unsigned long long)p->ts.kernel_tx);
+    kv_add(out, "hardware_tx_timestamps", "%llu", (unsigned long long)p->ts.hardware_tx);
+    kv_add(out, "software_tx_timestamps", "%llu", (unsigned long long)p->ts.software_tx);
+    kv_add(out, "kernel_rx_timestamps", "%llu", (unsigned long long)p->ts.kernel_rx);
+    kv_add(out, "hardware_rx_timestamps", "%llu", (unsigned long long)p->ts.hardware_rx);
+    if (p->ts.truncated)
+        kv_add(out, "truncated", "%llu", (unsigned long long)p->ts.truncated);
     for (int v = 1; v < SRC_VERDICT_COUNT; v++)
         if (src_count(s, (enum src_verdict)v))
             kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",

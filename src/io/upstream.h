@@ -7,7 +7,9 @@
  * Owns the bytes and the timers only: each server's protocol (requests, poll
  * schedule, reply tests, Kiss-o'-Death, samples into the sync engine) is its
  * core/assoc object, the one the simulator drives too. Upstream sends what
- * the association builds, reads replies with kernel timestamps, and acts on
+ * the association builds (T1 from the kernel's transmit timestamp, read back
+ * from the socket's error queue; the NIC's with `hwtimestamp`, io/hwts.h),
+ * reads replies with kernel timestamps, and acts on
  * what it returns: closes a kissed-away server's socket and never asks that
  * address again, replaces lost pool members, re-resolves names (picked up
  * from the resolver by a timer of its own while a job is pending), applies a
@@ -24,9 +26,11 @@
 #include "core/assoc.h"
 #include "core/sync.h"
 #include "io/config.h"
+#include "io/hwts.h"
 #include "io/loop.h"
 #include "io/netutil.h"
 #include "io/resolve.h"
+#include "io/symkeys.h"
 #include "io/timesource.h"
 
 #define UPSTREAM_MAX_PEERS SYNC_MAX_SOURCES
@@ -46,9 +50,19 @@ struct upstream_peer {
     struct upstream *owner;
     struct assoc assoc;
     struct nts_source *nts;       /* `server ... nts`: its NTS-KE and session; NULL otherwise */
+    struct symkey_ctx key_ctx;    /* `key N`: the assoc's authenticator context */
+    bool tx_stamps;               /* the kernel gives transmit timestamps on fd */
+    bool awaiting_tx;             /* a (better) transmit timestamp of the latest request may still come */
+    bool tx_stamped;              /* the latest request's T1 is a kernel timestamp */
+    uint32_t tx_key;              /* requests sent with a stamp asked for (the kernel numbers them) */
     struct source_timestamps {
-        uint64_t kernel_rx;
-        uint64_t software_rx;
+        uint64_t kernel_rx;       /* replies with a kernel receive timestamp */
+        uint64_t hardware_rx;     /* of which the NIC's (hwtimestamp) */
+        uint64_t software_rx;     /* replies whose T4 was read from the clock */
+        uint64_t kernel_tx;       /* requests whose T1 is the kernel's transmit timestamp */
+        uint64_t hardware_tx;     /* of which the NIC's */
+        uint64_t software_tx;     /* requests whose T1 was read from the clock */
+        uint64_t truncated;       /* longer than the receive buffer (MSG_TRUNC): dropped */
     } ts;
 };
 
@@ -64,7 +78,9 @@ struct upstream {
     int8_t precision;
     upstream_change_fn on_change;
     void *change_ctx;
+    const struct symkeys *keys;  /* for `key N` sources (upstream_use_keys); NULL: none */
     int timer;                   /* resolutions, retries, pool replacement */
+    struct hwts hwts;            /* NIC timestamps (`hwtimestamp`) for the peers' sockets */
     struct resolve_job *jobs[CFG_MAX_SOURCES];
     double retry_at[CFG_MAX_SOURCES];  /* loop (monotonic) seconds: resolve that line again; 0: no */
     unsigned wanted[CFG_MAX_SOURCES];  /* peers wanted from that line */
@@ -78,6 +94,8 @@ void upstream_init(struct upstream *u, const struct config *cfg, struct sync *sy
                    timesource_time_fn local_time, void *time_ctx, int8_t precision);
 /* The hook called when the engine's state may have changed (NULL: none). */
 void upstream_on_change(struct upstream *u, upstream_change_fn fn, void *ctx);
+/* The keys `server ... key N` lines sign with; they must outlive the upstream. */
+void upstream_use_keys(struct upstream *u, const struct symkeys *keys);
 /* Registers upstream's timer with the loop and starts resolving every source; -1 when the loop is full. */
 int upstream_start(struct upstream *u);
 /*

@@ -1,4 +1,7 @@
-/* Fuzz target: the CLI's reader of control-socket answers, and its JSON writer, on any bytes. */
+/*
+ * Fuzz target: the CLI's reader of control-socket answers, its JSON writer, and the metrics
+ * written from such answers (text and JSON: label escaping, octal reach, any value), on any bytes.
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -6,6 +9,7 @@
 #include <string.h>
 
 #include "io/kvdoc.h"
+#include "io/metrics.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FILE *sink = fopen("/dev/null", "w");
         if (sink) {
             kvdoc_print_json(&doc, "list", sink);
+            const struct kvdoc *all[METRICS_REPORTS] = {&doc, &doc, &doc, &doc};
+            metrics_write(sink, all, false);
+            metrics_write(sink, all, true);
             fclose(sink);
         }
     }

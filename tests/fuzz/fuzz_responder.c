@@ -3,7 +3,9 @@
  * a fixed synchronised state: whatever arrives, a reply is never longer than
  * its request (no amplification), never overruns an exactly sized buffer, is
  * itself a valid packet, and serve counts each request exactly once as
- * received and once for what became of it. The last byte also picks the KoD
+ * received and once for what became of it; a request whose origin names the
+ * last reply's receive time gets an interleaved reply (RFC 9769) once that
+ * reply's departure is recorded. The last byte also picks the KoD
  * kind and the policy (access list, denyaction, rate limit), so every path
  * gets explored.
  */
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "core/auth_mssntp.h"
 #include "core/packet.h"
 #include "core/responder.h"
 #include "core/serve.h"
@@ -34,10 +37,15 @@ static const ntp_ts rx = 0xec12345600000000ULL;
 static bool is_time_reply(enum resp_outcome outcome)
 {
     return outcome == RESP_REPLIED || outcome == RESP_REPLIED_SYMMETRIC ||
-           outcome == RESP_CRYPTO_NAK || outcome == RESP_CRYPTO_NAK_SYMMETRIC;
+           outcome == RESP_CRYPTO_NAK || outcome == RESP_CRYPTO_NAK_SYMMETRIC ||
+           resp_records_departure(outcome);
 }
 
-static void check_packet(const uint8_t *req, size_t req_len, const uint8_t *out, size_t len, size_t cap)
+/* The departure serve_record_departure is told of between the two rounds of fuzz_serve. */
+static const ntp_ts departure = 0xec12345600001000ULL;
+
+static void check_packet_as(const uint8_t *req, size_t req_len, const uint8_t *out, size_t len, size_t cap,
+                            bool interleaved)
 {
     if (len > req_len || len > cap)
         __builtin_trap();
@@ -46,8 +54,13 @@ static void check_packet(const uint8_t *req, size_t req_len, const uint8_t *out,
         __builtin_trap();
     if (rp.version != rq.version || (rp.mode != NTP_MODE_SERVER && rp.mode != NTP_MODE_SYM_PASSIVE))
         __builtin_trap();
-    if (rp.origin != rq.transmit)
+    if (interleaved ? rp.origin != rq.receive || rp.transmit != departure : rp.origin != rq.transmit)
         __builtin_trap();
+}
+
+static void check_packet(const uint8_t *req, size_t req_len, const uint8_t *out, size_t len, size_t cap)
+{
+    check_packet_as(req, req_len, out, len, cap, false);
 }
 
 static void check_reply(const uint8_t *req, size_t req_len, const uint8_t *out, size_t len,
@@ -82,10 +95,13 @@ static void fuzz_responder(const uint8_t *data, size_t size, enum resp_kod kod)
 static uint64_t counted(const struct serve_counters *c)
 {
     return c->replied + c->kod_rate + c->kod_deny + c->malformed + c->bad_mode + c->control_mode +
-           c->auth_failed + c->no_room;
+           c->auth_failed + c->no_room + c->deferred + c->mssntp_extended;
 }
 
-/* Policy bits: 4 deny everyone, 8 denyaction kod, 16 rate limit (burst 1, every limited one a KoD). */
+/*
+ * Policy bits: 4 deny everyone, 8 denyaction kod, 16 rate limit (burst 1, every limited one a KoD),
+ * 32 MS-SNTP (a 68-byte request's reply is deferred: 48 unsigned bytes for the shell's signer).
+ */
 static void make_policy(uint8_t bits, struct serve_policy *policy, struct rl_table *rl)
 {
     serve_policy_init(policy);
@@ -96,6 +112,8 @@ static void make_policy(uint8_t bits, struct serve_policy *policy, struct rl_tab
     }
     const struct rl_params limits = {.enabled = bits & 16, .interval_log2 = 3, .burst = 1, .leak_log2 = 0};
     rl_set_params(rl, &limits);
+    if (bits & 32)
+        auth_set_add(&policy->auth, &auth_mssntp, NULL);
 }
 
 /* Serves the input twice from one client (the second may be rate limited) and checks the books. */
@@ -112,12 +130,17 @@ static void fuzz_serve(const uint8_t *data, size_t size, uint8_t bits)
         const struct serve_request rq = {.client = &client, .mono_ns = 1, .bytes = data, .len = size, .rx = rx};
         struct serve_counters c = {0};
         for (uint64_t round = 1; round <= 2; round++) {
-            uint64_t before = c.replied + c.kod_rate + c.kod_deny;
-            size_t len = serve_request(policy, &state, rl, &rq, out, NTP_MAX_PACKET_LEN, &c);
-            if ((len > 0) != (c.replied + c.kod_rate + c.kod_deny > before))
+            uint64_t before = c.replied + c.kod_rate + c.kod_deny + c.deferred;
+            enum serve_tx tx;
+            size_t len = serve_request(policy, &state, rl, &rq, out, NTP_MAX_PACKET_LEN, &c, &tx);
+            if ((len > 0) != (c.replied + c.kod_rate + c.kod_deny + c.deferred > before))
                 __builtin_trap();
             if (len > 0)
-                check_packet(data, size, out, len, NTP_MAX_PACKET_LEN);
+                check_packet_as(data, size, out, len, NTP_MAX_PACKET_LEN, tx == SERVE_TX_KEEP_RECORD);
+            if (len == 0 && tx != SERVE_TX_STAMP)
+                __builtin_trap();
+            /* An input whose origin is `rx` is an interleaved client: round 2 may then be interleaved. */
+            serve_record_departure(rl, &client, rx, departure);
             /* With leak 0 every limited request is answered (KoD), so only the ACL drops unseen. */
             uint64_t refused = policy->deny_kod ? 0 : c.denied;
             if (c.received != round || counted(&c) + refused != round)

@@ -6,8 +6,12 @@ Owns: answering mode-3 requests the way a misbehaving or strict upstream would, 
 tests can show how horloged treats it as a source:
   --shift S          serve our clock + S seconds (stratum 1, refid GPS, LI 0): a falseticker
   --kod DENY|RSTR    answer every request with that Kiss-o'-Death (LI 3, stratum 0)
+  --unsync           answer as an unsynchronised server does: LI 3, stratum 16 (no time to give)
   --kod RATE --min-interval T   RATE KoD to a client's first request and to any sooner than T s
                      after its previous one, time otherwise
+  --length N         pad every time reply to N bytes with extension fields of an unassigned type
+                     (a first one that ends at byte 1280, then one for the rest): a reply longer
+                     than horloged's receive buffer whose 1280-byte prefix is a valid reply
 Every request is logged as `REQ <unix time> <client> <poll> <answer>` on stdout (line
 buffered), which the tests read to count requests and measure intervals.
 
@@ -32,7 +36,7 @@ def refid(text):
     return struct.unpack("!I", text.encode("ascii").ljust(4, b"\0")[:4])[0]
 
 
-def answer(req, rx, shift, kod=None):
+def answer(req, rx, shift, kod=None, unsync=False):
     """The reply to a request received at unix time rx, or None for anything but mode 3."""
     if len(req) < 48:
         return None
@@ -47,12 +51,27 @@ def answer(req, rx, shift, kod=None):
         return struct.pack("!BBbbIII4Q", (3 << 6) | (vn << 3) | 4, 0, poll, -20, 0, 0,
                            refid(kod), 0, org, to_ntp(rx), to_ntp(time.time()))
     rec = to_ntp(rx + shift)
-    head = struct.pack("!BBbbIII", (0 << 6) | (vn << 3) | 4, 1, poll, -20, 0, 0x10, refid("GPS"))
+    li, stratum = (3, 16) if unsync else (0, 1)
+    head = struct.pack("!BBbbIII", (li << 6) | (vn << 3) | 4, stratum, poll, -20, 0, 0x10,
+                       refid("GPS"))
     return head + struct.pack("!4Q", to_ntp(rx + shift - 1.0), org, rec,
                               to_ntp(time.time() + shift))
 
 
-def serve(addr, port, shift, kod, min_interval, out):
+def pad_to(reply, length):
+    """`reply` followed by extension fields (type 0x7F00) making it `length` bytes."""
+    def ef(n):
+        return struct.pack("!HH", 0x7F00, n) + bytes(n - 4)
+    rest = length - len(reply)
+    if rest <= 0:
+        return reply
+    first = min(rest, 1280 - len(reply)) if length > 1280 else rest
+    if 0 < rest - first < 16:
+        first -= 16
+    return reply + ef(first) + (ef(rest - first) if rest > first else b"")
+
+
+def serve(addr, port, shift, kod, min_interval, out, length=None, unsync=False):
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((addr, port))
@@ -67,12 +86,12 @@ def serve(addr, port, shift, kod, min_interval, out):
             prev = last.get(key)
             this_kod = "RATE" if prev is None or rx - prev < min_interval else None
         last[key] = rx
-        reply = answer(req, rx, shift, this_kod)
+        reply = answer(req, rx, shift, this_kod, unsync)
         poll = struct.unpack("!b", req[2:3])[0] if len(req) > 2 else 0
         print("REQ %.6f %s %d %s" % (rx, key, poll, this_kod or ("time" if reply else "none")),
               file=out, flush=True)
         if reply is not None:
-            s.sendto(reply, client)
+            s.sendto(pad_to(reply, length) if length and not this_kod else reply, client)
 
 
 def main():
@@ -82,9 +101,11 @@ def main():
     ap.add_argument("--shift", type=float, default=0.0)
     ap.add_argument("--kod", choices=("DENY", "RSTR", "RATE"))
     ap.add_argument("--min-interval", type=float, default=2.0)
+    ap.add_argument("--length", type=int)
+    ap.add_argument("--unsync", action="store_true")
     a = ap.parse_args()
     try:
-        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout)
+        serve(a.addr, a.port, a.shift, a.kod, a.min_interval, sys.stdout, a.length, a.unsync)
     except KeyboardInterrupt:
         pass
 

@@ -135,6 +135,17 @@ def query(port, dst="127.0.0.1", src=None, timeout=1.0, **hdr):
     return (Reply(raw) if raw is not None else None), req, t0, t1
 
 
+def served_offset(port, n=5):
+    """The median over n queries of the server's time - this machine's clock (seconds), or None."""
+    offs = []
+    for _ in range(n):
+        rep, _, t0, t1 = query(port)
+        if rep is not None and t1 is not None:
+            offs.append(((ntp_to_unix(rep.rec) - t0) + (ntp_to_unix(rep.xmt) - t1)) / 2)
+    offs.sort()
+    return offs[len(offs) // 2] if offs else None
+
+
 def check_server_reply(rep, req, t0, t1, tol=0.1):
     """Checks what every time-carrying reply must satisfy against its request."""
     req_xmt = struct.unpack("!Q", req[40:48])[0]
@@ -475,6 +486,17 @@ def chrony_translate(lines):
     return out
 
 
+def spawn_chronyd_client(ctx, lines, name="client"):
+    """A `chronyd -x` client with these config lines (its command socket and pid file in the test
+    dir); returns (process, command socket path) for `chronyc -h SOCK`."""
+    sock = ctx.path(name + ".sock")
+    conf = ctx.path(name + ".conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(list(lines) + ["port 0", "cmdport 0", "bindcmdaddress " + sock,
+                                         "pidfile " + ctx.path(name + ".pid")]) + "\n")
+    return ctx.spawn(NOCLOCK + ["chronyd", "-x", "-d", "-f", conf], name + ".log"), sock
+
+
 def check_chronyd_refuses(ctx, port, what):
     """`chronyd -Q` (measuring only, no CAP_SYS_TIME) against our server must not take its time;
     `what` says why it must not, for the failure message. Returns chronyd's last line."""
@@ -592,6 +614,14 @@ def reach_of(rec):
 
 
 # ---------------------------------------------------------------------- main
+
+def chrony_ntpdata(sock, addr):
+    """`chronyc ntpdata ADDR` of the chronyd whose command socket is SOCK, as {field: value}."""
+    r = subprocess.run(["chronyc", "-h", sock, "-n", "ntpdata", addr], capture_output=True,
+                       text=True, timeout=10)
+    return dict((k.strip(), v.strip()) for k, v in
+                (l.split(":", 1) for l in r.stdout.splitlines() if ":" in l))
+
 
 def horloge_json(ctx, sock, command):
     """`horloge -s SOCK COMMAND --json`, parsed."""

@@ -86,8 +86,10 @@ def check_rate(ctx, srv, fake):
     check(kinds.count("RATE") <= 3, "%d RATE kisses: horloged kept pushing" % kinds.count("RATE"))
     stats = horloge_json(ctx, srv.sock, "sourcestats").get("sources", [{}])[0]
     check(stats.get("kod-rate", 0) >= 2, "sourcestats kod-rate: %r" % stats)
-    st = horloge_json(ctx, srv.sock, "status")
-    check(st.get("stratum") == 2 and st.get("reference_id") == "0x7F000019",
+    # Selected once its filter has a few samples (core/sync.h SYNC_MIN_SAMPLES), at this poll.
+    st, _ = wait_until(ctx, 20, lambda: (lambda s: s if s.get("stratum") == 2 else None)(
+        horloge_json(ctx, srv.sock, "status")), "synchronised from the rate-limiting server")
+    check(st.get("reference_id") == "0x7F000019",
           "not synchronised from the rate-limiting server: %r" % st)
     note("sourcestats kod-rate %s, samples %s; status stratum %s from %s" % (
         stats.get("kod-rate"), stats.get("samples"), st.get("stratum"), st.get("source")))

@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import (NOCLOCK, Server, check, horloge_json, note, ntp_to_unix, query, run, wait_until)
+from hltest import (NOCLOCK, Server, check, horloge_json, note, query, run, served_offset, wait_until)
 
 SOCK_MAGIC = 0x534f434b
 OFFSET = 0.0002  # the reference is 200 us ahead of this machine's clock
@@ -75,16 +75,10 @@ def test(ctx):
     check(gps_src.get("name") == "GPS (SOCK %s)" % path, "source name %r" % gps_src.get("name"))
 
     # Under -x the daemon serves what it tracks: the reference's time, 200 us ahead of this clock.
-    def served_offset():
-        offs = []
-        for _ in range(5):
-            rep, _, t0, t1 = query(srv.port)
-            if rep is not None and t1 is not None:
-                offs.append(((ntp_to_unix(rep.rec) - t0) + (ntp_to_unix(rep.xmt) - t1)) / 2)
-        offs.sort()
-        med = offs[len(offs) // 2] if offs else None
+    def near_reference():
+        med = served_offset(srv.port)
         return med if med is not None and abs(med - OFFSET) < 30e-6 else None
-    off, waited = wait_until(ctx, 40, served_offset, "serving the reference clock's time")
+    off, waited = wait_until(ctx, 40, near_reference, "serving the reference clock's time")
     note("served time is %.1f us ahead of this clock (the reference's %.0f us) after %.1f s more"
          % (off * 1e6, OFFSET * 1e6, waited))
 

@@ -15,6 +15,59 @@ void sim_clock_init(struct sim_clock *c, uint64_t seed, int64_t base_sec, double
     c->sys = initial_offset;
 }
 
+void sim_clock_set_profile(struct sim_clock *c, const struct sim_freq_profile *p)
+{
+    c->profile = *p;
+}
+
+static double profile_freq(const struct sim_freq_profile *p, double t)
+{
+    double f = p->step != 0.0 && t >= p->step_at ? p->step : 0.0;
+    if (p->sine_amp != 0.0 && p->sine_period > 0.0)
+        f += p->sine_amp * sin(2.0 * M_PI * t / p->sine_period);
+    return f;
+}
+
+/* Integral of profile_freq over [t0, t1]. */
+static double profile_phase(const struct sim_freq_profile *p, double t0, double t1)
+{
+    double x = 0.0;
+    if (p->step != 0.0 && t1 > p->step_at)
+        x += p->step * (t1 - fmax(t0, p->step_at));
+    if (p->sine_amp != 0.0 && p->sine_period > 0.0) {
+        double w = 2.0 * M_PI / p->sine_period;
+        x += p->sine_amp / w * (cos(w * t0) - cos(w * t1));
+    }
+    return x;
+}
+
+/*
+ * As Linux: an armed leap is made at the system clock's UTC midnight, an
+ * inserted second by repeating the one before, a deleted one by skipping
+ * 23:59:59.
+ */
+static void make_leap(struct sim_clock *c, double before)
+{
+    if (!c->leap_armed)
+        return;
+    int sign = c->leap_armed == 1 ? 1 : -1;
+    double after = (double)c->base_sec + c->sys;
+    double midnight = (floor((before + (sign < 0)) / 86400.0) + 1.0) * 86400.0;
+    if (after < midnight - (sign < 0))
+        return;
+    c->sys -= sign;
+    c->leaps += sign;
+    c->leap_armed = 0;
+    c->leap_wait = true;
+    if (sign > 0)
+        c->leap_second_end = midnight;
+}
+
+bool sim_clock_in_leap_second(const struct sim_clock *c)
+{
+    return (double)c->base_sec + c->sys < c->leap_second_end;
+}
+
 void sim_clock_advance(struct sim_clock *c, double t)
 {
     double dt = t - c->t;
@@ -25,10 +78,12 @@ void sim_clock_advance(struct sim_clock *c, double t)
     double sa = sqrt(c->wander);
     double dw = sqrt(dt) * z1;
     double iw = dt * sqrt(dt) * (0.5 * z1 + z2 / (2.0 * sqrt(3.0)));
-    double draw = dt + c->osc_freq * dt + sa * iw;
+    double draw = dt + c->osc_freq * dt + sa * iw + profile_phase(&c->profile, c->t, t);
     c->osc_freq += sa * dw;
+    double before = (double)c->base_sec + c->sys;
     c->sys += (1.0 + c->freq_ppm * 1e-6) * draw;
     c->t = t;
+    make_leap(c, before);
 }
 
 double sim_clock_now(const struct sim_clock *c)
@@ -51,12 +106,13 @@ struct unix_time sim_clock_read(const struct sim_clock *c)
 
 double sim_clock_error(const struct sim_clock *c)
 {
-    return c->sys - c->t;
+    return c->sys - c->t + c->leaps;
 }
 
 double sim_clock_ideal_ppm(const struct sim_clock *c)
 {
-    return -c->osc_freq / (1.0 + c->osc_freq) * 1e6;
+    double f = c->osc_freq + profile_freq(&c->profile, c->t);
+    return -f / (1.0 + f) * 1e6;
 }
 
 static int drv_read(void *ctx, struct unix_time *now)
@@ -97,10 +153,13 @@ static int drv_step(void *ctx, double offset)
 static int drv_set_sync_status(void *ctx, bool synchronised, int leap, double est_error,
                                double max_error)
 {
-    (void)leap;
     (void)est_error;
     (void)max_error;
-    ((struct sim_clock *)ctx)->synchronised = synchronised;
+    struct sim_clock *c = ctx;
+    c->synchronised = synchronised;
+    if (leap != 1 && leap != 2)
+        c->leap_wait = false;
+    c->leap_armed = (leap == 1 || leap == 2) && !c->leap_wait ? leap : 0;
     return 0;
 }
 

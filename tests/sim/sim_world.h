@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/ntptime.h"
+#include "core/refclock.h"
 #include "core/responder.h"
 #include "core/sample.h"
 #include "sim_clock.h"
@@ -48,10 +49,47 @@ struct sim_server {
     double root_delay;
     double root_dispersion;
     double proc_time;       /* T3 - T2 */
+    double tx_lag;          /* mean (exponential) of how much earlier than the real departure
+                               a basic reply's transmit timestamp is read; 0: exact */
+    bool xleave;            /* the client asks it for interleaved mode (RFC 9769) */
     struct sim_path path;
     bool prefer;
     int minpoll, maxpoll;
     double first_poll;      /* true time of the first request; 0: random in [1, 3) s */
+    double leap_at;         /* true time of a leap second it announces the day before and
+                               makes (its UTC then one second behind, or ahead); 0: none */
+    int leap_sign;          /* +1 inserted, -1 deleted */
+};
+
+/*
+ * A reference clock: readings once a true second, through the daemon's own
+ * feed (core/refclock: pulse numbering, per-poll median, reach) into the
+ * engine. COARSE names each second late (NMEA: `late` after it, plus
+ * uniform +-`jitter`); PPS stamps each second's edge with the local clock,
+ * +-`jitter` (gaussian sd), its second numbered by clock `lock` (or by the
+ * engine's own clock when lock < 0).
+ */
+enum sim_refclock_kind { SIM_REFCLOCK_COARSE, SIM_REFCLOCK_PPS };
+
+struct sim_refclock {
+    enum sim_refclock_kind kind;
+    uint32_t refid;
+    double error;           /* its time - true time, s (a receiver that is wrong) */
+    double late;            /* COARSE: its reading of second k arrives at k + late */
+    double jitter;          /* s */
+    double up_from;         /* true time it starts giving readings ... */
+    double up_to;           /* ... and stops (up_to <= up_from: always) */
+    int lock;               /* PPS: index in refclocks[] of the clock that numbers it, -1: none */
+    int poll;
+    bool prefer;
+    struct refclock_params params; /* offset (correction), delay, precision, refid; epoch is the world's */
+};
+
+struct sim_refclock_figures {
+    unsigned readings, samples_used, unnumbered;
+    double last_sample_at;    /* true time of its last sample into the engine, s */
+    double frac_falseticker, frac_combined, frac_selected;
+    enum sel_verdict last_verdict;
 };
 
 struct sim_scenario {
@@ -63,11 +101,14 @@ struct sim_scenario {
     double freq_error;      /* oscillator frequency error at the start, s/s */
     double wander;          /* A, s^2/s^3 */
     double initial_offset;  /* system - true at the start, s */
+    struct sim_freq_profile freq_profile; /* frequency step / sinusoid on top of the walk */
     bool iburst;
     double observe_every;   /* seconds between measurements of the true error */
     struct sync_params node;
     unsigned n_servers;
     struct sim_server servers[SYNC_MAX_SOURCES];
+    unsigned n_refclocks;
+    struct sim_refclock refclocks[4];
 };
 
 /* One good stratum-1 server, poll 64 s, 100 us delay and jitter, 100 ppm, 1 ppb/sqrt(s), 2 days. */
@@ -92,6 +133,9 @@ struct sim_result {
     double mean_offset;
     double rms_freq_ppm;    /* frequency estimate - truth, after warm-up */
     double max_freq_ppm;
+    double rms_rate_ppm;    /* the system clock's rate error (its frequency excursion, slews
+                               included) over each observation interval, after warm-up */
+    double max_rate_ppm;
     unsigned n_observations;
     unsigned n_steps;
     double stepped;
@@ -99,6 +143,7 @@ struct sim_result {
     double final_wander;
     double max_abs_freq_set_ppm;
     struct sim_source_figures src[SYNC_MAX_SOURCES];
+    struct sim_refclock_figures rc[4];
 };
 
 struct sim_observation {
@@ -106,6 +151,7 @@ struct sim_observation {
     double error;           /* system - true, s */
     double ideal_ppm;
     double freq_ppm;        /* the discipline's estimate */
+    double rate_error_ppm;  /* system clock's rate - true rate since the last observation */
     double now;             /* system clock, s, in the node's timescale (since the start) */
     ntp_ts now_ntp;
     const struct sync *node;

@@ -31,7 +31,10 @@ struct figures {
     double max;         /* largest offset of any run */
     double mean_abs;    /* largest |mean offset| of any run */
     double sd;          /* RMS over seeds of each run's spread around its mean */
-    double freq_rms;    /* ppm */
+    double freq_rms;    /* ppm: the frequency estimate's error */
+    double freq_max;
+    double rate_rms;    /* ppm: the clock's rate error (its frequency excursion, slews included) */
+    double rate_max;
     unsigned seeds;
     unsigned steps;     /* total over runs */
     struct sim_result last;
@@ -63,7 +66,7 @@ static void base_scenario(struct sim_scenario *sc, const char *name)
 static void run_seeds(struct sim_scenario *sc, struct figures *f, sim_observer obs, void *ctx)
 {
     memset(f, 0, sizeof *f);
-    double sum2 = 0.0, fsum2 = 0.0, sd2 = 0.0;
+    double sum2 = 0.0, fsum2 = 0.0, rsum2 = 0.0, sd2 = 0.0;
     unsigned n = env_seeds();
     uint64_t seed0 = sc->seed;
     for (unsigned i = 0; i < n; i++) {
@@ -71,6 +74,9 @@ static void run_seeds(struct sim_scenario *sc, struct figures *f, sim_observer o
         assert_int_equal(sim_run(sc, &f->last, obs, ctx), 0);
         sum2 += f->last.rms_offset * f->last.rms_offset;
         fsum2 += f->last.rms_freq_ppm * f->last.rms_freq_ppm;
+        rsum2 += f->last.rms_rate_ppm * f->last.rms_rate_ppm;
+        f->freq_max = fmax(f->freq_max, f->last.max_freq_ppm);
+        f->rate_max = fmax(f->rate_max, f->last.max_rate_ppm);
         f->max = fmax(f->max, f->last.max_offset);
         f->mean_abs = fmax(f->mean_abs, fabs(f->last.mean_offset));
         sd2 += f->last.rms_offset * f->last.rms_offset - f->last.mean_offset * f->last.mean_offset;
@@ -80,6 +86,7 @@ static void run_seeds(struct sim_scenario *sc, struct figures *f, sim_observer o
     f->seeds = n;
     f->rms = sqrt(sum2 / n);
     f->freq_rms = sqrt(fsum2 / n);
+    f->rate_rms = sqrt(rsum2 / n);
     f->sd = sqrt(fmax(sd2, 0.0) / n);
 }
 
@@ -92,10 +99,10 @@ static void print_figures(const struct sim_scenario *sc, const struct figures *f
         snprintf(chrony, sizeof chrony, "%.0f", chrony_us);
     if (ntpsec_us > 0)
         snprintf(ntpsec, sizeof ntpsec, "%.0f", ntpsec_us);
-    printf("SIM scenario=%s rms_us=%.2f max_us=%.1f freq_rms_ppm=%.4f chrony_us=%s ntpsec_us=%s "
-           "seeds=%u days=%.1f\n",
-           sc->name, f->rms / US, f->max / US, f->freq_rms, chrony, ntpsec, f->seeds,
-           sc->duration / DAY);
+    printf("SIM scenario=%s rms_us=%.2f max_us=%.1f freq_rms_ppm=%.4f freq_max_ppm=%.3f "
+           "rate_rms_ppm=%.3f rate_max_ppm=%.2f chrony_us=%s ntpsec_us=%s seeds=%u days=%.1f\n",
+           sc->name, f->rms / US, f->max / US, f->freq_rms, f->freq_max, f->rate_rms, f->rate_max,
+           chrony, ntpsec, f->seeds, sc->duration / DAY);
 }
 
 static void assert_below(double value, double bound, const char *what)
@@ -118,6 +125,9 @@ static void test_one_server(void **state)
     assert_below(f.rms, 16 * US, "rms offset");
     assert_below(f.max, 110 * US, "max offset");
     assert_below(f.freq_rms, 0.035, "rms frequency error (ppm)");
+    /* Corrections spread over the update interval: chronyd's few ppm, not tens. */
+    assert_below(f.rate_rms, 0.2, "rms clock rate error (ppm)");
+    assert_below(f.rate_max, 8.0, "max clock rate error (ppm)");
     assert_int_equal(f.steps, 0);
 }
 
@@ -144,6 +154,7 @@ static void test_one_server_poll16(void **state)
     struct figures f;
     run_seeds(&sc, &f, NULL, NULL);
     print_figures(&sc, &f, 11, -1);
+    assert_below(f.rate_max, 8.0, "max clock rate error (ppm)");
     assert_below(f.rms, 8.5 * US, "rms offset");
     assert_below(f.max, 55 * US, "max offset");
     assert_below(f.freq_rms, 0.03, "rms frequency error (ppm)");
@@ -573,6 +584,302 @@ static void test_kod_deny(void **state)
     assert_below(f.max, 80 * US, "max offset");
 }
 
+/* 10. Disturbances real oscillators meet, and the first minutes after a start. */
+
+/* How the clock answers a frequency step at `step_at`: peak error, settling and ringing. */
+struct step_response {
+    double step_at;
+    double peak;            /* largest |error| after the step, worst run */
+    double settle;          /* seconds from the step until |error| stays below 100 us, worst run */
+    unsigned swings;        /* sign changes between excursions beyond 100 us, worst run */
+    double run_peak, run_settle;
+    unsigned run_swings;
+    int last_sign;
+};
+
+static void step_response_close_run(struct step_response *st)
+{
+    st->peak = fmax(st->peak, st->run_peak);
+    st->settle = fmax(st->settle, st->run_settle);
+    if (st->run_swings > st->swings)
+        st->swings = st->run_swings;
+    st->run_peak = st->run_settle = 0.0;
+    st->run_swings = 0;
+    st->last_sign = 0;
+}
+
+static void step_observer(void *ctx, const struct sim_observation *o)
+{
+    struct step_response *st = ctx;
+    if (o->t == 0.0)
+        step_response_close_run(st);
+    if (o->t < st->step_at)
+        return;
+    double e = fabs(o->error);
+    st->run_peak = fmax(st->run_peak, e);
+    if (e < 100 * US)
+        return;
+    st->run_settle = o->t - st->step_at;
+    int sign = o->error > 0 ? 1 : -1;
+    if (st->last_sign != 0 && sign != st->last_sign)
+        st->run_swings++;
+    st->last_sign = sign;
+}
+
+static void check_freq_step(double step_ppm, const char *name, double chrony_settle_s, int maxpoll)
+{
+    struct sim_scenario sc;
+    base_scenario(&sc, name);
+    sc.servers[0].maxpoll = maxpoll;
+    struct step_response st = {.step_at = 1 * DAY};
+    sc.freq_profile.step_at = st.step_at;
+    sc.freq_profile.step = step_ppm * 1e-6;
+    struct figures f;
+    run_seeds(&sc, &f, step_observer, &st);
+    step_response_close_run(&st);
+    print_figures(&sc, &f, -1, -1);
+    printf("SIM scenario=%s step_ppm=%.1f peak_after_step_us=%.0f settled_within_100us_s=%.0f "
+           "swings=%u (chronyd: ~%.0f s, no overshoot)\n",
+           sc.name, step_ppm, st.peak / US, st.settle, st.swings, chrony_settle_s);
+    assert_below(st.settle, 1200.0, "seconds to settle within 100 us after the step");
+    assert_below(st.peak, 1.5 * MS, "peak error after the step");
+    assert_below(f.rms, 60 * US, "rms offset");
+}
+
+static void test_freq_step(void **state)
+{
+    (void)state;
+    check_freq_step(2.0, "freq-step-2ppm", 600, 6);
+}
+
+/* The same with the poll free up to 1024 s, as horloged's default `maxpoll 10`. */
+static void test_freq_step_free_poll(void **state)
+{
+    (void)state;
+    check_freq_step(2.0, "freq-step-2ppm-poll6..10", 600, 10);
+}
+
+static void test_freq_step_5ppm(void **state)
+{
+    (void)state;
+    check_freq_step(-5.0, "freq-step-minus-5ppm", 600, 6);
+}
+
+/* Daily temperature: 1 ppm of frequency swing with a period of one day. */
+static void test_freq_sine(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "daily-sine-1ppm");
+    sc.freq_profile.sine_amp = 1e-6;
+    sc.freq_profile.sine_period = DAY;
+    struct figures f;
+    run_seeds(&sc, &f, NULL, NULL);
+    print_figures(&sc, &f, -1, -1);
+    assert_below(f.rms, 25 * US, "rms offset");
+    assert_below(f.max, 200 * US, "max offset");
+    assert_below(f.rate_max, 10.0, "max clock rate error (ppm)");
+}
+
+/* Polls of 1024 s: the wander between samples dominates (chronyd 93 us in clknetsim). */
+static void test_poll1024(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "one-server-100us-poll1024");
+    sc.duration = fmax(4 * DAY, sc.duration);
+    sc.servers[0].minpoll = sc.servers[0].maxpoll = 10;
+    struct figures f;
+    run_seeds(&sc, &f, NULL, NULL);
+    print_figures(&sc, &f, 93, -1);
+    assert_below(f.rms, 90 * US, "rms offset");
+    assert_below(f.max, 600 * US, "max offset");
+    /* Whole offsets slewed in a second made this hundreds of ppm. */
+    assert_below(f.rate_max, 25.0, "max clock rate error (ppm)");
+}
+
+/* The first minutes: when the first update comes, and when the error stays within 100 us. */
+struct startup {
+    double first_fix;       /* worst run: seconds until the reference is synchronised */
+    double within_100us;    /* worst run: from then on |error| < 100 us */
+    double run_fix, run_within;
+};
+
+static void startup_close_run(struct startup *st)
+{
+    st->first_fix = fmax(st->first_fix, st->run_fix);
+    st->within_100us = fmax(st->within_100us, st->run_within);
+    st->run_fix = -1.0;
+    st->run_within = 0.0;
+}
+
+static void startup_observer(void *ctx, const struct sim_observation *o)
+{
+    struct startup *st = ctx;
+    if (o->t == 0.0)
+        startup_close_run(st);
+    if (st->run_fix < 0.0 && o->node->ref.mode == REF_SYNCED)
+        st->run_fix = o->t;
+    if (fabs(o->error) >= 100 * US)
+        st->run_within = o->t;
+}
+
+static void check_startup(struct sim_scenario *sc, double fix_bound, double within_bound)
+{
+    sc->duration = 2 * HOUR;
+    sc->warmup = 0.0;
+    struct startup st = {.run_fix = -1.0};
+    struct figures f;
+    run_seeds(sc, &f, startup_observer, &st);
+    startup_close_run(&st);
+    print_figures(sc, &f, -1, -1);
+    printf("SIM scenario=%s first_fix_s=%.0f within_100us_from_s=%.0f\n", sc->name, st.first_fix,
+           st.within_100us);
+    assert_true(st.first_fix >= 0.0);
+    assert_below(st.first_fix, fix_bound, "seconds to the first fix");
+    assert_below(st.within_100us, within_bound, "seconds until the error stays within 100 us");
+}
+
+/* No drift file: the oscillator is 100 ppm off and nobody knows it; the clock 5 ms off. */
+static void test_startup_cold(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "start-cold-5ms-100ppm");
+    sc.initial_offset = 5 * MS;
+    check_startup(&sc, 30.0, 1200.0);
+}
+
+/* A drift file within 0.5 ppm of the truth, the clock 5 ms off. */
+static void test_startup_drift(void **state)
+{
+    (void)state;
+    struct sim_scenario sc;
+    base_scenario(&sc, "start-driftfile-5ms");
+    sc.initial_offset = 5 * MS;
+    sc.node.drift_ppm = -100.0 + 0.5;
+    sc.node.drift_error_ppm = 1.0;
+    check_startup(&sc, 30.0, 900.0);
+}
+
+/* 11. A leap second smeared for our clients: the served time follows the curve, the clock leaps. */
+struct smear_check {
+    double leap_unix;           /* the leap, Unix seconds */
+    int sign;
+    enum leapsmear_kind kind;
+    double max_dev;             /* |served - curve| */
+    double max_step_dev;        /* |served step - (true step - curve step)| between observations */
+    double prev_served, prev_expected;
+    unsigned li_leaps_served;   /* observations in the smear window serving LI 1 or 2 */
+    unsigned in_window;
+    unsigned in_leap_second;    /* observations while the clock repeated the inserted second */
+    int clock_leaps;
+};
+
+static void smear_observer(void *ctx, const struct sim_observation *o)
+{
+    struct smear_check *st = ctx;
+    const struct sim_clock *c = o->clock;
+    double sys = (double)c->base_sec + c->sys;
+    double served = sys + leapsmear_offset(&o->node->smear, sys, sim_clock_in_leap_second(c));
+    /* True continuous time, and the smeared UTC clients should get. */
+    double truth = (double)c->base_sec + o->t;
+    double expected = truth - st->sign * leapsmear_fraction(st->kind, truth - st->leap_unix);
+    if (fabs(truth - st->leap_unix) < LEAPSMEAR_WINDOW / 2) {
+        st->in_window++;
+        uint8_t li = (uint8_t)leapsmear_served_leap(&o->node->smear, o->node->ref.state.leap);
+        st->li_leaps_served += li == NTP_LEAP_INSERT || li == NTP_LEAP_DELETE;
+    }
+    st->clock_leaps = c->leaps;
+    st->in_leap_second += sim_clock_in_leap_second(c);
+    if (o->t >= 4 * HOUR) {
+        st->max_dev = fmax(st->max_dev, fabs(served - expected));
+        double step = (served - st->prev_served) - (expected - st->prev_expected);
+        st->max_step_dev = fmax(st->max_step_dev, fabs(step));
+    }
+    st->prev_served = served;
+    st->prev_expected = expected;
+}
+
+static void check_leapsmear(enum leapsmear_kind kind, int sign, const char *name)
+{
+    struct sim_scenario sc;
+    base_scenario(&sc, name);
+    /* Start at noon UTC; the leap is at the second midnight, 36 h in, the smear from 24 h to 48 h. */
+    sc.base_sec = 1700006400 - 43200;
+    sc.duration = 2.5 * DAY;
+    sc.warmup = 4 * HOUR;
+    sc.servers[0].leap_at = 1.5 * DAY;
+    sc.servers[0].leap_sign = sign;
+    sc.node.leapsmear = kind;
+    struct smear_check st = {.leap_unix = (double)sc.base_sec + 1.5 * DAY, .sign = sign, .kind = kind};
+    struct figures f;
+    run_seeds(&sc, &f, smear_observer, &st);
+    print_figures(&sc, &f, -1, -1);
+    printf("SIM scenario=%s served_vs_curve_max_us=%.1f served_step_vs_curve_max_us=%.1f "
+           "clock_leaps=%d li_served_in_window=%u\n",
+           sc.name, st.max_dev / US, st.max_step_dev / US, st.clock_leaps, st.li_leaps_served);
+    /* Clients see the curve, to within our clock's own error: no 1 s jump anywhere. */
+    assert_below(st.max_dev, 300 * US, "|served time - smear curve|");
+    assert_below(st.max_step_dev, 100 * US, "served time's step off the curve's in one second");
+    assert_int_equal(st.li_leaps_served, 0);
+    assert_true(st.in_window > 0);
+    /* The system clock itself made the leap (and the check saw it in the inserted second). */
+    assert_int_equal(st.clock_leaps, sign);
+    assert_true(sign < 0 || st.in_leap_second >= 1);
+    assert_int_equal(f.last.n_steps, 0);
+    assert_below(f.max, 300 * US, "max offset of the system clock from UTC");
+}
+
+static void test_leapsmear_linear(void **state)
+{
+    (void)state;
+    check_leapsmear(LEAPSMEAR_LINEAR, 1, "leap-insert-smear-linear");
+}
+
+static void test_leapsmear_quadratic(void **state)
+{
+    (void)state;
+    check_leapsmear(LEAPSMEAR_QUADRATIC, 1, "leap-insert-smear-quadratic");
+}
+
+static void test_leapsmear_delete(void **state)
+{
+    (void)state;
+    check_leapsmear(LEAPSMEAR_LINEAR, -1, "leap-delete-smear-linear");
+}
+
+/*
+ * Interleaved mode (RFC 9769): a loaded server reads its transmit timestamp
+ * 100 us (mean, exponential) before the reply really leaves, over a 10 us
+ * jitter path. Basic samples carry that error (half of it in the offset, a
+ * bias and a noise); interleaved ones the real departure of the previous reply.
+ */
+static void xleave_scenario(struct sim_scenario *sc, const char *name, bool xleave)
+{
+    base_scenario(sc, name);
+    sc->servers[0].path.jitter = 10 * US;
+    sc->servers[0].tx_lag = 100 * US;
+    sc->servers[0].xleave = xleave;
+}
+
+static void test_interleaved(void **state)
+{
+    (void)state;
+    struct sim_scenario basic, xleave;
+    struct figures fb, fx;
+    xleave_scenario(&basic, "server-tx-lag-100us-basic", false);
+    run_seeds(&basic, &fb, NULL, NULL);
+    print_figures(&basic, &fb, -1, -1);
+    xleave_scenario(&xleave, "server-tx-lag-100us-xleave", true);
+    run_seeds(&xleave, &fx, NULL, NULL);
+    print_figures(&xleave, &fx, -1, -1);
+    assert_true(fx.last.src[0].replies > 0.9 * fb.last.src[0].replies);
+    assert_below(fx.rms, 0.4 * fb.rms, "interleaved rms offset / basic's");
+    assert_below(fx.rms, 10 * US, "interleaved rms offset");
+    assert_below(fx.max, 60 * US, "interleaved max offset");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +899,17 @@ int main(void)
         cmocka_unit_test(test_no_makestep),
         cmocka_unit_test(test_kod_rate),
         cmocka_unit_test(test_kod_deny),
+        cmocka_unit_test(test_interleaved),
+        cmocka_unit_test(test_freq_step),
+        cmocka_unit_test(test_freq_step_5ppm),
+        cmocka_unit_test(test_freq_step_free_poll),
+        cmocka_unit_test(test_freq_sine),
+        cmocka_unit_test(test_poll1024),
+        cmocka_unit_test(test_startup_cold),
+        cmocka_unit_test(test_startup_drift),
+        cmocka_unit_test(test_leapsmear_linear),
+        cmocka_unit_test(test_leapsmear_quadratic),
+        cmocka_unit_test(test_leapsmear_delete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,24 @@ static void test_sample_fed_to_sync(void **state)
     assert_int_equal(src_reach(&r.a.src), 1);
 }
 
+/* A server answering LI 3 is known to the engine as unsynchronised, until it gives a sample. */
+static void test_unsynchronised_answer(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_init(&r, 6, 10);
+    struct ntp_header h = good_reply(&r, rig_poll(&r));
+    h.leap = NTP_LEAP_UNSYNC;
+    struct assoc_outcome o = rig_deliver(&r, &h);
+    assert_int_equal(o.verdict, SRC_DROP_UNSYNC);
+    assert_true(engine_view(&r)->unsynchronised);
+    assert_int_equal(engine_view(&r)->n_samples, 0);
+    rig_advance(&r, 70.0);
+    h = good_reply(&r, rig_poll(&r));
+    assert_int_equal(rig_deliver(&r, &h).verdict, SRC_SAMPLE);
+    assert_false(engine_view(&r)->unsynchronised);
+}
+
 /* The engine hears each poll once, at the request, with the source's (only) reach register. */
 static void test_one_reach_register(void **state)
 {
@@ -335,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_rate_backs_off),
         cmocka_unit_test(test_deny_removes),
         cmocka_unit_test(test_timing_loop),
+        cmocka_unit_test(test_unsynchronised_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.controlsocket, CFG_DEFAULT_CONTROLSOCKET);
     assert_string_equal(cfg.pidfile, CFG_DEFAULT_PIDFILE);
     assert_string_equal(cfg.user, "");
+    assert_int_equal(cfg.privsep, CFG_AUTO);
+    assert_int_equal(cfg.seccomp, CFG_AUTO);
     assert_int_equal(cfg.log, CFG_LOG_SYSLOG);
     assert_int_equal(cfg.n_sources, 0);
     assert_int_equal(cfg.minsources, 1);
@@ -107,6 +109,8 @@ static const char full_config[] =
     "controlsocket /tmp/horloge.sock\n"
     "pidfile none\n"
     "user _horloge\n"
+    "privsep on\n"
+    "seccomp off\n"
     "log stderr\n"
     "\tserver ntp1.example.net iburst prefer\n"
     "server 192.0.2.1 port 10123 minpoll 4 maxpoll 8\n"
@@ -147,6 +151,8 @@ static void test_full_config(void **state)
     assert_string_equal(cfg.controlsocket, "/tmp/horloge.sock");
     assert_string_equal(cfg.pidfile, "");
     assert_string_equal(cfg.user, "_horloge");
+    assert_int_equal(cfg.privsep, CFG_ON);
+    assert_int_equal(cfg.seccomp, CFG_OFF);
     assert_int_equal(cfg.log, CFG_LOG_STDERR);
     assert_int_equal(cfg.n_sources, 4);
 
@@ -245,6 +251,8 @@ static const struct bad_line bad_lines[] = {
     {"deny 10.0.0/8", "deny: '10.0.0/8' is not an address or prefix"},
     {"allow all 10.0.0.0/8", "allow: unexpected '10.0.0.0/8'"},
     {"denyaction reject", "denyaction: 'reject' is not drop or kod"},
+    {"privsep yes", "privsep: 'yes' is not on or off"},
+    {"seccomp", "seccomp: missing argument"},
     {"ratelimit interval 13", "ratelimit: '13' is not an interval exponent (-4..12)"},
     {"ratelimit interval -5", "ratelimit: '-5' is not an interval exponent (-4..12)"},
     {"ratelimit burst 0", "ratelimit: '0' is not a burst size (1..255)"},
@@ -290,6 +298,12 @@ static const struct bad_line bad_lines[] = {
     {"makestep 1 3 5", "makestep: unexpected '5'"},
     {"driftfile", "driftfile: missing argument"},
     {"leapseclist /a /b", "leapseclist: unexpected '/b'"},
+    {"keyfile", "keyfile: missing argument"},
+    {"server ntp.example.net key 0", "server: '0' is not a key id (1..4294967295)"},
+    {"server ntp.example.net key 4294967296", "server: '4294967296' is not a key id (1..4294967295)"},
+    {"pool pool.example.net key 1", "pool: unknown option 'key'"},
+    {"ntpsigndsocket /var/lib/samba/a/directory/whose/socket/would/not/fit/into/the/sun_path/of/a/unix/domain/socket/xyz1",
+     "ntpsigndsocket: path is too long (at most 99 characters)"},
     {"port \x01\x7f", "port: '?\?' is not a port number (0..65535)"},
 };
 
@@ -499,9 +513,13 @@ static void test_refclock(void **state)
     (void)state;
     assert_int_equal(parse("refclock SOCK /run/chrony.ttyS0.sock refid GPS poll 3 offset -0.002 "
                            "delay 0.0002 precision -12 prefer\n"
-                           "refclock SOCK /tmp/second.sock\n"),
+                           "refclock SOCK /tmp/second.sock\n"
+                           "refclock PPS /dev/pps0 lock GPS noselect\n"),
                      0);
-    assert_int_equal(cfg.n_refclocks, 2);
+    assert_int_equal(cfg.n_refclocks, 3);
+    assert_int_equal(cfg.refclocks[2].lock, 0x47505300); /* "GPS" */
+    assert_int_equal(cfg.refclocks[0].lock, 0);
+    assert_true(cfg.refclocks[2].noselect && !cfg.refclocks[0].noselect);
     const struct cfg_refclock *rc = &cfg.refclocks[0];
     assert_string_equal(rc->driver, "SOCK");
     assert_string_equal(rc->param, "/run/chrony.ttyS0.sock");
@@ -518,7 +536,9 @@ static void test_refclock(void **state)
     static const struct {
         const char *line, *message;
     } bad[] = {
-        {"refclock SHM 0", "refclock: unknown driver 'SHM' (known: SOCK)"},
+        {"refclock GPIO 0", "refclock: unknown driver 'GPIO' (known: SOCK, SHM, PPS, PHC)"},
+        {"refclock SHM 218", "refclock: '218' is not a segment number (0-217)"},
+        {"refclock SHM x", "refclock: 'x' is not a segment number (0-217)"},
         {"refclock SOCK", "refclock: missing argument"},
         {"refclock SOCK /s refid TOOLONG", "refclock: 'TOOLONG' is not a refid (1 to 4 ASCII characters)"},
         {"refclock SOCK /s poll 40", "refclock: '40' is not a poll exponent (-6..17)"},
@@ -552,12 +572,33 @@ static void test_source_equal(void **state)
                              "server 192.0.2.1 iburst minpoll 4 prefer\n"
                              "server 192.0.2.2 iburst minpoll 4\n"
                              "server 192.0.2.1 minpoll 4\n"
-                             "pool 192.0.2.1 iburst minpoll 4 maxsources 2\n");
+                             "pool 192.0.2.1 iburst minpoll 4 maxsources 2\n"
+                             "server 192.0.2.1 iburst minpoll 4 key 7\n");
     assert_true(cfg_source_equal(&c.sources[0], &c.sources[1]));
     assert_true(cfg_source_equal(&c.sources[0], &c.sources[0]));
     for (unsigned i = 2; i < 8; i++)
         assert_false(cfg_source_equal(&c.sources[0], &c.sources[i]));
     assert_false(cfg_source_equal(&c.sources[4], &c.sources[8])); /* maxsources */
+    assert_false(cfg_source_equal(&c.sources[0], &c.sources[9])); /* key */
+    assert_int_equal(c.sources[9].key, 7);
+}
+
+static void test_xleave_and_hwtimestamp(void **state)
+{
+    (void)state;
+    struct config c = parsed("server 192.0.2.1 iburst xleave\npool pool.example xleave\n"
+                             "server 192.0.2.1 iburst\nhwtimestamp eth0\nhwtimestamp lo\n");
+    assert_true(c.sources[0].xleave && c.sources[1].xleave && !c.sources[2].xleave);
+    assert_false(cfg_source_equal(&c.sources[0], &c.sources[2])); /* xleave is part of the line */
+    assert_int_equal(c.n_hwtimestamp, 2);
+    assert_string_equal(c.hwtimestamp[0], "eth0");
+    assert_string_equal(c.hwtimestamp[1], "lo");
+    struct config other = parsed("hwtimestamp eth0\n");
+    char buf[128];
+    assert_int_equal(cfg_restart_needed(&c, &other, buf, sizeof buf), 1);
+    assert_string_equal(buf, "hwtimestamp");
+    assert_int_equal(parse("hwtimestamp a:1\nhwtimestamp 0123456789abcdef\nhwtimestamp eth0 eth1\n"), -1);
+    assert_int_equal(errs.count, 3);
 }
 
 static void test_match_sources(void **state)
@@ -601,7 +642,7 @@ static void test_restart_needed(void **state)
     struct config fresh = parsed("port 123\nserver 192.0.2.2\nminsources 2\nmaxdistance 1\n"
                                  "makestep 1 3\ndeny 192.0.2.0/24\nlocal stratum 9\n"
                                  "ratelimit\ndriftfile /var/lib/x\nleapseclist /tmp/l\n"
-                                 "refclock SOCK /run/a.sock\n");
+                                 "refclock SOCK /run/a.sock\nkeyfile /etc/horloge/keys\n");
     char what[256];
     assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 0);
     assert_string_equal(what, "");
@@ -611,13 +652,45 @@ static void test_restart_needed(void **state)
     assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 9);
     assert_string_equal(what, "port, listen, threads, clientlogsize, controlsocket, pidfile, user, log, refclock");
     /* A refclock option alone counts; the text is cut short, never overrun. */
-    fresh = parsed("port 123\nrefclock SOCK /run/a.sock poll 3\n");
-    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 1);
-    assert_string_equal(what, "refclock");
+    fresh = parsed("port 123\nrefclock SOCK /run/a.sock poll 3\nntpsigndsocket /var/lib/samba/ntp_signd\n");
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 2);
+    assert_string_equal(what, "refclock, ntpsigndsocket");
     fresh = parsed("port 124\nthreads 2\nrefclock SOCK /run/a.sock\n");
     char small[8];
     assert_int_equal(cfg_restart_needed(&old, &fresh, small, sizeof small), 2);
     assert_string_equal(small, "port, t");
+}
+
+/* metrics ADDRESS:PORT [every SECONDS]: off by default; a reload cannot move it. */
+static void test_metrics_directive(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("port 124"), 0);
+    assert_false(cfg.metrics_enabled);
+    assert_true(cfg.metrics_every == 60.0);
+    assert_int_equal(parse("metrics 127.0.0.1:9123"), 0);
+    assert_true(cfg.metrics_enabled);
+    assert_addr(&cfg.metrics_addr, "127.0.0.1");
+    assert_int_equal(cfg.metrics_port, 9123);
+    assert_int_equal(parse("metrics [::1]:80 every 5"), 0);
+    assert_addr(&cfg.metrics_addr, "::1");
+    assert_int_equal(cfg.metrics_port, 80);
+    assert_true(cfg.metrics_every == 5.0);
+    static const char *const bad[] = {"metrics", "metrics 127.0.0.1", "metrics 127.0.0.1:0", "metrics ::1:80",
+                                      "metrics host.example:80", "metrics 10.0.0.0/8:80", "metrics [::1]80",
+                                      "metrics 127.0.0.1:9123 every 0", "metrics 127.0.0.1:9123 often 5",
+                                      "metrics 127.0.0.1:9123 every 5 x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(bad[i]) != -1)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_non_null(strstr(errs.text, "metrics"));
+    }
+    struct config old, fresh;
+    cfg_parse_text("metrics 127.0.0.1:9123\n", 23, "a", &old, &errs);
+    cfg_parse_text("metrics 127.0.0.1:9124\n", 23, "b", &fresh, &errs);
+    char what[64];
+    assert_int_equal(cfg_restart_needed(&old, &fresh, what, sizeof what), 1);
+    assert_string_equal(what, "metrics");
 }
 
 int main(void)
@@ -634,9 +707,11 @@ int main(void)
         cmocka_unit_test(test_parse_prefix),
         cmocka_unit_test(test_refclock),
         cmocka_unit_test(test_source_equal),
+        cmocka_unit_test(test_xleave_and_hwtimestamp),
         cmocka_unit_test(test_match_sources),
         cmocka_unit_test(test_restart_needed),
         cmocka_unit_test(test_nts_directives),
+        cmocka_unit_test(test_metrics_directive),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

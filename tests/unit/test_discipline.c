@@ -180,6 +180,43 @@ static void test_slew_then_timer(void **state)
     assert_int_equal(t.n_updates, 1);
 }
 
+/*
+ * Smooth corrections: after updates 64 s apart, an offset within 3 sigma of the estimate is
+ * spread over corrtimeratio intervals (0.5: 32 s), a real error faster but never above
+ * maxslewrate; tracking reports the excursion and its peak.
+ */
+static void test_slew_spread_over_interval(void **state)
+{
+    (void)state;
+    struct disc_params p;
+    disc_default_params(&p);
+    p.max_slew_ppm = 50.0;
+    struct disc d;
+    struct disc_cmd cmd;
+    disc_init(&d, &p, 0.0, 0.0, 1.0, &cmd);
+    struct filt_meas m = {.offset = 0.0, .var = 20e-6 * 20e-6};
+    for (int i = 1; i <= 40; i++) {
+        m.time = disc_raw_time(&d, 64.0 * i);
+        disc_update(&d, 64.0 * i, &m, &cmd);
+    }
+    assert_true(fabs(d.update_interval - 64.0) < 1e-6);
+    m.offset = 2e-6;
+    m.time = disc_raw_time(&d, 64.0 * 41);
+    assert_int_equal(disc_update(&d, 64.0 * 41, &m, &cmd), FILT_ACCEPTED);
+    assert_true(fabs(cmd.timer_in - 32.0) < 1e-6);
+    struct disc_tracking t;
+    disc_get_tracking(&d, 64.0 * 41, &t);
+    assert_true(fabs(t.slew_ppm) < 0.1 && t.slew_ppm != 0.0);
+    /* A source's filter found a real 5 ms change: as fast as maxslewrate allows. */
+    m = (struct filt_meas){.time = disc_raw_time(&d, 64.0 * 42), .offset = 0.005,
+                           .var = 20e-6 * 20e-6, .change = true};
+    assert_int_equal(disc_update(&d, 64.0 * 42, &m, &cmd), FILT_FORCED);
+    disc_get_tracking(&d, 64.0 * 42, &t);
+    assert_true(cmd.timer_in >= 0.004 / 50e-6); /* rate-limited, not spread to 32 s only */
+    assert_true(fabs(t.slew_ppm) <= 50.01 && fabs(t.slew_ppm) > 40.0);
+    assert_true(t.peak_slew_ppm >= fabs(t.slew_ppm));
+}
+
 static void test_unused_sample_keeps_slew_timer(void **state)
 {
     (void)state;
@@ -467,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_converges_from_100ppm_and_half_second),
         cmocka_unit_test(test_holdover_keeps_frequency),
         cmocka_unit_test(test_slew_then_timer),
+        cmocka_unit_test(test_slew_spread_over_interval),
         cmocka_unit_test(test_unused_sample_keeps_slew_timer),
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_makestep_first_updates_only),

@@ -138,14 +138,20 @@ static void feed_steady(struct filt_source *f, int n, double t0, double offset)
     }
 }
 
+/* A source settled on 1 ms, 50 samples 16 s apart. */
+static void steady_source(struct filt_source *f)
+{
+    struct filt_params p;
+    filt_default_params(&p);
+    filt_source_init(f, &p, 0.0, 1e-12);
+    feed_steady(f, 50, 0.0, 0.001);
+}
+
 static void test_popcorn_spike_held(void **state)
 {
     (void)state;
-    struct filt_params p;
-    filt_default_params(&p);
     struct filt_source f;
-    filt_source_init(&f, &p, 0.0, 1e-12);
-    feed_steady(&f, 50, 0.0, 0.001);
+    steady_source(&f);
     struct ntp_sample spike = make_sample(16.0 * 50, 0.011, 300 * US);
     assert_int_equal(filt_source_add(&f, &spike, NULL), FILT_HELD);
     struct filt_estimate e;
@@ -157,25 +163,61 @@ static void test_popcorn_spike_held(void **state)
 static void test_popcorn_real_step_forced(void **state)
 {
     (void)state;
-    struct filt_params p;
-    filt_default_params(&p);
     struct filt_source f;
-    filt_source_init(&f, &p, 0.0, 1e-12);
-    feed_steady(&f, 50, 0.0, 0.001);
-    enum filt_verdict v[4];
-    for (int i = 0; i < 4; i++) {
+    steady_source(&f);
+    enum filt_verdict v[2];
+    for (int i = 0; i < 2; i++) {
         struct ntp_sample s = make_sample(16.0 * (50 + i), 0.011, 300 * US);
         v[i] = filt_source_add(&f, &s, NULL);
     }
+    /* Popcorn is isolated: a second sample as far off on the same side is a real step. */
     assert_int_equal(v[0], FILT_HELD);
-    assert_int_equal(v[1], FILT_HELD);
-    assert_int_equal(v[2], FILT_HELD);
-    assert_int_equal(v[3], FILT_FORCED);
+    assert_int_equal(v[1], FILT_FORCED);
+    assert_int_equal(f.kf.n_changes, 1);
     struct filt_estimate e;
-    filt_source_estimate(&f, 16.0 * 54, &e);
-    assert_true(fabs(e.offset - 0.011) < 1e-3);
+    filt_source_estimate(&f, 16.0 * 52, &e);
+    /* The held sample was replayed with the forced one: the step is taken whole. */
+    assert_true(fabs(e.offset - 0.011) < 100 * US);
     /* A forced sample is a disturbance: poll at minpoll for a while. */
     assert_int_equal(filt_recommend_poll(&f, 1e-18, 6, 10), 6);
+}
+
+/* Spikes on alternate sides stay popcorn, up to max_holds in a row. */
+static void test_popcorn_alternating_held(void **state)
+{
+    (void)state;
+    struct filt_source f;
+    steady_source(&f);
+    for (int i = 0; i < 3; i++) {
+        double off = i % 2 ? -0.009 : 0.011;
+        struct ntp_sample s = make_sample(16.0 * (50 + i), off, 300 * US);
+        assert_int_equal(filt_source_add(&f, &s, NULL), FILT_HELD);
+    }
+    assert_int_equal(f.kf.n_changes, 0);
+}
+
+/* A frequency step: the filter re-learns the frequency from the held run, not over hours. */
+static void test_kalman_frequency_step(void **state)
+{
+    (void)state;
+    struct filt_params p;
+    filt_default_params(&p);
+    p.wander_init = 1e-19;
+    struct filt_kalman k;
+    filt_kalman_init(&k, p.wander_init, 0.0, 1e-12);
+    uint64_t seed = 7;
+    double r = (20 * US) * (20 * US) / 12;
+    for (int i = 0; i < 300; i++) {
+        double t = 64.0 * i, step = 64.0 * 200;
+        double z = (unit_rand(&seed) - 0.5) * 20 * US + (i >= 200 ? 2e-6 * (t - step) : 0.0);
+        filt_kalman_update(&k, &p, t, z, r);
+        if (i == 210) {
+            double freq;
+            filt_kalman_predict(&k, t, NULL, NULL, &freq, NULL);
+            assert_true(fabs(freq - 2e-6) < 0.2e-6);
+        }
+    }
+    assert_true(k.n_changes >= 1);
 }
 
 static void test_root_distance(void **state)
@@ -246,6 +288,8 @@ int main(void)
         cmocka_unit_test(test_delay_weighting),
         cmocka_unit_test(test_popcorn_spike_held),
         cmocka_unit_test(test_popcorn_real_step_forced),
+        cmocka_unit_test(test_popcorn_alternating_held),
+        cmocka_unit_test(test_kalman_frequency_step),
         cmocka_unit_test(test_root_distance),
         cmocka_unit_test(test_poll_error_grows),
         cmocka_unit_test(test_poll_policy_lan_and_wan),

@@ -106,6 +106,26 @@ static void test_sample_from_reading(void **unused)
     assert_false(refclock_make_sample(&p, &r, &s));
 }
 
+static void test_number_pulse(void **unused)
+{
+    (void)unused;
+    /* An edge stamped 3 us after the system's second: modulo 1 s, the system is 3 us ahead. */
+    struct refclock_reading pulse = {.local = {1700000100, 3000}, .offset = -3e-6, .pulse = true}, out;
+    /* The coarse source says the system is 1.2 s behind (within 0.4 s of the phase + 1 s). */
+    assert_int_equal(refclock_number_pulse(&pulse, 1.2, &out), REFCLOCK_OK);
+    assert_true(fabs(out.offset - (1.0 - 3e-6)) < 1e-12);
+    assert_false(out.pulse);
+    assert_int_equal(refclock_number_pulse(&pulse, -0.39, &out), REFCLOCK_OK);
+    assert_true(fabs(out.offset + 3e-6) < 1e-12);
+    /* Half a second from the phase: which second is a guess. */
+    assert_int_equal(refclock_number_pulse(&pulse, 0.5, &out), REFCLOCK_NO_SECOND);
+    assert_int_equal(refclock_number_pulse(&pulse, -0.41, &out), REFCLOCK_NO_SECOND);
+    /* An edge just before the system's second (offset -0.999998 == +2 us modulo 1 s). */
+    pulse = (struct refclock_reading){.local = {1700000100, 999998000}, .offset = -0.999998, .pulse = true};
+    assert_int_equal(refclock_number_pulse(&pulse, 0.01, &out), REFCLOCK_OK);
+    assert_true(fabs(out.offset - 2e-6) < 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_decode_good),
         cmocka_unit_test(test_decode_rejects),
         cmocka_unit_test(test_sample_from_reading),
+        cmocka_unit_test(test_number_pulse),
     };
     return cmocka_run_group_tests_name("refclock", tests, NULL, NULL);
 }

@@ -311,6 +311,28 @@ static void test_peer_hysteresis(void **state)
     assert_int_equal(r.selected, 0);
 }
 
+/* An unproven source (too few samples) votes for the majority but is never combined or selected. */
+static void test_unproven_votes_only(void **state)
+{
+    (void)state;
+    struct sel_params p;
+    sel_default_params(&p);
+    struct sel_input in[3] = {src(0.000, 0.002), src(0.001, 0.002), src(0.5, 0.002)};
+    in[1].unproven = true;
+    enum sel_verdict v[3];
+    struct sel_result r;
+    run(&p, in, 3, -1, v, &r);
+    /* With its vote the first is a majority of 2 against the liar; the unproven is not combined. */
+    assert_int_equal(v[0], SEL_SELECTED);
+    assert_int_equal(v[1], SEL_OUTLIER);
+    assert_int_equal(v[2], SEL_FALSETICKER);
+    assert_int_equal(r.n_combined, 1);
+    /* Alone, unproven: nothing is selected. */
+    run(&p, &in[1], 1, -1, v, &r);
+    assert_int_equal(r.selected, -1);
+    assert_int_equal(v[0], SEL_OUTLIER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_combine_weighted),
         cmocka_unit_test(test_cluster_prunes_outlier),
         cmocka_unit_test(test_peer_hysteresis),
+        cmocka_unit_test(test_unproven_votes_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

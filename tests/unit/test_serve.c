@@ -28,6 +28,7 @@ struct fixture {
     struct net_addr client;
     uint64_t now_ns;
     uint8_t out[NTP_MAX_PACKET_LEN];
+    enum serve_tx tx;
 };
 
 static int setup(void **state)
@@ -70,7 +71,7 @@ static size_t serve(struct fixture *f, const uint8_t *req, size_t len)
     const struct serve_request rq = {
         .client = &f->client, .mono_ns = f->now_ns, .bytes = req, .len = len, .rx = RX,
     };
-    size_t n = serve_request(&f->policy, &f->state, f->rl, &rq, f->out, sizeof f->out, &f->c);
+    size_t n = serve_request(&f->policy, &f->state, f->rl, &rq, f->out, sizeof f->out, &f->c, &f->tx);
     assert_true(n <= len);
     return n;
 }
@@ -184,6 +185,44 @@ static void test_mac_counted_crypto_nak(void **state)
                                       .kod_deny = 1});
 }
 
+/* An interleaved request (RFC 9769): origin = our last reply's receive time, receive = a client value. */
+static size_t serve_xleave(struct fixture *f, ntp_ts origin, ntp_ts receive, ntp_ts rx)
+{
+    uint8_t req[NTP_HEADER_LEN];
+    request(req, 4, NTP_MODE_CLIENT);
+    store_be64(req + 24, origin);
+    store_be64(req + 32, receive);
+    const struct serve_request rq = {
+        .client = &f->client, .mono_ns = f->now_ns, .bytes = req, .len = sizeof req, .rx = rx,
+    };
+    return serve_request(&f->policy, &f->state, f->rl, &rq, f->out, sizeof f->out, &f->c, &f->tx);
+}
+
+static void test_interleaved_client(void **state)
+{
+    struct fixture *f = *state;
+    struct ntp_header h;
+    /* First contact: basic, nothing to record. */
+    assert_int_equal(serve_xleave(f, 0, 0, RX), NTP_HEADER_LEN);
+    assert_int_equal(f->tx, SERVE_TX_STAMP);
+    /* Its origin names our last receive time: an interleaved client, but no departure known yet. */
+    assert_int_equal(serve_xleave(f, RX, 0xC0FFEE, RX + 1000), NTP_HEADER_LEN);
+    assert_int_equal(f->tx, SERVE_TX_STAMP_RECORD);
+    assert_int_equal(pkt_decode(f->out, NTP_HEADER_LEN, &h, NULL), PKT_OK);
+    assert_true(h.origin == 0x1122334455667788ULL); /* basic: origin = request's transmit */
+    serve_record_departure(f->rl, &f->client, RX + 999, RX + 1500); /* not this reply's: ignored */
+    serve_record_departure(f->rl, &f->client, RX + 1000, RX + 1001);
+    /* Now interleaved: origin = request's receive, transmit = the last reply's departure. */
+    assert_int_equal(serve_xleave(f, RX + 1000, 0xBEEF, RX + 2000), NTP_HEADER_LEN);
+    assert_int_equal(f->tx, SERVE_TX_KEEP_RECORD);
+    assert_int_equal(pkt_decode(f->out, NTP_HEADER_LEN, &h, NULL), PKT_OK);
+    assert_true(h.origin == 0xBEEF && h.receive == RX + 2000 && h.transmit == RX + 1001);
+    /* A client whose origin is stale (a reply lost) falls back to basic. */
+    assert_int_equal(serve_xleave(f, RX + 1000, 0xBEEF, RX + 3000), NTP_HEADER_LEN);
+    assert_int_equal(f->tx, SERVE_TX_STAMP);
+    expect(f, (struct serve_counters){.received = 4, .replied = 4, .replied_xleave = 1});
+}
+
 static void test_drops_counted(void **state)
 {
     struct fixture *f = *state;
@@ -201,7 +240,7 @@ static void test_drops_counted(void **state)
 static uint64_t outcomes(const struct serve_counters *c)
 {
     return c->replied + c->kod_rate + c->kod_deny + c->malformed + c->bad_mode + c->control_mode +
-           c->auth_failed + c->no_room;
+           c->auth_failed + c->no_room + c->deferred + c->mssntp_extended;
 }
 
 /* Any remainder after the header: zeros, a MAC-sized tail, extension fields, noise. */
@@ -248,6 +287,7 @@ int main(void)
         T(test_rate_limited_drop),
         T(test_w32time_counted_symmetric),
         T(test_mac_counted_crypto_nak),
+        T(test_interleaved_client),
         T(test_drops_counted),
         T(test_reply_never_larger_than_request),
     };

@@ -65,6 +65,96 @@ static enum src_verdict exchange(struct source *s, ntp_ts t1, double offset, str
     return deliver(s, &h, ntp_add_sec(t1, 0.021), out);
 }
 
+/*
+ * A server `offset` ahead, 10 ms each way, that writes its basic transmit field
+ * 0.5 ms before its reply really leaves (1 ms after receiving). `interleaved`:
+ * it answers with the real departure of its previous reply, `prev_departure`.
+ */
+struct xleave_server {
+    double offset;
+    ntp_ts last_rx;        /* its receive time of our last request */
+    ntp_ts last_departure; /* when its last reply really left */
+};
+
+static enum src_verdict xleave_exchange(struct source *s, struct xleave_server *srv, ntp_ts t1,
+                                        bool answer_interleaved, struct ntp_sample *out)
+{
+    uint8_t req[SRC_REQUEST_LEN];
+    assert_int_equal(src_build_request(s, t1, NONCE + src_sent(s), req, sizeof req), SRC_REQUEST_LEN);
+    ntp_ts t2 = ntp_add_sec(t1, 0.010 + srv->offset);
+    struct ntp_header h = server_reply(req, t2, ntp_add_sec(t2, 0.0005));
+    bool asked = load_be64(req + 24) != 0 && load_be64(req + 24) == srv->last_rx;
+    if (answer_interleaved && asked) {
+        h.origin = load_be64(req + 32);
+        h.transmit = srv->last_departure;
+    }
+    srv->last_rx = t2;
+    srv->last_departure = ntp_add_sec(t2, 0.001);
+    src_set_tx_time(s, t1);
+    return deliver(s, &h, ntp_add_sec(t1, 0.021), out);
+}
+
+static void test_interleaved_client(void **state)
+{
+    (void)state;
+    struct source s;
+    struct src_params p = default_params();
+    p.xleave = true;
+    src_init(&s, &p);
+    struct xleave_server srv = {.offset = 0.5};
+    struct ntp_sample smp;
+    ntp_ts t1 = ntp_add_sec(base_time(), 100);
+    /* First a basic exchange: the early transmit field skews the offset by 0.25 ms. */
+    assert_int_equal(xleave_exchange(&s, &srv, t1, true, &smp), SRC_SAMPLE);
+    assert_true(fabs(smp.offset - 0.49975) < 1e-8);
+    assert_false(src_last_interleaved(&s));
+    /* Interleaved, but for the exchange just sampled: no second sample, still reachable. */
+    ntp_ts t1b = ntp_add_sec(t1, 64);
+    assert_int_equal(xleave_exchange(&s, &srv, t1b, true, &smp), SRC_XLEAVE_REPEAT);
+    assert_int_equal(src_reach(&s) & 1, 1);
+    /* Then samples of the previous exchange with the real departure: exact. */
+    assert_int_equal(xleave_exchange(&s, &srv, ntp_add_sec(t1, 128), true, &smp), SRC_SAMPLE);
+    assert_true(fabs(smp.offset - 0.5) < 1e-8);
+    assert_true(fabs(smp.delay - 0.020) < 1e-8);
+    assert_true(fabs(smp.local_time - (164.021)) < 1e-8); /* the previous exchange's T4 */
+    assert_true(src_last_interleaved(&s));
+    assert_int_equal(src_interleaved_samples(&s), 1);
+    /* A server that answers basic to an interleaved request gets a basic sample taken. */
+    assert_int_equal(xleave_exchange(&s, &srv, ntp_add_sec(t1, 192), false, &smp), SRC_SAMPLE);
+    assert_true(fabs(smp.offset - 0.49975) < 1e-8);
+    assert_false(src_last_interleaved(&s));
+}
+
+static void test_interleaved_request_format(void **state)
+{
+    (void)state;
+    struct source s;
+    struct src_params p = default_params();
+    src_init(&s, &p); /* without xleave, never interleaved requests */
+    struct xleave_server srv = {.offset = 0.1};
+    struct ntp_sample smp;
+    ntp_ts t1 = ntp_add_sec(base_time(), 100);
+    assert_int_equal(xleave_exchange(&s, &srv, t1, true, &smp), SRC_SAMPLE);
+    uint8_t req[SRC_REQUEST_LEN];
+    src_build_request(&s, ntp_add_sec(t1, 64), NONCE, req, sizeof req);
+    for (int i = 3; i < 40; i++)
+        assert_int_equal(req[i], 0);
+    /* With xleave: origin = the server's receive time, receive = a nonce; nothing of our clock. */
+    p.xleave = true;
+    src_init(&s, &p);
+    srv.last_rx = 0;
+    assert_int_equal(xleave_exchange(&s, &srv, t1, true, &smp), SRC_SAMPLE);
+    src_build_request(&s, ntp_add_sec(t1, 64), NONCE, req, sizeof req);
+    assert_true(load_be64(req + 24) == srv.last_rx);
+    uint64_t rx_nonce = load_be64(req + 32);
+    assert_true(rx_nonce != 0 && rx_nonce != NONCE);
+    /* A reply echoing the previous request's receive nonce is stale, not bogus. */
+    src_build_request(&s, ntp_add_sec(t1, 128), NONCE + 7, req, sizeof req);
+    struct ntp_header h = server_reply(req, ntp_add_sec(t1, 128.1), ntp_add_sec(t1, 128.2));
+    h.origin = rx_nonce;
+    assert_int_equal(deliver(&s, &h, ntp_add_sec(t1, 128.3), &smp), SRC_DROP_STALE);
+}
+
 static void test_request_format(void **state)
 {
     (void)state;
@@ -576,6 +666,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_format),
+        cmocka_unit_test(test_interleaved_client),
+        cmocka_unit_test(test_interleaved_request_format),
         cmocka_unit_test(test_full_exchange),
         cmocka_unit_test(test_tx_time_correction),
         cmocka_unit_test(test_bogus_origin),

@@ -295,7 +295,7 @@ static void test_take_control_refused(void **state)
     assert_int_equal(n.clock.n_errors, 1);
     assert_string_equal(sync_clock_op_name(n.clock.last_op), "take control");
     assert_serving_unsynchronised(&n);
-    run(&n, &c, 1);
+    run(&n, &c, SYNC_MIN_SAMPLES);
     assert_false(n.clock.failing);
     assert_int_equal(n.ref.mode, REF_SYNCED);
 }
@@ -344,6 +344,23 @@ static void test_reload_selection_params(void **state)
     assert_int_equal(n.ref.mode, REF_LOCAL); /* the held reference is too far now too */
 }
 
+/* One sample proves nothing: a source is selected once its filter has accepted a few. */
+static void test_not_selected_on_one_sample(void **state)
+{
+    (void)state;
+    struct fake_clock c = {0};
+    struct sync n;
+    start(&n, &c, false);
+    for (int i = 1; i < SYNC_MIN_SAMPLES; i++) {
+        run(&n, &c, 1);
+        assert_int_equal(n.sel.selected, -1);
+        assert_int_equal(n.n_updates, 0);
+    }
+    run(&n, &c, 1);
+    assert_int_equal(n.sel.selected, 0);
+    assert_int_equal(n.ref.mode, REF_SYNCED);
+}
+
 /* `makestep` turned on by a reload steps the next update; turned off, nothing steps. */
 static void test_reload_makestep(void **state)
 {
@@ -355,7 +372,7 @@ static void test_reload_makestep(void **state)
     sync_apply_params(&n, &p);
     assert_true(n.disc.params.makestep && n.disc.params.step_threshold == 0.1);
     assert_int_equal(n.disc.params.step_limit, -1);
-    run(&n, &c, 1);
+    run(&n, &c, SYNC_MIN_SAMPLES);
     assert_int_equal(c.n_steps, 1);
     assert_true(fabs(c.sys - c.t - SHIFT) < 1e-3);
 
@@ -378,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_take_control_refused),
         cmocka_unit_test(test_reload_selection_params),
         cmocka_unit_test(test_reload_makestep),
+        cmocka_unit_test(test_not_selected_on_one_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
