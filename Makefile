@@ -5,7 +5,8 @@
 #   tests/unit/test_*.c  -> one cmocka program each, linked with both libraries
 #   tests/sim/*.c        -> simulation harness library; tests/sim/test_*.c -> cmocka programs
 #   tests/fuzz/fuzz_*.c  -> libFuzzer targets (clang), corpora in tests/fuzz/corpus/NAME/
-#   bench/ntpload.c, bench/udpecho.c -> $(B)/ntpload, $(B)/udpecho (bench/serve.sh's load and floor)
+#   bench/ntpload.c, bench/udpecho.c -> $(B)/ntpload, $(B)/udpecho (bench/serve.sh's load and floor;
+#                                       ntpload links the libraries for NTS)
 # SAN=1 builds everything with ASan+UBSan into build-san/.
 
 CC ?= cc
@@ -25,7 +26,7 @@ else
 B ?= build
 endif
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) -MMD -MP
-LIBS = -lmicrohttpd -lssl -lcrypto -lseccomp -lpthread -lm
+LIBS = -lmicrohttpd -lssl -lcrypto -lnettle -lseccomp -lpthread -lm
 
 CORE_SRC := $(wildcard src/core/*.c)
 IO_SRC := $(filter-out src/io/main.c,$(wildcard src/io/*.c))
@@ -85,8 +86,12 @@ $(B)/tests/test_sim_%: $(B)/obj/tests/sim/test_sim_%.o $(SIM_LIB) $(IO_LIB) $(CO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
-# The benchmark's load generator and floor responder (bench/serve.sh), one C file each.
-$(B)/ntpload $(B)/udpecho: $(B)/%: $(B)/obj/bench/%.o
+# The benchmark's load generator and floor responder (bench/serve.sh), one C file each; ntpload
+# links the libraries for its NTS mode (NTS-KE client, NTS fields, AES-SIV).
+$(B)/ntpload: $(B)/obj/bench/ntpload.o $(IO_LIB) $(CORE_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/udpecho: $(B)/obj/bench/udpecho.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)

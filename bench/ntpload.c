@@ -14,6 +14,11 @@
  * reason; a request unanswered after -T ms is lost. Latency is from just before the sendmmsg()
  * that carried a request to just after the recvmmsg() that returned its reply (CLOCK_MONOTONIC).
  *
+ * With -N PORT it loads NTS (RFC 8915) instead: an NTS-KE handshake with the target on that TCP
+ * port at start (certificate checked against -A FILE, or the system store) gives the keys and a
+ * cookie, and every request then carries a fresh Unique Identifier, that cookie and an
+ * Authenticator sealed under the C2S key, so the server opens a cookie, checks a request and
+ * seals a reply with a new cookie for each. Replies are judged as above, against that length.
  * With -x each socket is an interleaved-mode client (RFC 9769) from an address of its own
  * (127.0.1.N, servers keep interleaved state per address): its requests carry as origin the
  * receive timestamp of the last reply it got and as receive field its nonce with the high bits
@@ -41,7 +46,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/nts.h"
+#include "io/nts_crypto.h"
+#include "io/nts_ke_client.h"
+
 #define NTP_HEADER_LEN 48
+#define REQUEST_MAX 512
 #define NTP_UNIX_EPOCH_DIFF 2208988800u
 #define MAX_SOCKETS 64
 #define MAX_BATCH 256
@@ -68,6 +78,15 @@ struct options {
     double rate; /* > 0: open loop */
     uint64_t max_requests;
     int accept_unsync, want_stratum, quiet, xleave;
+    int nts_port;       /* > 0: NTS requests, keys from an NTS-KE handshake on this port */
+    const char *nts_ca; /* the CA file the server's certificate is checked against ("" system store) */
+};
+
+/* What every NTS request is built from: the session's C2S key and one cookie, used again and again. */
+struct nts_load {
+    struct nts_session_keys keys;
+    uint8_t cookie[NTS_COOKIE_MAX_LEN];
+    size_t cookie_len;
 };
 
 /* Why a reply was not counted valid; REPLY_VALID first. */
@@ -126,7 +145,9 @@ struct schedule {
 };
 
 struct io_batch {
-    unsigned char out[MAX_BATCH][NTP_HEADER_LEN];
+    const struct nts_load *nts; /* NULL: plain requests */
+    size_t request_len;
+    unsigned char out[MAX_BATCH][REQUEST_MAX];
     unsigned char in[MAX_BATCH][RECV_BUF_LEN];
     struct iovec out_iov[MAX_BATCH], in_iov[MAX_BATCH];
     struct mmsghdr out_msg[MAX_BATCH], in_msg[MAX_BATCH];
@@ -212,7 +233,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: ntpload [-s ADDR] [-p PORT] [-d SEC] [-u SEC] [-c SOCKETS] (-w WINDOW | -r RATE)\n"
-            "               [-b BATCH] [-T MS] [-n COUNT] [-U] [-S STRATUM] [-x] [-q]\n"
+            "               [-b BATCH] [-T MS] [-n COUNT] [-U] [-S STRATUM] [-x] [-q] [-N PORT [-A CAFILE]]\n"
             "  -s ADDR    target, in 127.0.0.0/8 or ::1 (default 127.0.0.1)\n"
             "  -p PORT    target UDP port (default 123)\n"
             "  -d SEC     measured window, 0.1..60 s (default 5)\n"
@@ -226,7 +247,9 @@ static void usage(void)
             "  -U         count unsynchronised replies (LI 3 or stratum 16) as valid\n"
             "  -S N       count only replies of stratum N as valid\n"
             "  -x         interleaved-mode clients (RFC 9769), one address each (IPv4 only)\n"
-            "  -q         print only the final key=value line\n",
+            "  -q         print only the final key=value line\n"
+            "  -N PORT    NTS requests, keys and cookie from an NTS-KE handshake on TCP PORT\n"
+            "  -A FILE    CA certificates the NTS-KE server is checked against (default: system store)\n",
             MAX_SOCKETS, MAX_BATCH);
     exit(2);
 }
@@ -247,10 +270,10 @@ static struct options parse_options(int argc, char **argv)
 {
     struct options o = {
         .target = "127.0.0.1", .port = 123, .duration_s = 5, .warmup_s = 0.5, .timeout_ms = 200,
-        .sockets = 1, .window = 1, .batch = 64, .max_requests = 100000000, .want_stratum = -1,
+        .sockets = 1, .window = 1, .batch = 64, .max_requests = 100000000, .want_stratum = -1, .nts_ca = "",
     };
     int c;
-    while ((c = getopt(argc, argv, "s:p:d:u:c:w:r:b:T:n:US:xqh")) != -1) {
+    while ((c = getopt(argc, argv, "s:p:d:u:c:w:r:b:T:n:US:xqN:A:h")) != -1) {
         switch (c) {
         case 's': o.target = optarg; break;
         case 'p': o.port = (int)parse_number(optarg, 'p', 1, 65535); break;
@@ -266,6 +289,8 @@ static struct options parse_options(int argc, char **argv)
         case 'S': o.want_stratum = (int)parse_number(optarg, 'S', 0, 16); break;
         case 'x': o.xleave = 1; break;
         case 'q': o.quiet = 1; break;
+        case 'N': o.nts_port = (int)parse_number(optarg, 'N', 1, 65535); break;
+        case 'A': o.nts_ca = optarg; break;
         default: usage();
         }
     }
@@ -365,7 +390,7 @@ static int open_flow(struct flow *f, const struct sockaddr_storage *dst, socklen
 static void init_io_batch(struct io_batch *io)
 {
     for (int i = 0; i < MAX_BATCH; i++) {
-        io->out_iov[i] = (struct iovec){.iov_base = io->out[i], .iov_len = NTP_HEADER_LEN};
+        io->out_iov[i] = (struct iovec){.iov_base = io->out[i], .iov_len = io->request_len};
         io->out_msg[i].msg_hdr = (struct msghdr){.msg_iov = &io->out_iov[i], .msg_iovlen = 1};
         io->in_iov[i] = (struct iovec){.iov_base = io->in[i], .iov_len = RECV_BUF_LEN};
         io->in_msg[i].msg_hdr = (struct msghdr){.msg_iov = &io->in_iov[i], .msg_iovlen = 1};
@@ -381,7 +406,7 @@ static struct pending *slot_of(struct flow *f, uint64_t nonce)
 
 /* Classifies one reply and releases the request it answers, if any. */
 static enum verdict judge_reply(const struct options *o, struct flow *f, const unsigned char *r,
-                                size_t len, uint64_t *sent_ns, int *interleaved)
+                                size_t len, size_t request_len, uint64_t *sent_ns, int *interleaved)
 {
     if (len < NTP_HEADER_LEN)
         return REPLY_SHORT;
@@ -397,7 +422,7 @@ static enum verdict judge_reply(const struct options *o, struct flow *f, const u
     p->sent_ns = 0; /* answered, valid or not */
     f->outstanding--;
     unsigned leap = r[0] >> 6, version = (r[0] >> 3) & 7, mode = r[0] & 7, stratum = r[1];
-    if (len > NTP_HEADER_LEN)
+    if (len > request_len)
         return REPLY_LONGER; /* a server must never amplify */
     if (mode != 4 || version != 4)
         return REPLY_MODE;
@@ -424,7 +449,8 @@ static void receive_flow(const struct options *o, struct flow *f, struct io_batc
         for (int i = 0; i < n; i++) {
             uint64_t sent_ns = 0;
             int interleaved = 0;
-            enum verdict v = judge_reply(o, f, io->in[i], io->in_msg[i].msg_len, &sent_ns, &interleaved);
+            enum verdict v = judge_reply(o, f, io->in[i], io->in_msg[i].msg_len, io->request_len, &sent_ns,
+                                         &interleaved);
             t->replies[v]++;
             if (v == REPLY_VALID) {
                 f->last_rx = read_be64(io->in[i] + 32);
@@ -479,6 +505,24 @@ static uint64_t make_nonce(struct flow *f, uint64_t seq, uint64_t ntp_seconds, u
     return ntp_seconds << 32 | fraction;
 }
 
+/* UID, the cookie, an Authenticator over all before it (RFC 8915 §5.6); the request's length. */
+static size_t nts_extend(const struct nts_load *nts, unsigned char *p, uint64_t *rng)
+{
+    uint8_t uid[32], nonce[NTS_NONCE_LEN];
+    for (size_t i = 0; i < sizeof uid; i += 8)
+        write_be64(uid + i, next_random(rng));
+    write_be64(nonce, next_random(rng));
+    write_be64(nonce + 8, next_random(rng));
+    size_t pos = NTP_HEADER_LEN;
+    struct nts_fields f;
+    if (!nts_ef_put(p, REQUEST_MAX, &pos, NTS_EF_UID, uid, sizeof uid) ||
+        !nts_ef_put(p, REQUEST_MAX, &pos, NTS_EF_COOKIE, nts->cookie, nts->cookie_len) ||
+        !nts_auth_put(p, REQUEST_MAX, &pos, nonce, sizeof nonce, NTS_TAG_LEN, &f) ||
+        !nts_aead_seal(nts->keys.c2s, nonce, sizeof nonce, p, f.auth_off, NULL, 0, p + f.sealed_off))
+        return 0;
+    return pos;
+}
+
 static void fill_requests(const struct options *o, struct flow *f, struct io_batch *io, int count,
                           uint64_t *rng)
 {
@@ -497,6 +541,8 @@ static void fill_requests(const struct options *o, struct flow *f, struct io_bat
             write_be64(p + 24, f->last_rx);
             write_be64(p + 32, nonce ^ XLEAVE_MARK);
         }
+        if (io->nts)
+            nts_extend(io->nts, p, rng);
     }
 }
 
@@ -714,6 +760,27 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/* One NTS-KE handshake: its C2S key and first cookie make every request. */
+static int nts_start(const struct options *o, struct nts_load *nts, struct io_batch *io)
+{
+    static struct nts_ke_client ke;
+    if (nts_ke_fetch(&ke, o->target, (uint16_t)o->nts_port, o->nts_ca, 5.0) != 0) {
+        fprintf(stderr, "ntpload: NTS-KE with %s port %d: %s\n", o->target, o->nts_port, ke.error);
+        return -1;
+    }
+    nts->keys = ke.keys;
+    nts->cookie_len = ke.resp.cookie_len[0];
+    memcpy(nts->cookie, ke.resp.cookies[0], nts->cookie_len);
+    unsigned char probe[REQUEST_MAX] = {0};
+    uint64_t rng = 1;
+    io->nts = nts;
+    io->request_len = nts_extend(nts, probe, &rng);
+    if (!o->quiet)
+        printf("NTS: keys and a %zu-byte cookie from NTS-KE port %d; requests of %zu bytes\n", nts->cookie_len,
+               o->nts_port, io->request_len);
+    return io->request_len ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = parse_options(argc, argv);
@@ -726,6 +793,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.sockets; i++)
         if (open_flow(&flows[i], &dst, dst_len, ring_bits, o.xleave ? i : -1) != 0)
             return 1;
+    static struct nts_load nts;
+    io.request_len = NTP_HEADER_LEN;
+    if (o.nts_port && nts_start(&o, &nts, &io) != 0)
+        return 1;
     init_io_batch(&io);
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigaction(SIGINT, &sa, NULL);

@@ -11,7 +11,9 @@ libc6-dev               libc headers and crt files (gcc only recommends it)
 binutils                ar (Makefile), nm and readelf (tools/check-*.sh)
 clang                   make CC=clang, fuzz targets
 libclang-rt-14-dev      clang 14's sanitizer and libFuzzer runtimes (build-fuzz/fuzz_*)
-libssl-dev              -lssl -lcrypto
+libssl-dev              -lssl -lcrypto (TLS for NTS-KE, HKDF, random bytes)
+openssl                 the openssl CLI: test CAs and certificates (NTS tests 46-49, bench/nts.sh)
+nettle-dev              -lnettle: AES-SIV-CMAC-256 for NTS (OpenSSL 3.0's cannot seal an empty plaintext)
 libseccomp-dev          -lseccomp: horloged's system-call allow-list (src/io/sandbox.c)
 libcmocka-dev           unit and simulation tests
 libmicrohttpd-dev       -lmicrohttpd: the metrics directive's HTTP server (io/webserver)

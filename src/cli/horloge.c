@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "io/kvdoc.h"
+#include "cli/ntske.h"
 #include "cli/query.h"
 #include "cli/render.h"
 #include "io/config.h"
@@ -30,6 +31,8 @@ static void usage(FILE *f)
             "  clients       the busiest clients\n"
             "  metrics       all of them in the Prometheus text format (or JSON with --json)\n"
             "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
+            "  ntske HOST [-p PORT] [--cafile FILE] [--requests]   an NTS-KE handshake: keys, server,\n"
+            "                cookies (and ready NTS requests)\n"
             "default control socket: %s\n",
             CFG_DEFAULT_CONTROLSOCKET);
 }
@@ -158,6 +161,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[first], "query") == 0)
         return run_query(n, rest, json);
+    if (strcmp(argv[first], "ntske") == 0)
+        return ntske_run(n, rest);
     if (n > 0) {
         fprintf(stderr, "horloge %s: unexpected '%s'\n", argv[first], rest[0]);
         return 2;

@@ -20,6 +20,7 @@
 #include "core/history.h"
 #include "core/discipline.h"
 #include "core/ntp.h"
+#include "core/nts.h"
 #include "core/packet.h"
 #include "core/refclock.h"
 #include "core/source.h"
@@ -619,9 +620,16 @@ static bool source_option(struct parser *p, struct args *a, const char *opt,
         src->prefer = true;
         return true;
     }
+    if (!src->is_pool && strcmp(opt, "nts") == 0) {
+        src->nts = true;
+        return true;
+    }
     if (strcmp(opt, "port") == 0) {
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 65535, "a port number", &v))
             src->port = (uint16_t)v;
+    } else if (!src->is_pool && strcmp(opt, "ntsport") == 0) {
+        if ((w = need_value(p, a, opt)) && get_long(p, a, w, 1, 65535, "a port number", &v))
+            src->nts_port = (uint16_t)v;
     } else if (strcmp(opt, "minpoll") == 0) {
         *min_given = true;
         if ((w = need_value(p, a, opt)) && get_long(p, a, w, SRC_POLL_MIN, SRC_POLL_MAX, "a poll exponent", &v))
@@ -677,6 +685,7 @@ static void add_source(struct parser *p, struct args *a, bool is_pool)
     src.minpoll = NTP_DEFAULT_MINPOLL;
     src.maxpoll = NTP_DEFAULT_MAXPOLL;
     src.maxsources = 4;
+    src.nts_port = NTS_KE_DEFAULT_PORT;
     char q[CFG_QUOTE_MAX + 4];
     if (!valid_host(host)) {
         parse_error(p, "%s: '%s' is not a host name or address", a->directive, quote(host, q));
@@ -854,6 +863,93 @@ static void do_leapsmear(struct parser *p, struct args *a)
     }
 }
 
+/* ---- NTS ---- */
+
+/* ntsservercert and ntsserverkey: the n-th of each make a pair. */
+static void add_nts_file(struct parser *p, struct args *a, char (*files)[CFG_PATH_MAX], unsigned *n)
+{
+    const char *w = need_word(p, a);
+    if (!w)
+        return;
+    if (*n >= CFG_MAX_NTS_CERTS) {
+        parse_error(p, "%s: more than %d", a->directive, CFG_MAX_NTS_CERTS);
+        return;
+    }
+    if (get_path(p, a, w, CFG_PATH_MAX - 1, files[*n]))
+        (*n)++;
+}
+
+static void do_ntsservercert(struct parser *p, struct args *a)
+{
+    add_nts_file(p, a, p->cfg->nts.cert, &p->cfg->nts.n_certs);
+}
+
+static void do_ntsserverkey(struct parser *p, struct args *a)
+{
+    add_nts_file(p, a, p->cfg->nts.key, &p->cfg->nts.n_keys);
+}
+
+static void do_nts_port(struct parser *p, struct args *a, uint16_t *dst)
+{
+    const char *w = need_word(p, a);
+    long v;
+    if (w && get_long(p, a, w, 1, 65535, "a port number", &v))
+        *dst = (uint16_t)v;
+}
+
+static void do_ntsport(struct parser *p, struct args *a) { do_nts_port(p, a, &p->cfg->nts.port); }
+static void do_ntsntpport(struct parser *p, struct args *a) { do_nts_port(p, a, &p->cfg->nts.ntp_port); }
+
+static void do_ntsntpserver(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    char q[CFG_QUOTE_MAX + 4];
+    if (w && (!valid_host(w) || strlen(w) > NTS_HOST_MAX))
+        parse_error(p, "ntsntpserver: '%s' is not a host name or address", quote(w, q));
+    else if (w)
+        strcpy(p->cfg->nts.ntp_server, w);
+}
+
+static void do_ntsrotate(struct parser *p, struct args *a)
+{
+    const char *w = need_word(p, a);
+    long v;
+    if (w && get_long(p, a, w, 60, 365L * 86400, "a key lifetime in seconds", &v))
+        p->cfg->nts.rotate = (unsigned)v;
+}
+
+static void do_nts_path(struct parser *p, struct args *a, char *dst)
+{
+    const char *w = need_word(p, a);
+    if (w)
+        get_path(p, a, w, CFG_PATH_MAX - 1, dst);
+}
+
+static void do_ntsdumpdir(struct parser *p, struct args *a) { do_nts_path(p, a, p->cfg->nts.dumpdir); }
+static void do_ntsmasterkey(struct parser *p, struct args *a) { do_nts_path(p, a, p->cfg->nts.masterkey); }
+static void do_ntstrustedcerts(struct parser *p, struct args *a) { do_nts_path(p, a, p->cfg->nts.trusted_certs); }
+
+static void do_ntsratelimit(struct parser *p, struct args *a)
+{
+    struct cfg_nts *nts = &p->cfg->nts;
+    const char *opt;
+    while ((opt = next_word(a))) {
+        long v;
+        const char *w = need_value(p, a, opt);
+        if (!w)
+            return;
+        if (strcmp(opt, "interval") == 0 && get_long(p, a, w, -4, 12, "an interval exponent", &v)) {
+            nts->ratelimit_interval_log2 = (int)v;
+        } else if (strcmp(opt, "burst") == 0 && get_long(p, a, w, 1, 255, "a burst size", &v)) {
+            nts->ratelimit_burst = (unsigned)v;
+        } else if (strcmp(opt, "interval") != 0 && strcmp(opt, "burst") != 0) {
+            char q[CFG_QUOTE_MAX + 4];
+            parse_error(p, "ntsratelimit: unknown option '%s'", quote(opt, q));
+            return;
+        }
+    }
+}
+
 struct directive {
     const char *name;
     void (*parse)(struct parser *p, struct args *a);
@@ -890,6 +986,16 @@ static const struct directive directives[] = {
     {"metrics", do_metrics},
     {"keyfile", do_keyfile},
     {"ntpsigndsocket", do_ntpsigndsocket},
+    {"ntsservercert", do_ntsservercert},
+    {"ntsserverkey", do_ntsserverkey},
+    {"ntsport", do_ntsport},
+    {"ntsntpserver", do_ntsntpserver},
+    {"ntsntpport", do_ntsntpport},
+    {"ntsrotate", do_ntsrotate},
+    {"ntsdumpdir", do_ntsdumpdir},
+    {"ntsmasterkey", do_ntsmasterkey},
+    {"ntsratelimit", do_ntsratelimit},
+    {"ntstrustedcerts", do_ntstrustedcerts},
 };
 
 static bool is_blank(char c)
@@ -971,6 +1077,10 @@ void cfg_defaults(struct config *cfg)
     cfg->corrtimeratio = DISC_CORR_TIME_RATIO;
     cfg->maxslewrate = DISC_MAX_SLEW_PPM;
     cfg->leapsmear = LEAPSMEAR_OFF;
+    cfg->nts.port = NTS_KE_DEFAULT_PORT;
+    cfg->nts.rotate = 86400;
+    cfg->nts.ratelimit_interval_log2 = 0;
+    cfg->nts.ratelimit_burst = 16;
 }
 
 static void errs_clear(struct cfg_errors *errs)
@@ -1005,6 +1115,9 @@ int cfg_parse_text(const char *text, size_t len, const char *name, struct config
         }
         pos += line_len + 1;
     }
+    if (cfg->nts.n_certs != cfg->nts.n_keys)
+        parse_error(&p, "ntsservercert and ntsserverkey come in pairs: %u certificate(s), %u key(s)",
+                    cfg->nts.n_certs, cfg->nts.n_keys);
     return errs->count ? -1 : 0;
 }
 
@@ -1050,7 +1163,8 @@ bool cfg_source_equal(const struct cfg_source *a, const struct cfg_source *b)
     return strcmp(a->host, b->host) == 0 && a->port == b->port && a->is_pool == b->is_pool &&
            a->iburst == b->iburst && a->prefer == b->prefer && a->xleave == b->xleave &&
            a->minpoll == b->minpoll &&
-           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->key == b->key;
+           a->maxpoll == b->maxpoll && a->maxsources == b->maxsources && a->key == b->key &&
+           a->nts == b->nts && a->nts_port == b->nts_port;
 }
 
 unsigned cfg_match_sources(const struct config *old, const struct config *fresh,
@@ -1111,6 +1225,15 @@ static void name_if(bool changed, const char *name, unsigned *n, char *buf, size
     (*n)++;
 }
 
+/* NTS settings other than the certificate files (which SIGHUP reads again) and ntstrustedcerts. */
+static bool nts_server_equal(const struct cfg_nts *a, const struct cfg_nts *b)
+{
+    return (a->n_certs > 0) == (b->n_certs > 0) && a->port == b->port &&
+           strcmp(a->ntp_server, b->ntp_server) == 0 && a->ntp_port == b->ntp_port && a->rotate == b->rotate &&
+           strcmp(a->dumpdir, b->dumpdir) == 0 && strcmp(a->masterkey, b->masterkey) == 0 &&
+           a->ratelimit_interval_log2 == b->ratelimit_interval_log2 && a->ratelimit_burst == b->ratelimit_burst;
+}
+
 /* Each of these is read once at start: sockets bound, files created, privileges dropped, threads made. */
 unsigned cfg_restart_needed(const struct config *old, const struct config *fresh, char *buf, size_t cap)
 {
@@ -1128,6 +1251,7 @@ unsigned cfg_restart_needed(const struct config *old, const struct config *fresh
     name_if(old->seccomp != fresh->seccomp, "seccomp", &n, buf, cap);
     name_if(old->log != fresh->log, "log", &n, buf, cap);
     name_if(!refclocks_equal(old, fresh), "refclock", &n, buf, cap);
+    name_if(!nts_server_equal(&old->nts, &fresh->nts), "nts (other than the certificates)", &n, buf, cap);
     name_if(!hwtimestamp_equal(old, fresh), "hwtimestamp", &n, buf, cap);
     name_if(old->metrics_enabled != fresh->metrics_enabled || old->metrics_port != fresh->metrics_port ||
                 memcmp(&old->metrics_addr, &fresh->metrics_addr, sizeof old->metrics_addr) != 0 ||

@@ -49,6 +49,16 @@
  *   hwtimestamp IFACE           NIC (hardware) timestamps for the upstream sources' packets on
  *                               IFACE where it has them, software timestamps otherwise; repeatable
  *   driftfile PATH
+ *   ntsservercert FILE / ntsserverkey FILE   an NTS-KE certificate chain and its key (PEM;
+ *                               repeatable, paired in order); with them, NTS is served
+ *   ntsport N                   NTS-KE TCP port (default 4460)
+ *   ntsntpserver HOST / ntsntpport N   NTP server and port NTS-KE sends clients to (default: us)
+ *   ntsrotate SECONDS           cookie key lifetime (default 86400; a few previous keys kept)
+ *   ntsdumpdir DIR              where cookie keys are saved, so a restart keeps cookies valid
+ *   ntsmasterkey FILE           a secret shared by servers of one pool: cookie keys derived from it
+ *   ntsratelimit [interval I] [burst B]   NTS-KE handshakes per client address (default 0, 16)
+ *   ntstrustedcerts FILE        CA certificates an NTS client trusts (default: the system store)
+ *   server HOST ... nts [ntsport P]   authenticate a server with NTS
  *   leapseclist PATH            IETF/NIST leap-seconds.list; read at start and on SIGHUP (not here: a
  *                               bad file is a warning, never a config error); while not expired it
  *                               decides the leap indicator (LI=1/2 in the last UTC day before an entry)
@@ -85,7 +95,27 @@ struct cfg_source {
     int minpoll;         /* default 6 */
     int maxpoll;         /* default 10 */
     unsigned maxsources; /* pools only, default 4 */
+    bool nts;            /* authenticated with NTS (RFC 8915) */
+    uint16_t nts_port;   /* its NTS-KE port, default 4460 */
     uint32_t key;        /* `key N`: requests signed and replies checked with keyfile key N; 0 = none */
+};
+
+#define CFG_MAX_NTS_CERTS 4
+
+/* NTS (RFC 8915): the NTS-KE server, cookie keys, and what NTS clients trust. */
+struct cfg_nts {
+    unsigned n_certs, n_keys;
+    char cert[CFG_MAX_NTS_CERTS][CFG_PATH_MAX];
+    char key[CFG_MAX_NTS_CERTS][CFG_PATH_MAX];
+    uint16_t port;                    /* ntsport, default 4460 */
+    char ntp_server[CFG_HOST_MAX];    /* "" = none sent */
+    uint16_t ntp_port;                /* 0 = none sent */
+    unsigned rotate;                  /* s */
+    char dumpdir[CFG_PATH_MAX];
+    char masterkey[CFG_PATH_MAX];
+    int ratelimit_interval_log2;      /* one handshake per 2^I s per client, on average */
+    unsigned ratelimit_burst;
+    char trusted_certs[CFG_PATH_MAX]; /* "" = the system store */
 };
 
 #define CFG_MAX_REFCLOCKS 8
@@ -144,6 +174,7 @@ struct config {
     enum leapsmear_kind leapsmear;
     char driftfile[CFG_PATH_MAX];     /* empty = none */
     char leapseclist[CFG_PATH_MAX];   /* empty = none */
+    struct cfg_nts nts;
     /* `metrics ADDRESS:PORT [every SECONDS]`: the HTTP status page and /metrics (io/webserver). */
     bool metrics_enabled;
     struct net_addr metrics_addr;

@@ -27,6 +27,7 @@
 #include "io/control.h"
 #include "io/leaplist.h"
 #include "io/loop.h"
+#include "io/nts_service.h"
 #include "io/privsep.h"
 #include "io/process.h"
 #include "io/refclock.h"
@@ -71,6 +72,7 @@ struct horloged {
     int tick_timer, discipline_timer, drift_timer;
     bool sync_started;
     struct leaplist leaplist;
+    struct nts_service nts;
     struct webserver web;
     struct history history;     /* the status page's plots (pages.c) */
     struct events events;       /* what the log has said of the engine's state (io/events) */

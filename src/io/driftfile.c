@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/atomicfile.h"
+
 /* Longer than any line we or chrony write: anything beyond is not a drift file. */
 #define DRIFT_TEXT_MAX 256
 
@@ -89,55 +91,6 @@ enum drift_status drift_read(const char *path, struct drift_value *out, int *sys
     return fail(drift_parse(text, out), 0, sys_errno);
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int sync_directory_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    errno = err;
-    return rc;
-}
-
-/* Writes `text` into a new temporary file beside `path`, synced to disk; returns its fd or -1. */
-static int write_temp(char *tmp, const char *text)
-{
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (fchmod(fd, 0644) == 0 && write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0)
-        return fd;
-    int err = errno;
-    close(fd);
-    unlink(tmp);
-    errno = err;
-    return -1;
-}
-
 enum drift_status drift_write(const char *path, const struct drift_value *value, int *sys_errno)
 {
     if (!isfinite(value->freq_ppm) || !isfinite(value->skew_ppm) ||
@@ -146,18 +99,7 @@ enum drift_status drift_write(const char *path, const struct drift_value *value,
         return fail(DRIFT_RANGE, 0, sys_errno);
     char text[DRIFT_TEXT_MAX];
     snprintf(text, sizeof text, "%20.6f %20.6f\n", 0.0 - value->freq_ppm, value->skew_ppm);
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp)
-        return fail(DRIFT_IO, ENAMETOOLONG, sys_errno);
-    int fd = write_temp(tmp, text);
-    if (fd < 0)
-        return fail(DRIFT_IO, errno, sys_errno);
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int err = errno;
-        unlink(tmp);
-        return fail(DRIFT_IO, err, sys_errno);
-    }
-    if (sync_directory_of(path) < 0)
+    if (atomicfile_write(path, text, strlen(text), 0644) < 0)
         return fail(DRIFT_IO, errno, sys_errno);
     return fail(DRIFT_OK, 0, sys_errno);
 }

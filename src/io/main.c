@@ -131,6 +131,7 @@ static void reload_config(struct horloged *d)
     warn_restart_needed(d, &fresh);
     d->cfg = fresh;
     server_apply_config(d->srv, &d->cfg);
+    nts_service_reload(&d->nts, &d->cfg);
     timekeeping_reload(d);
     log_info("reloaded %s", d->config_path);
 }
@@ -219,7 +220,7 @@ static int start(struct horloged *d)
     d->state = *ref_resp_state(&d->sync.ref);
     d->state.precision = d->precision;
     d->srv = server_open(&d->cfg, &d->state);
-    if (!d->srv)
+    if (!d->srv || nts_service_open(&d->nts, &d->cfg, &d->auth) < 0)
         return -1;
     server_set_auth(d->srv, &d->auth);
     server_set_signer(d->srv, d->signer);
@@ -244,7 +245,8 @@ static int start(struct horloged *d)
     bool steers_itself = d->clock_controlled && d->privsep.fd < 0;
     if (sandbox_start(d->cfg.seccomp, steers_itself, getenv("LD_PRELOAD") != NULL) < 0)
         return -1;
-    if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0)
+    if (server_start_threads(d->srv) < 0 || server_register(d->srv, &d->loop) < 0 ||
+        nts_service_start(&d->nts) < 0)
         return -1;
     timekeeping_publish(d);
     if (timekeeping_start_timers(d) < 0 || upstream_start(&d->up) < 0)
@@ -264,6 +266,7 @@ static void stop(struct horloged *d)
     webserver_close(&d->web);
     control_close(&d->control);
     server_close(d->srv);
+    nts_service_close(&d->nts);
     ntpsignd_close(d->signer);
     timekeeping_stop(d);
     privsep_stop(&d->privsep);

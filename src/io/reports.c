@@ -155,6 +155,7 @@ static void report_serverstats(struct horloged *d, struct kv_out *out)
         memcpy(&v, (const char *)&c + serverstats_fields[i].offset, sizeof v);
         kv_add(out, serverstats_fields[i].key, "%llu", (unsigned long long)v);
     }
+    nts_service_report(&d->nts, out);
     report_signer(d, out);
     struct server_layout layout;
     server_get_layout(d->srv, &layout);

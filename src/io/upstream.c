@@ -5,11 +5,13 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/packet.h"
 #include "io/log.h"
+#include "io/nts_source.h"
 #include "io/sockio.h"
 
 /* A pool line whose peers were lost, or a name that did not resolve, is tried again this much later. */
@@ -159,6 +161,11 @@ static void start_resolve(struct upstream *u, unsigned i)
 /* Unregisters and closes the peer's socket; the caller has taken it out of the engine. */
 static void release_peer(struct upstream *u, struct upstream_peer *p)
 {
+    if (p->nts) {
+        nts_source_close(p->nts);
+        free(p->nts);
+        p->nts = NULL;
+    }
     loop_unwatch_fd(u->loop, p->fd);
     loop_timer_free(u->loop, p->timer);
     close(p->fd);
@@ -306,6 +313,8 @@ static void read_departures(struct upstream *u, struct upstream_peer *p)
 static void send_request(struct upstream *u, struct upstream_peer *p)
 {
     uint8_t buf[NTP_MAX_PACKET_LEN]; /* the header, and whatever the authenticator appends */
+    if (p->nts)
+        nts_source_poll(p->nts);
     size_t n = assoc_build_request(&p->assoc, local_now(u), sockio_random64(), buf, sizeof buf);
     if (n == 0)
         return;
@@ -438,21 +447,58 @@ static struct src_params peer_params(const struct upstream *u, const struct cfg_
     };
 }
 
+/* A handshake named the NTP port to use: the socket is connected there from now on. */
+static void peer_nts_ready(void *ctx, uint16_t ntp_port)
+{
+    struct upstream_peer *p = ctx;
+    if (!ntp_port || ntp_port == netaddr_port_of(&p->addr.sa))
+        return;
+    struct resolve_addr moved = p->addr;
+    struct net_addr net;
+    resolve_to_net_addr(&moved, &net);
+    moved.len = netaddr_to_sockaddr(&net, ntp_port, &moved.sa);
+    if (connect(p->fd, (const struct sockaddr *)&moved.sa, moved.len) < 0) {
+        log_warn("source %s: cannot move to NTP port %u: %s", netaddr_format(&p->net).text, ntp_port, strerror(errno));
+        return;
+    }
+    p->addr = moved;
+    log_info("source %s: NTP on port %u, as its NTS-KE server says", netaddr_format(&p->net).text, ntp_port);
+}
+
+/* `server ... nts`: the source's NTS-KE and session, whose strategy the association uses. */
+static struct nts_source *open_nts(struct upstream *u, const struct cfg_source *cs, const struct net_addr *net)
+{
+    struct nts_source *nts = cs->nts ? calloc(1, sizeof *nts) : NULL;
+    if (nts && nts_source_init(nts, u->loop, cs, net, &u->cfg, peer_nts_ready, NULL) == 0)
+        return nts;
+    free(nts);
+    return NULL;
+}
+
 static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolve_addr *a)
 {
     const struct cfg_source *cs = &u->cfg.sources[cfg_index];
     struct net_addr net, local;
     resolve_to_net_addr(a, &net);
+    struct nts_source *nts = open_nts(u, cs, &net);
     bool tx_stamps = false;
-    int fd = open_peer_socket(u, a, &local, &tx_stamps);
-    if (fd < 0)
+    int fd = cs->nts && !nts ? -1 : open_peer_socket(u, a, &local, &tx_stamps);
+    if (fd < 0) {
+        if (nts)
+            nts_source_close(nts);
+        free(nts);
         return;
+    }
     struct src_params sp = peer_params(u, cs, &net, &local);
     struct assoc assoc;
-    struct upstream_peer *p = assoc_init(&assoc, u->sync, &sp, NULL) == 0 ? peer_slot(u, assoc.sync_index) : NULL;
+    struct auth_instance auth = nts ? nts_source_auth(nts) : (struct auth_instance){.ops = &auth_none};
+    struct upstream_peer *p = assoc_init(&assoc, u->sync, &sp, &auth) == 0 ? peer_slot(u, assoc.sync_index) : NULL;
     if (p) {
         *p = (struct upstream_peer){.cfg_index = cfg_index, .addr = *a, .net = net, .fd = fd,
-                                    .owner = u, .assoc = assoc, .active = true, .tx_stamps = tx_stamps};
+                                    .owner = u, .assoc = assoc, .active = true, .tx_stamps = tx_stamps,
+                                    .nts = nts};
+        if (nts)
+            nts->ready_ctx = p;
         use_key(u, p, cs);
         if (register_peer(u, p)) {
             log_info("source %s (%s) added, from %s", netaddr_format_port(&net, netaddr_port_of(&a->sa)).text,
@@ -464,6 +510,9 @@ static void add_peer(struct upstream *u, unsigned cfg_index, const struct resolv
     log_warn("%s: no room for more sources (%d at most)", cs->host, UPSTREAM_MAX_PEERS);
     if (assoc.sync_index >= 0)
         assoc_remove(&assoc);
+    if (nts)
+        nts_source_close(nts);
+    free(nts);
     close(fd);
 }
 
@@ -663,4 +712,6 @@ void upstream_stats(const void *upstream, unsigned sync_index, struct kv_out *ou
         if (src_count(s, (enum src_verdict)v))
             kv_add(out, src_verdict_name((enum src_verdict)v), "%llu",
                    (unsigned long long)src_count(s, (enum src_verdict)v));
+    if (p->nts)
+        nts_source_report(p->nts, out);
 }

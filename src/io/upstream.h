@@ -38,6 +38,7 @@
 #define UPSTREAM_MAX_DENIED 32
 
 struct upstream;
+struct nts_source;
 
 struct upstream_peer {
     bool active;
@@ -48,6 +49,7 @@ struct upstream_peer {
     int timer;                    /* its poll timer in the loop */
     struct upstream *owner;
     struct assoc assoc;
+    struct nts_source *nts;       /* `server ... nts`: its NTS-KE and session; NULL otherwise */
     struct symkey_ctx key_ctx;    /* `key N`: the assoc's authenticator context */
     bool tx_stamps;               /* the kernel gives transmit timestamps on fd */
     bool awaiting_tx;             /* a (better) transmit timestamp of the latest request may still come */

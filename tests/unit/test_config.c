@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "core/nts.h"
 #include "io/config.h"
 #include "io/netutil.h"
 
@@ -319,6 +320,51 @@ static void test_bad_lines(void **state)
             fail_msg("line '%s': rc %d, %u errors:\n%sexpected:\n%s", bad_lines[i].line, rc,
                      errs.count, errs.text, expected);
     }
+}
+
+static void test_nts_directives(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(""), 0);
+    assert_int_equal(cfg.nts.n_certs, 0);
+    assert_int_equal(cfg.nts.port, NTS_KE_DEFAULT_PORT);
+    assert_int_equal(cfg.nts.rotate, 86400);
+    assert_int_equal(parse("ntsservercert /a.crt\nntsserverkey /a.key\nntsservercert /b.crt\nntsserverkey /b.key\n"
+                           "ntsport 4461\nntsntpserver ntp.example\nntsntpport 1123\nntsrotate 3600\n"
+                           "ntsdumpdir /var/lib/h\nntsmasterkey /etc/h/secret\nntsratelimit interval 2 burst 4\n"
+                           "ntstrustedcerts /etc/h/ca.pem\nserver time.example nts ntsport 4000 iburst\n"
+                           "server other.example\n"), 0);
+    assert_int_equal(cfg.nts.n_certs, 2);
+    assert_string_equal(cfg.nts.cert[1], "/b.crt");
+    assert_string_equal(cfg.nts.key[1], "/b.key");
+    assert_int_equal(cfg.nts.port, 4461);
+    assert_string_equal(cfg.nts.ntp_server, "ntp.example");
+    assert_int_equal(cfg.nts.ntp_port, 1123);
+    assert_int_equal(cfg.nts.rotate, 3600);
+    assert_string_equal(cfg.nts.masterkey, "/etc/h/secret");
+    assert_int_equal(cfg.nts.ratelimit_interval_log2, 2);
+    assert_int_equal(cfg.nts.ratelimit_burst, 4);
+    assert_string_equal(cfg.nts.trusted_certs, "/etc/h/ca.pem");
+    assert_true(cfg.sources[0].nts && cfg.sources[0].iburst);
+    assert_int_equal(cfg.sources[0].nts_port, 4000);
+    assert_false(cfg.sources[1].nts);
+    assert_int_equal(cfg.sources[1].nts_port, NTS_KE_DEFAULT_PORT);
+    /* Unpaired certificates and keys, a pool with nts, a short rotation: refused. */
+    assert_int_equal(parse("ntsservercert /a.crt\n"), -1);
+    assert_non_null(strstr(errs.text, "come in pairs: 1 certificate(s), 0 key(s)"));
+    assert_int_equal(parse("pool p.example nts\n"), -1);
+    assert_int_equal(parse("ntsrotate 10\n"), -1);
+    assert_int_equal(parse("ntsratelimit speed 3\n"), -1);
+    /* A renewed certificate applies on reload; the other NTS server settings wait for a restart. */
+    static struct config old;
+    assert_int_equal(parse("ntsservercert /a.crt\nntsserverkey /a.key\n"), 0);
+    old = cfg;
+    char what[160];
+    assert_int_equal(parse("ntsservercert /new.crt\nntsserverkey /new.key\n"), 0);
+    assert_int_equal(cfg_restart_needed(&old, &cfg, what, sizeof what), 0);
+    assert_int_equal(parse("ntsservercert /a.crt\nntsserverkey /a.key\nntsport 4462\n"), 0);
+    assert_int_equal(cfg_restart_needed(&old, &cfg, what, sizeof what), 1);
+    assert_string_equal(what, "nts (other than the certificates)");
 }
 
 static void test_many_errors_reported(void **state)
@@ -664,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_xleave_and_hwtimestamp),
         cmocka_unit_test(test_match_sources),
         cmocka_unit_test(test_restart_needed),
+        cmocka_unit_test(test_nts_directives),
         cmocka_unit_test(test_metrics_directive),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
