@@ -150,6 +150,11 @@ int process_drop_privileges(const char *user, bool keep_sys_time)
         log_error("user %s: no such user", user);
         return -1;
     }
+    /* Started as that user already (systemd's User= with AmbientCapabilities): nothing to drop. */
+    if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid && getgid() == pw->pw_gid) {
+        log_info("running as user %s, as started", user);
+        return 0;
+    }
     if (keep_sys_time && prctl(PR_SET_KEEPCAPS, 1) < 0) {
         log_error("prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
         return -1;
