@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""`make install DESTDIR=...` installs horloged, horloge, the three man pages, the example config
+(naming _horloge), the systemd unit and its sysusers file; `systemd-analyze verify` accepts the
+unit in a throw-away root made of this machine's /usr, /etc and /var under the DESTDIR (no
+systemd needs to run: verify loads the unit and what it references offline); each man page
+renders with `man -l` without a groff warning. Then, in that root, horloged runs as the unit runs
+it (as _horloge, NOTIFY_SOCKET and WATCHDOG_USEC set, with -x): it serves on port 123 of a
+network namespace of the test's own and says READY, WATCHDOG, RELOADING and STOPPING."""
+# hltest: plain-only
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hltest import check, note, run
+import hlroot
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INSTALLED = {
+    "usr/sbin/horloged": 0o755, "usr/bin/horloge": 0o755,
+    "usr/share/man/man8/horloged.8": 0o644, "usr/share/man/man1/horloge.1": 0o644,
+    "usr/share/man/man5/horloge.conf.5": 0o644, "etc/horloge/horloge.conf": 0o644,
+    "usr/lib/systemd/system/horloge.service": 0o644, "usr/lib/sysusers.d/horloge.conf": 0o644,
+}
+
+
+def make_install(ctx, destdir):
+    r = subprocess.run(["make", "-s", "-C", REPO, "B=" + ctx.build, "PREFIX=/usr",
+                        "DESTDIR=" + destdir, "install"], capture_output=True, text=True,
+                       timeout=300)
+    check(r.returncode == 0, "make install: %s%s" % (r.stdout, r.stderr))
+    for path, mode in INSTALLED.items():
+        full = os.path.join(destdir, path)
+        check(os.path.isfile(full), "make install did not install /%s" % path)
+        check(os.stat(full).st_mode & 0o7777 == mode, "/%s has mode %o, want %o"
+              % (path, os.stat(full).st_mode & 0o7777, mode))
+    with open(os.path.join(destdir, "etc/horloge/horloge.conf")) as f:
+        check("\nuser _horloge\n" in f.read(), "installed config does not name user _horloge")
+    note("make install: %d files, modes right, config names _horloge" % len(INSTALLED))
+
+
+def check_man_pages(destdir):
+    for page in ("man8/horloged.8", "man1/horloge.1", "man5/horloge.conf.5"):
+        path = os.path.join(destdir, "usr/share/man", page)
+        r = subprocess.run(["man", "--warnings", "-l", path], capture_output=True, text=True,
+                           env=dict(os.environ, MANWIDTH="80"))
+        title = os.path.basename(page).rsplit(".", 1)[0]
+        check(r.returncode == 0 and "NAME" in r.stdout and title in r.stdout,
+              "man -l %s: exit %d %s" % (page, r.returncode, r.stderr))
+        check(not r.stderr.strip(), "man -l %s warns: %s" % (page, r.stderr.strip()))
+        note("man -l %s: %d lines, no warning" % (page, len(r.stdout.splitlines())))
+
+
+def test(ctx):
+    hlroot.enter_private_namespaces()
+    destdir = ctx.private_dir()
+    make_install(ctx, destdir)
+    check_man_pages(destdir)
+    root = hlroot.Root(ctx, layers=[destdir])
+    r = root.run(["systemd-analyze", "verify", "horloge.service"])
+    check(r.returncode == 0 and not r.stderr.strip() and not r.stdout.strip(),
+          "systemd-analyze verify horloge.service: exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+    # The control: verify does catch a broken copy of the same unit.
+    with open(root.at("/usr/lib/systemd/system/horloge.service")) as f:
+        broken = f.read().replace("ProtectSystem=strict", "ProtectSystem=bogus").replace(
+            "/usr/sbin/horloged -d", "/usr/sbin/horloged-missing -d")
+    with open(root.at("/etc/systemd/system/horloge-broken.service"), "w") as f:
+        f.write(broken)
+    r = root.run(["systemd-analyze", "verify", "horloge-broken.service"])
+    check(r.returncode != 0 and "bogus" in r.stderr and "horloged-missing" in r.stderr,
+          "systemd-analyze verify accepted a broken unit: %s" % r.stderr)
+    note("systemd-analyze verify horloge.service: clean (a broken copy: exit %d)" % r.returncode)
+    r = root.run(["systemd-sysusers"])
+    check(r.returncode == 0, "systemd-sysusers in the root: %s" % r.stderr)
+    manager = hlroot.Manager(root)
+    proc = hlroot.start_like_unit(ctx, root, manager)
+    hlroot.check_serves_and_supervised(ctx, root, manager, proc, lambda: ctx.read("horloged.log"))
+
+
+if __name__ == "__main__":
+    run("install", test)
