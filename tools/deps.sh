@@ -23,6 +23,14 @@ chrony                  chronyd and chronyc peers (integration tests, bench/serv
 ntpsec-ntpdig           ntpdig client (integration test 02)
 tshark                  packet dissection (integration test 03)
 wireshark-common        dumpcap capture (integration test 03)
+pkgconf                 Makefile finds libsystemd (pkg-config)
+libsystemd-dev          sd_notify for horloge.service's Type=notify and watchdog (io/notify)
+scdoc                   man pages (man/*.scd -> make man, make install)
+man-db                  man -l renders them (integration test 38)
+systemd                 systemd-analyze verify, systemd-sysusers (integration tests 38, 39); never started
+debhelper               dpkg-buildpackage of debian/ (integration test 39)
+dpkg-dev                dpkg-buildpackage (integration test 39)
+lintian                 the .deb checked (integration test 39)
 "
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }
