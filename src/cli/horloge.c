@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io/kvdoc.h"
 #include "cli/query.h"
 #include "cli/render.h"
+#include "cli/windows.h"
 #include "io/config.h"
 #include "io/control.h"
 
@@ -28,6 +30,7 @@ static void usage(FILE *f)
             "  serverstats   requests received, answered, dropped by reason, KoD sent\n"
             "  clients       the busiest clients\n"
             "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
+            "  windows-setup [--gpo] [--server NAME]   commands pointing Windows clients at this server\n"
             "default control socket: %s\n",
             CFG_DEFAULT_CONTROLSOCKET);
 }
@@ -68,32 +71,70 @@ static int run_query(int argc, char **argv, bool json)
     return query_run(&opt);
 }
 
-static int run_report(const char *socket_path, const char *command, bool json)
+/* The daemon's answer to `command`, or NULL (the reason printed unless `quiet`). */
+static const struct kvdoc *fetch_report(const char *socket_path, const char *command, bool quiet)
 {
     static char resp[CONTROL_MAX_RESPONSE];
     static struct kvdoc doc;
+    if (control_request(socket_path, command, resp, sizeof resp) < 0) {
+        if (!quiet)
+            fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
+        return NULL;
+    }
+    if (kvdoc_parse(resp, &doc) < 0) {
+        if (!quiet)
+            fprintf(stderr, "horloge: unreadable answer from horloged\n");
+        return NULL;
+    }
+    if (doc.error) {
+        if (!quiet)
+            fprintf(stderr, "horloge: horloged says: %s\n", doc.error);
+        return NULL;
+    }
+    return &doc;
+}
+
+static int run_windows_setup(const char *socket_path, int argc, char **argv)
+{
+    static char host[256];
+    struct windows_options opt = {.socket_path = socket_path};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--gpo") == 0) {
+            opt.gpo = true;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            opt.server = argv[++i];
+        } else {
+            fprintf(stderr, "horloge windows-setup: unexpected '%s' (usage: [--gpo] [--server NAME])\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!opt.server) {
+        if (gethostname(host, sizeof host - 1) < 0) {
+            fprintf(stderr, "horloge windows-setup: this machine's name: %s; give --server NAME\n", strerror(errno));
+            return 1;
+        }
+        opt.server = host;
+    }
+    /* Not running is an answer too: the script then assumes the default configuration. */
+    windows_setup_print(&opt, fetch_report(socket_path, "status", true), stdout);
+    return 0;
+}
+
+static int run_report(const char *socket_path, const char *command, bool json)
+{
     const struct report_renderer *r = render_find(command);
     if (!r) {
         fprintf(stderr, "horloge: unknown command '%s'\n", command);
         usage(stderr);
         return 2;
     }
-    if (control_request(socket_path, command, resp, sizeof resp) < 0) {
-        fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
+    const struct kvdoc *found = fetch_report(socket_path, command, false);
+    if (!found)
         return 1;
-    }
-    if (kvdoc_parse(resp, &doc) < 0) {
-        fprintf(stderr, "horloge: unreadable answer from horloged\n");
-        return 1;
-    }
-    if (doc.error) {
-        fprintf(stderr, "horloge: horloged says: %s\n", doc.error);
-        return 1;
-    }
     if (json)
-        kvdoc_print_json(&doc, r->list_name, stdout);
+        kvdoc_print_json(found, r->list_name, stdout);
     else
-        r->render_text(&doc, stdout);
+        r->render_text(found, stdout);
     return 0;
 }
 
@@ -133,6 +174,13 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[first], "query") == 0)
         return run_query(n, rest, json);
+    if (strcmp(argv[first], "windows-setup") == 0) {
+        if (json) {
+            fprintf(stderr, "horloge windows-setup: prints a script, not JSON\n");
+            return 2;
+        }
+        return run_windows_setup(socket_path, n, rest);
+    }
     if (n > 0) {
         fprintf(stderr, "horloge %s: unexpected '%s'\n", argv[first], rest[0]);
         return 2;
