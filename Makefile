@@ -101,6 +101,11 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined $< $(CORE_SRC) $(IO_SRC) -o $@ $(LIBS)
 
+# notify.o is rebuilt when libsystemd appears or goes (SYSTEMD changes), e.g. once deps installed it.
+SYSTEMD_FLAG := $(B)/systemd.flag
+$(shell mkdir -p $(B) && (echo '$(SYSTEMD)' | cmp -s - $(SYSTEMD_FLAG) || echo '$(SYSTEMD)' > $(SYSTEMD_FLAG)))
+$(call obj,src/io/notify.c): $(SYSTEMD_FLAG)
+
 $(B)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	scdoc < $< > $@
