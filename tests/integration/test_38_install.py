@@ -3,11 +3,13 @@
 (naming _horloge), the systemd unit and its sysusers file; `systemd-analyze verify` accepts the
 unit in a throw-away root made of this machine's /usr, /etc and /var under the DESTDIR (no
 systemd needs to run: verify loads the unit and what it references offline); each man page
-renders with `man -l` without a groff warning. Then, in that root, horloged runs as the unit runs
+renders with `man -l` without a groff warning; `systemd-analyze security --offline` rates the
+unit's sandbox below 4.0 ("OK"). Then, in that root, horloged runs as the unit runs
 it (as _horloge, NOTIFY_SOCKET and WATCHDOG_USEC set, with -x): it serves on port 123 of a
 network namespace of the test's own and says READY, WATCHDOG, RELOADING and STOPPING."""
 # hltest: plain-only
 import os
+import re
 import subprocess
 import sys
 
@@ -70,6 +72,11 @@ def test(ctx):
     check(r.returncode != 0 and "bogus" in r.stderr and "horloged-missing" in r.stderr,
           "systemd-analyze verify accepted a broken unit: %s" % r.stderr)
     note("systemd-analyze verify horloge.service: clean (a broken copy: exit %d)" % r.returncode)
+    r = root.run(["systemd-analyze", "security", "--offline=true", "horloge.service"])
+    score = re.search(r"Overall exposure level for horloge.service: ([0-9.]+)", r.stdout)
+    check(score is not None and float(score.group(1)) < 4.0,
+          "systemd-analyze security: %s" % (r.stdout[-500:] + r.stderr))
+    note("systemd-analyze security --offline: exposure %s (below 4.0)" % score.group(1))
     r = root.run(["systemd-sysusers"])
     check(r.returncode == 0, "systemd-sysusers in the root: %s" % r.stderr)
     manager = hlroot.Manager(root)
