@@ -27,7 +27,8 @@ pkgconf                 Makefile finds libsystemd (pkg-config)
 libsystemd-dev          sd_notify for horloge.service's Type=notify and watchdog (io/notify)
 scdoc                   man pages (man/*.scd -> make man, make install)
 man-db                  man -l renders them (integration test 38)
-systemd                 systemd-analyze verify, systemd-sysusers (integration tests 38, 39); never started
+systemd                 systemd-analyze, systemd-sysusers (integration tests 38, 39); never started here
+systemd-container       systemd-nspawn boots a throw-away root to run horloge.service (integration test 38)
 debhelper               dpkg-buildpackage of debian/ (integration test 39)
 dpkg-dev                dpkg-buildpackage (integration test 39)
 lintian                 the .deb checked (integration test 39)

@@ -7,10 +7,12 @@ and a root directory whose /usr, /etc and /var are overlays of this machine's wi
 write kept in memory (tmpfs), optionally under more layers (a DESTDIR): what is installed,
 enabled or created there (dpkg's database, users, units) vanishes with the test, and this
 machine's packages and files are never touched. Also: running horloged in such a root the
-way horloge.service does, and listening to what it tells the service manager.
+way horloge.service does, and listening to what it tells the service manager; or booting
+systemd itself in such a root (systemd-nspawn) to run the unit for real.
 """
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,7 +49,7 @@ def enter_private_namespaces():
 class Root:
     """A throw-away root: this machine's /usr, /etc, /var under `layers` (top first), in memory."""
 
-    def __init__(self, ctx, layers=()):
+    def __init__(self, ctx, layers=(), for_boot=False):
         # Outside ctx.dir, and removed only by rmdir after unmounting: a cleanup that went wrong
         # can never recurse into a bind-mounted /dev or an overlay's lower layer.
         self.layers_dir = tempfile.mkdtemp(prefix="hl-layers-")
@@ -63,6 +65,8 @@ class Root:
         for d in EMPTY_DIRS:
             os.mkdir(self.at("/" + d))
         os.chmod(self.at("/tmp"), 0o1777)
+        if for_boot:  # systemd-nspawn mounts /proc, /dev, /run and /sys itself
+            return
         sh("mount", "-t", "proc", "proc", self.at("/proc"))
         sh("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", self.at("/run"))
         for dev in DEVICES:
@@ -176,3 +180,72 @@ def check_serves_and_supervised(ctx, root, manager, proc, log):
     check(proc.wait(10 * ctx.slow) == 0, "horloged exit code %s" % proc.returncode)
     note("stratum 10 LOCL on :123, horloge status ok, WATCHDOG=1, RELOADING=1/READY=1 on "
          "SIGHUP, STOPPING=1 and exit 0 on SIGTERM")
+
+
+def descendant(pid, comm):
+    """The first process below `pid` whose name is `comm`, or None."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/comm" % entry) as f:
+                children.setdefault(int(fields[1]), []).append((int(entry), f.read().strip()))
+        except (OSError, ValueError, IndexError):
+            continue
+    todo = [pid]
+    while todo:
+        for child, name in children.get(todo.pop(), []):
+            if name == comm:
+                return child
+            todo.append(child)
+    return None
+
+
+class Boot:
+    """systemd booted in `root` by systemd-nspawn, with `unit` as its default target: its own
+    PID, mount, IPC, UTS and network namespaces, and without CAP_SYS_TIME."""
+
+    def __init__(self, ctx, root, unit):
+        if not shutil.which("systemd-nspawn"):
+            raise Skip("systemd-nspawn is missing (package systemd-container, tools/deps.sh)")
+        self.ctx = ctx
+        open(root.at("/etc/machine-id"), "w").close()  # this root's own, made at boot
+        self.proc = ctx.spawn(["systemd-nspawn", "-q", "-D", root.path, "--boot", "--private-network",
+                               "--register=no", "--keep-unit", "--drop-capability=CAP_SYS_TIME",
+                               "systemd.unit=" + unit], "nspawn.log")
+        ctx.on_cleanup(self.poweroff)
+        deadline = time.time() + 20 * ctx.slow
+        self.init = None
+        while self.init is None and time.time() < deadline and self.proc.poll() is None:
+            time.sleep(0.2)
+            self.init = descendant(self.proc.pid, "systemd")
+        check(self.init is not None, "systemd-nspawn did not boot:\n" + ctx.read("nspawn.log")[-2000:])
+
+    def run(self, argv, timeout=30):
+        """`argv` inside the booted container (all its namespaces)."""
+        return subprocess.run(["nsenter", "-t", str(self.init), "-a"] + list(argv), capture_output=True,
+                              text=True, timeout=timeout * self.ctx.slow)
+
+    def wait_state(self, unit, states, timeout=30):
+        deadline = time.time() + timeout * self.ctx.slow
+        state = "?"
+        while time.time() < deadline:
+            state = self.run(["systemctl", "is-active", unit]).stdout.strip()
+            if state in states:
+                return state
+            time.sleep(0.3)
+        raise Fail("%s still %s after %.0f s; journal:\n%s" % (unit, state, timeout * self.ctx.slow,
+                                                               self.journal(unit)))
+
+    def journal(self, unit):
+        return self.run(["journalctl", "-u", unit, "-o", "cat", "--no-pager"]).stdout
+
+    def poweroff(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # nspawn asks the container's systemd to power off
+            try:
+                self.proc.wait(20 * self.ctx.slow)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -6,12 +6,16 @@ systemd needs to run: verify loads the unit and what it references offline); eac
 renders with `man -l` without a groff warning; `systemd-analyze security --offline` rates the
 unit's sandbox below 4.0 ("OK"). Then, in that root, horloged runs as the unit runs
 it (as _horloge, NOTIFY_SOCKET and WATCHDOG_USEC set, with -x): it serves on port 123 of a
-network namespace of the test's own and says READY, WATCHDOG, RELOADING and STOPPING."""
+network namespace of the test's own and says READY, WATCHDOG, RELOADING and STOPPING. Last, a
+real systemd booted in such a root (systemd-nspawn, no CAP_SYS_TIME, -x by a drop-in) runs the
+unit: active once READY, as _horloge with CAP_NET_BIND_SERVICE only, kept alive by its watchdog
+pings (WatchdogSec=2), reloaded and stopped cleanly."""
 # hltest: plain-only
 import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hltest import check, note, run
@@ -53,6 +57,60 @@ def check_man_pages(destdir):
         note("man -l %s: %d lines, no warning" % (page, len(r.stdout.splitlines())))
 
 
+DROPIN = """[Service]
+ExecStart=
+ExecStart=/usr/sbin/horloged -d -x -f /etc/horloge/horloge.conf
+WatchdogSec=2
+"""
+
+
+def unit_properties(boot):
+    r = boot.run(["systemctl", "show", "horloge.service", "-p",
+                  "Type,ActiveState,StatusText,MainPID,NRestarts,WatchdogUSec"])
+    return dict(l.split("=", 1) for l in r.stdout.splitlines() if "=" in l)
+
+
+def check_under_systemd(ctx, destdir):
+    """The installed unit run by a real systemd, booted in a throw-away root by systemd-nspawn
+    (no CAP_SYS_TIME there, and -x added by a drop-in, with a 2 s watchdog)."""
+    root = hlroot.Root(ctx, layers=[destdir], for_boot=True)
+    os.makedirs(root.at("/etc/systemd/system/horloge.service.d"))
+    with open(root.at("/etc/systemd/system/horloge.service.d/test.conf"), "w") as f:
+        f.write(DROPIN)
+    boot = hlroot.Boot(ctx, root, "horloge.service")
+    state = boot.wait_state("horloge.service", ("active", "failed"))
+    check(state == "active", "horloge.service is %s:\n%s" % (state, boot.journal("horloge.service")))
+    props = unit_properties(boot)
+    check(props.get("Type") == "notify" and props.get("StatusText", "").startswith("serving NTP"),
+          "unit properties: %r" % props)
+    pid = props["MainPID"]
+    st = boot.run(["cat", "/proc/%s/status" % pid]).stdout
+    caps = dict(l.split(":", 1) for l in st.splitlines() if l.startswith(("Uid", "Cap")))
+    bounding = int(caps["CapBnd"].strip(), 16)
+    check(bounding == 1 << 10, "bounding set %x, want CAP_NET_BIND_SERVICE only" % bounding)
+    who = boot.run(["id", "-un", caps["Uid"].split()[0]]).stdout.strip()
+    check(who == "_horloge", "horloged runs as %r" % who)
+    out = boot.run(["horloge", "status"]).stdout
+    check("LOCL" in out and "Stratum:           10" in out, "horloge status inside: %r" % out)
+    time.sleep(5 * ctx.slow)  # over two watchdog periods: without WATCHDOG=1 systemd would kill it
+    later = unit_properties(boot)
+    check(later.get("ActiveState") == "active" and later.get("MainPID") == pid and
+          later.get("NRestarts") == "0", "after 5 s with WatchdogSec=2: %r" % later)
+    r = boot.run(["systemctl", "reload", "horloge.service"])
+    check(r.returncode == 0, "systemctl reload: %s" % r.stderr)
+    hltest_wait = time.time() + 5 * ctx.slow
+    while "reloaded /etc/horloge/horloge.conf" not in boot.journal("horloge.service"):
+        check(time.time() < hltest_wait, "no reload in the journal:\n" + boot.journal("horloge.service"))
+        time.sleep(0.2)
+    boot.run(["systemctl", "stop", "horloge.service"])
+    check(boot.wait_state("horloge.service", ("inactive", "failed")) == "inactive",
+          "stop: " + boot.journal("horloge.service"))
+    check("stopped" in boot.journal("horloge.service"), "no 'stopped' in the journal")
+    note("under systemd (nspawn): active as notify, StatusText %r, _horloge with CAP_NET_BIND_SERVICE "
+         "only, watchdog 2 s kept (no restart in 5 s), reload and stop clean"
+         % props["StatusText"][:40])
+
+
 def test(ctx):
     hlroot.enter_private_namespaces()
     destdir = ctx.private_dir()
@@ -82,6 +140,7 @@ def test(ctx):
     manager = hlroot.Manager(root)
     proc = hlroot.start_like_unit(ctx, root, manager)
     hlroot.check_serves_and_supervised(ctx, root, manager, proc, lambda: ctx.read("horloged.log"))
+    check_under_systemd(ctx, destdir)
 
 
 if __name__ == "__main__":
