@@ -104,7 +104,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)
 # notify.o is rebuilt when libsystemd appears or goes (SYSTEMD changes), e.g. once deps installed it.
 SYSTEMD_FLAG := $(B)/systemd.flag
 $(shell mkdir -p $(B) && (echo '$(SYSTEMD)' | cmp -s - $(SYSTEMD_FLAG) || echo '$(SYSTEMD)' > $(SYSTEMD_FLAG)))
-$(call obj,src/io/notify.c): $(SYSTEMD_FLAG)
+$(call obj,src/io/notify.c tests/unit/test_notify.c): $(SYSTEMD_FLAG)
 
 $(B)/man/%: man/%.scd
 	@mkdir -p $(dir $@)
