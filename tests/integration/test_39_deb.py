@@ -6,6 +6,7 @@ packages, users and units are untouched, checked): its postinst creates the _hor
 enables horloge.service, /etc/horloge/horloge.conf is a conffile; horloged then runs there as the
 unit runs it (with -x) and serves on port 123 of the test's own loopback."""
 # hltest: plain-only
+# hltest: timeout 300
 import glob
 import os
 import shutil
