@@ -4,7 +4,8 @@ passes without an error; `dpkg -i` installs it into a throw-away root (this mach
 and /var as overlays in memory, in mount and network namespaces of the test's own: this machine's
 packages, users and units are untouched, checked): its postinst creates the _horloge user,
 enables horloge.service, /etc/horloge/horloge.conf is a conffile; horloged then runs there as the
-unit runs it (with -x) and serves on port 123 of the test's own loopback."""
+unit runs it (with -x) and serves on port 123 of the test's own loopback; `dpkg --purge` removes
+it, its conffile and the unit's enablement."""
 # hltest: plain-only
 # hltest: timeout 300
 import glob
@@ -84,6 +85,17 @@ def test(ctx):
     manager = hlroot.Manager(root)
     proc = hlroot.start_like_unit(ctx, root, manager)
     hlroot.check_serves_and_supervised(ctx, root, manager, proc, lambda: ctx.read("horloged.log"))
+    purge(root)
+
+
+def purge(root):
+    r = root.run(["dpkg", "--purge", "horloge"], timeout=120)
+    check(r.returncode == 0, "dpkg --purge in the root: %s%s" % (r.stdout, r.stderr))
+    left = [p for p in ("/usr/sbin/horloged", "/etc/horloge/horloge.conf",
+                        "/etc/systemd/system/multi-user.target.wants/horloge.service")
+            if os.path.lexists(root.at(p))]
+    check(not left, "dpkg --purge left %s" % left)
+    note("dpkg --purge: binaries, conffile and the unit's enablement gone")
 
 
 if __name__ == "__main__":
