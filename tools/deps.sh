@@ -30,6 +30,8 @@ man-db                  man -l renders them (integration test 38)
 systemd                 systemd-analyze, systemd-sysusers (integration tests 38, 39); never started here
 systemd-container       systemd-nspawn boots a throw-away root to run horloge.service (integration test 38)
 debhelper               dpkg-buildpackage of debian/ (integration test 39)
+build-essential         dpkg-buildpackage's implied build dependency (integration test 39)
+procps                  /bin/kill, horloge.service's ExecReload (integration test 38)
 dpkg-dev                dpkg-buildpackage (integration test 39)
 lintian                 the .deb checked (integration test 39)
 "
