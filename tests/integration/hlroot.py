@@ -209,6 +209,10 @@ class Boot:
     def __init__(self, ctx, root, unit):
         if not shutil.which("systemd-nspawn"):
             raise Skip("systemd-nspawn is missing (package systemd-container, tools/deps.sh)")
+        with open("/proc/self/mounts") as f:
+            cgroups = [l for l in f if l.split()[2] in ("cgroup", "cgroup2")]
+        if not cgroups:  # e.g. a chroot with /sys bound without its submounts
+            raise Skip("no cgroup hierarchy is mounted here, and systemd-nspawn needs one")
         self.ctx = ctx
         open(root.at("/etc/machine-id"), "w").close()  # this root's own, made at boot
         self.proc = ctx.spawn(["systemd-nspawn", "-q", "-D", root.path, "--boot", "--private-network",

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hltest import check, note, run
+from hltest import Skip, check, note, run
 import hlroot
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -140,7 +140,10 @@ def test(ctx):
     manager = hlroot.Manager(root)
     proc = hlroot.start_like_unit(ctx, root, manager)
     hlroot.check_serves_and_supervised(ctx, root, manager, proc, lambda: ctx.read("horloged.log"))
-    check_under_systemd(ctx, destdir)
+    try:
+        check_under_systemd(ctx, destdir)
+    except Skip as e:
+        note("under systemd: not run: %s" % e)
 
 
 if __name__ == "__main__":
