@@ -98,9 +98,9 @@ def check_under_systemd(ctx, destdir):
           later.get("NRestarts") == "0", "after 5 s with WatchdogSec=2: %r" % later)
     r = boot.run(["systemctl", "reload", "horloge.service"])
     check(r.returncode == 0, "systemctl reload: %s" % r.stderr)
-    hltest_wait = time.time() + 5 * ctx.slow
+    deadline = time.time() + 5 * ctx.slow
     while "reloaded /etc/horloge/horloge.conf" not in boot.journal("horloge.service"):
-        check(time.time() < hltest_wait, "no reload in the journal:\n" + boot.journal("horloge.service"))
+        check(time.time() < deadline, "no reload in the journal:\n" + boot.journal("horloge.service"))
         time.sleep(0.2)
     boot.run(["systemctl", "stop", "horloge.service"])
     check(boot.wait_state("horloge.service", ("inactive", "failed")) == "inactive",
