@@ -14,9 +14,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SAN ?= 0
 CONFIG ?= etc/horloge.conf
-# Where `make install` puts the systemd unit and sysusers file (Debian 12: /lib/systemd/system).
+# Where `make install` puts the systemd unit, sysusers and tmpfiles files (Debian 12: /lib/systemd/system).
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 # sd_notify (io/notify) when libsystemd's headers are there; without them it is a no-op.
 SYSTEMD ?= $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
 
@@ -147,11 +148,11 @@ run: deps all
 	$(DAEMON) -d -f $(CONFIG)
 
 # The installed configuration names the unit's user (_horloge, made by the sysusers file) instead
-# of `nobody`, so a daemon started by hand as root drops to the same user the unit runs it as.
+# of `nobody`: the unit starts horloged as root and it drops to that user, as one started by hand.
 install: $(DAEMON) $(CLI) $(MAN_PAGES)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/horloge \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/horloged
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/horloge
 	install -m 0644 $(B)/man/horloge.1 $(DESTDIR)$(PREFIX)/share/man/man1/horloge.1
@@ -160,6 +161,7 @@ install: $(DAEMON) $(CLI) $(MAN_PAGES)
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' etc/systemd/horloge.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/horloge.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/horloge.service
 	install -m 0644 etc/systemd/horloge.sysusers $(DESTDIR)$(SYSUSERSDIR)/horloge.conf
+	install -m 0644 etc/systemd/horloge.tmpfiles $(DESTDIR)$(TMPFILESDIR)/horloge.conf
 	test -e $(DESTDIR)/etc/horloge/horloge.conf || \
 	    sed 's/^user nobody$$/user _horloge/' etc/horloge.conf > $(DESTDIR)/etc/horloge/horloge.conf
 

@@ -131,26 +131,31 @@ class Manager:
                                                                     self.messages))
 
 
+UNIT_BOUNDING = "+net_bind_service,+setuid,+setgid,+setpcap,+chown"  # the unit's, less SYS_TIME
+
+
 def start_like_unit(ctx, root, manager, watchdog_usec=2000000):
-    """horloged -d with the installed config, as horloge.service runs it: as _horloge from the
-    start, with CAP_NET_BIND_SERVICE and without CAP_SYS_TIME (so -x as every test), the
-    unit's RuntimeDirectory and StateDirectory made and owned for it, NOTIFY_SOCKET set."""
+    """horloged -d with the installed config, as horloge.service runs it: as root with the unit's
+    bounding set (without CAP_SYS_TIME, so -x as every test), the unit's RuntimeDirectory made
+    root's 0755, NOTIFY_SOCKET set. /var/lib/horloge is left to whoever installed (tmpfiles.d)."""
     r = root.run(["getent", "passwd", "_horloge"])
     check(r.returncode == 0, "no _horloge user in the root: %s" % r.stderr)
-    uid, gid = int(r.stdout.split(":")[2]), int(r.stdout.split(":")[3])
-    for d, mode in (("/run/horloge", 0o755), ("/var/lib/horloge", 0o750)):
-        os.makedirs(root.at(d), exist_ok=True)
-        os.chown(root.at(d), uid, gid)
-        os.chmod(root.at(d), mode)
+    os.makedirs(root.at("/run/horloge"), mode=0o755, exist_ok=True)
     env = dict(os.environ, NOTIFY_SOCKET=manager.sock_path, WATCHDOG_USEC=str(watchdog_usec))
-    argv = ["chroot", root.path, "setpriv", "--reuid=_horloge", "--regid=_horloge",
-            "--init-groups", "--inh-caps=-all,+net_bind_service", "--ambient-caps=+net_bind_service",
-            "--bounding-set=-all,+net_bind_service", "/usr/sbin/horloged", "-d", "-x",
-            "-f", "/etc/horloge/horloge.conf"]
+    argv = ["chroot", root.path, "setpriv", "--inh-caps=-all", "--bounding-set=-all," + UNIT_BOUNDING,
+            "/usr/sbin/horloged", "-d", "-x", "-f", "/etc/horloge/horloge.conf"]
     proc = ctx.spawn(argv, "horloged.log", env=env)
     ready = manager.wait_for(ctx, "READY", 10)
     note("READY=1, STATUS=%s" % ready.get("STATUS", "?"))
     return proc
+
+
+def check_dropped(status, who):
+    """`status` (/proc/PID/status) is a process running as `who` with no capability at all."""
+    fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+    caps = {k: int(fields[k].strip(), 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    check(not any(caps.values()), "capabilities left: %r" % caps)
+    check(fields["Uid"].split() == [who] * 4, "uids %s, want %s" % (fields["Uid"].strip(), who))
 
 
 def check_serves_and_supervised(ctx, root, manager, proc, log):
@@ -166,11 +171,10 @@ def check_serves_and_supervised(ctx, root, manager, proc, log):
     st = root.run(["horloge", "status"])
     check(st.returncode == 0 and "LOCL" in st.stdout, "horloge status in the root: %s%s"
           % (st.stdout, st.stderr))
-    check("running as user _horloge, as started" in log(), "did not see it start as _horloge:\n"
+    check("running as user _horloge without capabilities" in log(), "did not see it drop to _horloge:\n"
           + log())
     with open("/proc/%d/status" % proc.pid) as f:
-        status = f.read()
-    check("CapBnd:\t0000000000000400" in status, "bounding set not NET_BIND_SERVICE only")
+        check_dropped(f.read(), root.run(["id", "-u", "_horloge"]).stdout.strip())
     manager.wait_for(ctx, "WATCHDOG", 3)
     proc.send_signal(signal.SIGHUP)
     manager.wait_for(ctx, "RELOADING", 5)
@@ -178,8 +182,8 @@ def check_serves_and_supervised(ctx, root, manager, proc, log):
     proc.send_signal(signal.SIGTERM)
     manager.wait_for(ctx, "STOPPING", 5)
     check(proc.wait(10 * ctx.slow) == 0, "horloged exit code %s" % proc.returncode)
-    note("stratum 10 LOCL on :123, horloge status ok, WATCHDOG=1, RELOADING=1/READY=1 on "
-         "SIGHUP, STOPPING=1 and exit 0 on SIGTERM")
+    note("stratum 10 LOCL on :123, horloge status ok, dropped to _horloge with no capability, "
+         "WATCHDOG=1, RELOADING=1/READY=1 on SIGHUP, STOPPING=1 and exit 0 on SIGTERM")
 
 
 def descendant(pid, comm):
