@@ -2,7 +2,8 @@
 """Checks that the configuration directives agree in the three places that name them: the
 directive table of src/io/config.c (what the parser accepts), the README's configuration table
 and man/horloge.conf.5.scd. Each directive must appear in all three, with the same synopsis in
-the README and the man page (`allow [all|ADDR[/BITS]]` once markup is removed). Prints one line
+the README and the man page (`allow [all|ADDR[/BITS]]` once markup is removed); a directive with
+several forms (`refclock SOCK ...`, `refclock SHM ...`) has the same forms in the same order. Prints one line
 per disagreement naming the directive and where it is missing, and exits 1; prints a summary
 and exits 0 when they agree.   usage: tools/check-directives.py [REPO_DIR]"""
 import os
@@ -28,7 +29,7 @@ def readme_directives(repo):
     section = text.split("\n## Configuration", 1)[1].split("\n## ", 1)[0]
     found = {}
     for m in re.finditer(r"^\| `([a-z]+)([^`]*)` \|", section, re.M):
-        found[m.group(1)] = plain(m.group(1) + m.group(2))
+        found.setdefault(m.group(1), []).append(plain(m.group(1) + m.group(2)))
     return found
 
 
@@ -39,7 +40,7 @@ def man_directives(repo):
     for i, line in enumerate(lines[:-1]):
         m = re.match(r"^\*([a-z]+)\*( .*)?$", line)
         if m and lines[i + 1].startswith("\t"):
-            found[m.group(1)] = plain(line)
+            found.setdefault(m.group(1), []).append(plain(line))
     return found
 
 
@@ -56,7 +57,8 @@ def main():
             problems.append("directive %s: in %s, missing from %s" % (d, " and ".join(have),
                                                                      " and ".join(missing)))
         elif readme[d] != man[d]:
-            problems.append("directive %s: README says `%s`, man page says `%s`" % (d, readme[d], man[d]))
+            problems.append("directive %s: README says `%s`, man page says `%s`"
+                            % (d, "`, `".join(readme[d]), "`, `".join(man[d])))
     for p in problems:
         print(p)
     if problems:

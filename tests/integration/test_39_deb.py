@@ -2,8 +2,8 @@
 """`dpkg-buildpackage -us -uc -b` on a copy of the source tree builds horloge_*.deb, which lintian
 passes without an error; `dpkg -i` installs it into a throw-away root (this machine's /usr, /etc
 and /var as overlays in memory, in mount and network namespaces of the test's own: this machine's
-packages, users and units are untouched, checked): its postinst creates the _horloge user,
-enables horloge.service, /etc/horloge/horloge.conf is a conffile; horloged then runs there as the
+packages, users and units are untouched, checked): its postinst creates the _horloge user
+and its /var/lib/horloge (tmpfiles.d), enables horloge.service, /etc/horloge/horloge.conf is a conffile; horloged then runs there as the
 unit runs it (with -x) and serves on port 123 of the test's own loopback; `dpkg --purge` removes
 it, its conffile and the unit's enablement."""
 # hltest: plain-only
@@ -70,7 +70,9 @@ def install(root, deb):
     check("/etc/horloge/horloge.conf " in q.stdout, "horloge.conf is not a conffile: %r" % q.stdout)
     check(os.path.islink(root.at("/etc/systemd/system/multi-user.target.wants/horloge.service")),
           "postinst did not enable horloge.service")
-    note("dpkg -i in the root: installed, _horloge created, unit enabled, conffile %s"
+    owner = root.run(["stat", "-c", "%U %a", "/var/lib/horloge"]).stdout.strip()
+    check(owner == "_horloge 755", "postinst's tmpfiles: /var/lib/horloge is %r" % owner)
+    note("dpkg -i in the root: installed, _horloge created, /var/lib/horloge its own, unit enabled, conffile %s"
          % q.stdout.split("\n")[1].strip())
 
 
