@@ -151,8 +151,12 @@ def start_like_unit(ctx, root, manager, watchdog_usec=2000000):
 
 
 def check_dropped(status, who):
-    """`status` (/proc/PID/status) is a process running as `who` with no capability at all."""
+    """`status` (/proc/PID/status) is a process running as `who` with no capability at all, under
+    its seccomp filter."""
     fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
+    check(fields["Seccomp"].strip() == "2" and fields["NoNewPrivs"].strip() == "1",
+          "not under its seccomp filter: Seccomp %s NoNewPrivs %s" % (fields["Seccomp"].strip(),
+                                                                      fields["NoNewPrivs"].strip()))
     caps = {k: int(fields[k].strip(), 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
     check(not any(caps.values()), "capabilities left: %r" % caps)
     check(fields["Uid"].split() == [who] * 4, "uids %s, want %s" % (fields["Uid"].strip(), who))
@@ -182,7 +186,7 @@ def check_serves_and_supervised(ctx, root, manager, proc, log):
     proc.send_signal(signal.SIGTERM)
     manager.wait_for(ctx, "STOPPING", 5)
     check(proc.wait(10 * ctx.slow) == 0, "horloged exit code %s" % proc.returncode)
-    note("stratum 10 LOCL on :123, horloge status ok, dropped to _horloge with no capability, "
+    note("stratum 10 LOCL on :123, horloge status ok, dropped to _horloge with no capability, under seccomp, "
          "WATCHDOG=1, RELOADING=1/READY=1 on SIGHUP, STOPPING=1 and exit 0 on SIGTERM")
 
 
