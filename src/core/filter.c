@@ -15,6 +15,10 @@
 #define FILT_POLL_ASYM_FRACTION 0.02
 /* Wander alternatives: A / FILT_WANDER_RATIO and A * FILT_WANDER_RATIO. */
 #define FILT_WANDER_RATIO 2.0
+/* Weight of one accepted sample in the running mean of its NIS (filt_kalman.nis_scale). */
+#define FILT_NIS_SCALE_GAIN (1.0 / 64.0)
+/* A mean NIS up to this is chance: the gate scales only beyond it. */
+#define FILT_NIS_SLACK 2.0
 /* Samples scored before A may move, and after which the comparison restarts. */
 #define FILT_WANDER_MIN_SCORED 64
 #define FILT_WANDER_MAX_SCORED 256
@@ -51,6 +55,8 @@ void filt_kalman_init(struct filt_kalman *k, double wander, double freq, double 
     k->wander = wander;
     k->s.x1 = freq;
     k->s.p11 = freq_var;
+    k->nis_mean = 1.0;
+    k->nis_scale = 1.0;
 }
 
 static struct filt_kstate kal_predict(const struct filt_kstate *k, double a, double dt)
@@ -128,6 +134,8 @@ static void kal_start(struct filt_kalman *k, double t, double z, double r)
     k->jitter2 = r;
     k->n_updates = 1;
     k->last_nis = 0.0;
+    k->nis_mean = 1.0;
+    k->nis_scale = 1.0;
     k->last_innovation = 0.0;
     wander_fork(k);
 }
@@ -205,6 +213,23 @@ static void kal_take(struct filt_kalman *k, double dt, double z, double r)
     k->n_updates++;
 }
 
+/*
+ * The gate judges an innovation against the spread accepted ones have shown
+ * when that is well beyond the predicted one: a source whose stated variance
+ * under-states its noise (NMEA time, +-50 ms, stated as a few ms) would
+ * otherwise have its ordinary samples held as popcorn, and any two of them
+ * on one side taken as a change of frequency, widening and replaying the
+ * state every few polls (docs/discipline.md, section 6). A slow mean, so the
+ * few large innovations after a real step barely raise it, and a slack, so a
+ * source whose stated variance is right keeps a scale of 1 and is gated
+ * exactly as before.
+ */
+static void nis_scale_note(struct filt_kalman *k, double raw_nis)
+{
+    k->nis_mean += (raw_nis - k->nis_mean) * FILT_NIS_SCALE_GAIN;
+    k->nis_scale = fmax(1.0, k->nis_mean / FILT_NIS_SLACK);
+}
+
 /* A measurement older than the state is moved forward along the frequency. */
 static double kal_dt(const struct filt_kalman *k, double t, double *z)
 {
@@ -251,17 +276,20 @@ enum filt_verdict filt_kalman_update(struct filt_kalman *k, const struct filt_pa
     double dt = kal_dt(k, t, &zt);
     struct filt_kstate pr = kal_predict(&k->s, k->wander, dt);
     double y = zt - pr.x0;
-    double nis = y * y / (pr.p00 + r);
+    double raw_nis = y * y / (pr.p00 + r);
+    double nis = raw_nis / k->nis_scale;
     enum filt_verdict verdict = kal_gate(k, p, nis, y);
     k->last_nis = nis;
     if (verdict == FILT_HELD) {
         k->held[k->holds++] = (struct filt_held){t, z, r, y};
         return verdict;
     }
-    if (verdict == FILT_FORCED)
+    if (verdict == FILT_FORCED) {
         kal_take_change(k, t, z, r, y);
-    else
+    } else {
         kal_take(k, dt, zt, r);
+        nis_scale_note(k, raw_nis);
+    }
     kal_adapt_wander(k, p, verdict);
     return verdict;
 }
@@ -276,7 +304,7 @@ enum filt_verdict filt_kalman_take_change(struct filt_kalman *k, const struct fi
         return FILT_ACCEPTED;
     }
     double y = z - (k->s.x0 + k->s.x1 * (t - k->t));
-    k->last_nis = y * y / (k->s.p00 + r);
+    k->last_nis = y * y / (k->s.p00 + r) / k->nis_scale;
     kal_take_change(k, t, z, r, y);
     kal_adapt_wander(k, p, FILT_FORCED);
     return FILT_FORCED;

@@ -76,7 +76,9 @@ struct filt_kalman {
     unsigned holds;         /* consecutive held samples */
     struct filt_held held[FILT_MAX_HOLDS];
     unsigned n_changes;     /* real changes of offset or frequency taken (forced samples) */
-    double last_nis;        /* innovation^2 / S of the last sample */
+    double last_nis;        /* innovation^2 / S of the last sample, over nis_scale */
+    double nis_mean;        /* running mean of accepted samples' innovation^2 / S */
+    double nis_scale;       /* what the gate divides the NIS by (>= 1) */
     double last_innovation;
     double jitter2;         /* running mean of accepted innovation^2 */
     unsigned n_updates;

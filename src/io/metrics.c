@@ -172,10 +172,18 @@ static const struct {
     {"dropped_control_mode", "horloge_server_dropped_total", "reason", "control_mode", NULL},
     {"dropped_auth", "horloge_server_dropped_total", "reason", "authentication", NULL},
     {"dropped_no_room", "horloge_server_dropped_total", "reason", "reply_larger_than_request", NULL},
+    {"dropped_truncated", "horloge_server_dropped_total", "reason", "truncated", NULL},
+    {"mssntp_extended", "horloge_server_dropped_total", "reason", "mssntp_extended_unsignable", NULL},
     {"crypto_nak", "horloge_server_crypto_naks_total", NULL, NULL, "crypto-NAKs sent"},
     {"send_errors", "horloge_server_send_errors_total", NULL, NULL, "replies the kernel refused to send"},
     {"kernel_rx_timestamps", "horloge_server_kernel_timestamps_total", "direction", "rx", "packets timestamped by the kernel: requests received, replies sent"},
     {"kernel_tx_timestamps", "horloge_server_kernel_timestamps_total", "direction", "tx", NULL},
+    {"mssntp_deferred", "horloge_server_mssntp_replies_total", "result", "handed_to_signer", "MS-SNTP replies handed to Samba's signer, and what became of them"},
+    {"mssntp_signed", "horloge_server_mssntp_replies_total", "result", "signed", NULL},
+    {"mssntp_sign_failed", "horloge_server_mssntp_replies_total", "result", "refused", NULL},
+    {"mssntp_sign_timeouts", "horloge_server_mssntp_replies_total", "result", "timeout", NULL},
+    {"mssntp_queue_full", "horloge_server_mssntp_replies_total", "result", "queue_full", NULL},
+    {"mssntp_signer_unavailable", "horloge_server_mssntp_replies_total", "result", "signer_unavailable", NULL},
 };
 
 static void write_server(struct writer *w, const struct kvdoc *stats)
@@ -189,6 +197,10 @@ static void write_server(struct writer *w, const struct kvdoc *stats)
         struct label l = {server_counters[i].label, server_counters[i].value};
         sample(w, &l, l.name ? 1 : 0, v);
     }
+    simple(w, stats, "clients_tracked", "horloge_server_clients_tracked", "gauge",
+           "clients in the rate limiter's tables");
+    simple(w, stats, "client_table_entries", "horloge_server_client_table_entries", "gauge",
+           "room in the rate limiter's tables (clientlogsize)");
 }
 
 /* A server by its address, a reference clock by its name (as `horloge sources`). */

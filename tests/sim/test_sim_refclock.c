@@ -112,7 +112,8 @@ static void test_nmea_alone(void **state)
     assert_int_equal(sim_run(&sc, &res, observe_split, &s), 0);
     printf("SIM scenario=%s rms_us=%.1f max_us=%.1f samples_used=%u\n", sc.name, rms_before(&s) / US,
            s.max_before / US, res.rc[0].samples_used);
-    assert_below(rms_before(&s), 10 * MS, "rms offset");
+    /* 3.7 ms; 16 ms when the gate took its noise for frequency steps (docs/discipline.md). */
+    assert_below(rms_before(&s), 6 * MS, "rms offset");
     assert_true(res.rc[0].samples_used > 100);
 }
 

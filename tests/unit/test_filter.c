@@ -220,6 +220,36 @@ static void test_kalman_frequency_step(void **state)
     assert_true(k.n_changes >= 1);
 }
 
+/*
+ * A source whose stated variance under-states its noise 25-fold (a coarse
+ * reference clock: +-50 ms stated as +-10 ms): once the gate has seen its
+ * spread, its ordinary samples are neither held as popcorn nor taken, two on
+ * one side, as changes of frequency.
+ */
+static void test_understated_noise_not_popcorn(void **state)
+{
+    (void)state;
+    struct filt_params p;
+    filt_default_params(&p);
+    struct filt_kalman k;
+    filt_kalman_init(&k, p.wander_init, 0.0, 1e-12);
+    uint64_t seed = 3;
+    double stated_r = 0.020 * 0.020 / 12;
+    unsigned held = 0, changes_before = 0;
+    for (int i = 0; i < 600; i++) {
+        double z = (unit_rand(&seed) - 0.5) * 0.100;
+        if (i == 200)
+            changes_before = k.n_changes;
+        enum filt_verdict v = filt_kalman_update(&k, &p, 16.0 * i, z, stated_r);
+        held += i >= 200 && v == FILT_HELD;
+    }
+    assert_true(held <= 8);
+    assert_true(k.n_changes - changes_before <= 2);
+    double off;
+    filt_kalman_predict(&k, 16.0 * 600, &off, NULL, NULL, NULL);
+    assert_true(fabs(off) < 0.010);
+}
+
 static void test_root_distance(void **state)
 {
     (void)state;
@@ -290,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_popcorn_real_step_forced),
         cmocka_unit_test(test_popcorn_alternating_held),
         cmocka_unit_test(test_kalman_frequency_step),
+        cmocka_unit_test(test_understated_noise_not_popcorn),
         cmocka_unit_test(test_root_distance),
         cmocka_unit_test(test_poll_error_grows),
         cmocka_unit_test(test_poll_policy_lan_and_wan),

@@ -37,8 +37,8 @@ static const char tracking_answer[] =
 static const char serverstats_answer[] =
     "ok\nreceived=1000\nreplied=950\nreplied_symmetric=10\nreplied_interleaved=7\nkod_rate=5\nkod_deny=1\nrate_limited=30\n"
     "denied=2\ndropped_malformed=4\ndropped_bad_mode=3\ndropped_control_mode=6\ndropped_auth=0\n"
-    "dropped_no_room=0\ncrypto_nak=0\nsend_errors=0\nkernel_rx_timestamps=1000\nkernel_tx_timestamps=7\nthreads=1\nsockets=2\n"
-    "sockets_used=1\nuptime=7200\n";
+    "dropped_no_room=0\ndropped_truncated=1\ncrypto_nak=0\nmssntp_deferred=12\nmssntp_extended=1\nmssntp_signed=11\nmssntp_sign_failed=1\nmssntp_sign_timeouts=0\nmssntp_queue_full=0\nmssntp_signer_unavailable=0\nsend_errors=0\nkernel_rx_timestamps=1000\nkernel_tx_timestamps=7\nthreads=1\nsockets=2\n"
+    "sockets_used=1\nclients_tracked=17\nclient_table_entries=1024\nuptime=7200\n";
 
 static const char clients_answer[] =
     "ok\naddress=192.0.2.77\nrequests=120\nlimited=3\nkod_sent=1\nlast_seen_ago=5\ninterval=64.0\n--\n"
