@@ -7,6 +7,7 @@
 #   tests/fuzz/fuzz_*.c  -> libFuzzer targets (clang), corpora in tests/fuzz/corpus/NAME/
 #   bench/ntpload.c, bench/udpecho.c -> $(B)/ntpload, $(B)/udpecho (bench/serve.sh's load and floor;
 #                                       ntpload links the libraries for NTS)
+#   man/*.scd            -> $(B)/man/* (scdoc), installed with the systemd unit by `make install`
 # SAN=1 builds everything with ASan+UBSan into build-san/.
 
 CC ?= cc
@@ -14,6 +15,12 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SAN ?= 0
 CONFIG ?= etc/horloge.conf
+# Where `make install` puts the systemd unit, sysusers and tmpfiles files (Debian 12: /lib/systemd/system).
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# sd_notify (io/notify) when libsystemd's headers are there; without them it is a no-op.
+SYSTEMD ?= $(shell pkg-config --exists libsystemd 2>/dev/null && echo 1)
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
        -Wformat=2 -Wundef -Wvla
@@ -25,8 +32,12 @@ LDFLAGS += -fsanitize=address,undefined
 else
 B ?= build
 endif
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) -MMD -MP
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LIBS = -lmicrohttpd -lssl -lcrypto -lnettle -lseccomp -lpthread -lm
+ifeq ($(SYSTEMD),1)
+ALL_CFLAGS += -DHORLOGE_SYSTEMD
+LIBS += -lsystemd
+endif
 
 CORE_SRC := $(wildcard src/core/*.c)
 IO_SRC := $(filter-out src/io/main.c,$(wildcard src/io/*.c))
@@ -45,11 +56,12 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 SIM_BINS := $(patsubst tests/sim/%.c,$(B)/tests/%,$(SIMTEST_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 TOOLS := $(B)/ntpload $(B)/udpecho
+MAN_PAGES := $(patsubst man/%.scd,$(B)/man/%,$(wildcard man/*.scd))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 .SECONDARY:
-.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install bench clean purity simdocs
+.PHONY: all check test unit sim integration fuzz fuzz-regress san-check deps run install man bench clean purity simdocs
 all: $(DAEMON) $(CLI) $(TOOLS)
 
 $(B)/obj/%.o: %.c
@@ -98,6 +110,17 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $(IO_SRC)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined $< $(CORE_SRC) $(IO_SRC) -o $@ $(LIBS)
 
+# notify.o is rebuilt when libsystemd appears or goes (SYSTEMD changes), e.g. once deps installed it.
+SYSTEMD_FLAG := $(B)/systemd.flag
+$(shell mkdir -p $(B) && (echo '$(SYSTEMD)' | cmp -s - $(SYSTEMD_FLAG) || echo '$(SYSTEMD)' > $(SYSTEMD_FLAG)))
+$(call obj,src/io/notify.c tests/unit/test_notify.c): $(SYSTEMD_FLAG)
+
+$(B)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@
+
+man: $(MAN_PAGES)
+
 deps:
 	@sh tools/deps.sh
 
@@ -129,11 +152,23 @@ check test: deps
 run: deps all
 	$(DAEMON) -d -f $(CONFIG)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/horloge
+# The installed configuration names the unit's user (_horloge, made by the sysusers file) instead
+# of `nobody`: the unit starts horloged as root and it drops to that user, as one started by hand.
+install: $(DAEMON) $(CLI) $(MAN_PAGES)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/horloge \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/horloged
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/horloge
-	test -e $(DESTDIR)/etc/horloge/horloge.conf || install -m 0644 etc/horloge.conf $(DESTDIR)/etc/horloge/horloge.conf
+	install -m 0644 $(B)/man/horloge.1 $(DESTDIR)$(PREFIX)/share/man/man1/horloge.1
+	install -m 0644 $(B)/man/horloge.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/horloge.conf.5
+	install -m 0644 $(B)/man/horloged.8 $(DESTDIR)$(PREFIX)/share/man/man8/horloged.8
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' etc/systemd/horloge.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/horloge.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/horloge.service
+	install -m 0644 etc/systemd/horloge.sysusers $(DESTDIR)$(SYSUSERSDIR)/horloge.conf
+	install -m 0644 etc/systemd/horloge.tmpfiles $(DESTDIR)$(TMPFILESDIR)/horloge.conf
+	test -e $(DESTDIR)/etc/horloge/horloge.conf || \
+	    sed 's/^user nobody$$/user _horloge/' etc/horloge.conf > $(DESTDIR)/etc/horloge/horloge.conf
 
 # docs/simulations.md and docs/sim/*.svg from every simulated scenario (tools/simdocs.sh).
 simdocs: $(SIM_BINS)

@@ -34,6 +34,17 @@ python3-cryptography    AES-CMAC of symmetric-key requests and replies (integrat
 samba                   a throw-away AD DC whose ntp_signd signs MS-SNTP replies (integration test 55)
 samba-ad-provision      samba-tool domain provision's schema and templates (integration test 55)
 samba-dsdb-modules      the DC's directory database modules (integration test 55)
+pkgconf                 Makefile finds libsystemd (pkg-config)
+libsystemd-dev          sd_notify for horloge.service's Type=notify and watchdog (io/notify)
+scdoc                   man pages (man/*.scd -> make man, make install)
+man-db                  man -l renders them (integration test 38)
+systemd                 systemd-analyze, systemd-sysusers (integration tests 38, 39); never started here
+systemd-container       systemd-nspawn boots a throw-away root to run horloge.service (integration test 38)
+debhelper               dpkg-buildpackage of debian/ (integration test 39)
+build-essential         dpkg-buildpackage's implied build dependency (integration test 39)
+procps                  /bin/kill, horloge.service's ExecReload (integration test 38)
+dpkg-dev                dpkg-buildpackage (integration test 39)
+lintian                 the .deb checked (integration test 39)
 "
 need=""
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need="$need $1"; }

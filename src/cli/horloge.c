@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "io/kvdoc.h"
 #include "cli/ntske.h"
 #include "cli/query.h"
 #include "cli/render.h"
+#include "cli/windows.h"
 #include "io/config.h"
 #include "io/control.h"
 #include "io/metrics.h"
@@ -33,6 +35,7 @@ static void usage(FILE *f)
             "  query HOST[:PORT] [-c COUNT] [-i INTERVAL]   ask any NTP server (clock untouched)\n"
             "  ntske HOST [-p PORT] [--cafile FILE] [--requests]   an NTS-KE handshake: keys, server,\n"
             "                cookies (and ready NTS requests)\n"
+            "  windows-setup [--gpo] [--server NAME]   commands pointing Windows clients at this server\n"
             "default control socket: %s\n",
             CFG_DEFAULT_CONTROLSOCKET);
 }
@@ -73,22 +76,24 @@ static int run_query(int argc, char **argv, bool json)
     return query_run(&opt);
 }
 
-/* Asks horloged for one report into `doc` (which points into `resp`); 0, or 1 with the error printed. */
-static int fetch_report(const char *socket_path, const char *command, char *resp, size_t cap, struct kvdoc *doc)
+/* Asks horloged for one report into `doc` (which points into `resp`); 0, or 1 with the error printed unless `quiet`. */
+static int fetch_report(const char *socket_path, const char *command, char *resp, size_t cap, struct kvdoc *doc,
+                        bool quiet)
 {
+    int failed = 1;
     if (control_request(socket_path, command, resp, cap) < 0) {
-        fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
-        return 1;
+        if (!quiet)
+            fprintf(stderr, "horloge: cannot reach horloged at %s: %s\n", socket_path, strerror(errno));
+    } else if (kvdoc_parse(resp, doc) < 0) {
+        if (!quiet)
+            fprintf(stderr, "horloge: unreadable answer from horloged\n");
+    } else if (doc->error) {
+        if (!quiet)
+            fprintf(stderr, "horloge: horloged says: %s\n", doc->error);
+    } else {
+        failed = 0;
     }
-    if (kvdoc_parse(resp, doc) < 0) {
-        fprintf(stderr, "horloge: unreadable answer from horloged\n");
-        return 1;
-    }
-    if (doc->error) {
-        fprintf(stderr, "horloge: horloged says: %s\n", doc->error);
-        return 1;
-    }
-    return 0;
+    return failed;
 }
 
 static int run_metrics(const char *socket_path, bool json)
@@ -97,11 +102,40 @@ static int run_metrics(const char *socket_path, bool json)
     static struct kvdoc docs[METRICS_REPORTS];
     const struct kvdoc *reports[METRICS_REPORTS];
     for (int i = 0; i < METRICS_REPORTS; i++) {
-        if (fetch_report(socket_path, metrics_report_command[i], resp[i], sizeof resp[i], &docs[i]))
+        if (fetch_report(socket_path, metrics_report_command[i], resp[i], sizeof resp[i], &docs[i], false))
             return 1;
         reports[i] = &docs[i];
     }
     return metrics_write(stdout, reports, json) < 0 ? 1 : 0;
+}
+
+static int run_windows_setup(const char *socket_path, int argc, char **argv)
+{
+    static char host[256];
+    static char resp[CONTROL_MAX_RESPONSE];
+    static struct kvdoc doc;
+    struct windows_options opt = {.socket_path = socket_path};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--gpo") == 0) {
+            opt.gpo = true;
+        } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+            opt.server = argv[++i];
+        } else {
+            fprintf(stderr, "horloge windows-setup: unexpected '%s' (usage: [--gpo] [--server NAME])\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!opt.server) {
+        if (gethostname(host, sizeof host - 1) < 0) {
+            fprintf(stderr, "horloge windows-setup: this machine's name: %s; give --server NAME\n", strerror(errno));
+            return 1;
+        }
+        opt.server = host;
+    }
+    /* Not running is an answer too: the script then assumes the default configuration. */
+    bool running = fetch_report(socket_path, "status", resp, sizeof resp, &doc, true) == 0;
+    windows_setup_print(&opt, running ? &doc : NULL, stdout);
+    return 0;
 }
 
 static int run_report(const char *socket_path, const char *command, bool json)
@@ -116,7 +150,7 @@ static int run_report(const char *socket_path, const char *command, bool json)
         usage(stderr);
         return 2;
     }
-    if (fetch_report(socket_path, command, resp, sizeof resp, &doc))
+    if (fetch_report(socket_path, command, resp, sizeof resp, &doc, false))
         return 1;
     if (json)
         kvdoc_print_json(&doc, r->list_name, stdout);
@@ -163,6 +197,13 @@ int main(int argc, char **argv)
         return run_query(n, rest, json);
     if (strcmp(argv[first], "ntske") == 0)
         return ntske_run(n, rest);
+    if (strcmp(argv[first], "windows-setup") == 0) {
+        if (json) {
+            fprintf(stderr, "horloge windows-setup: prints a script, not JSON\n");
+            return 2;
+        }
+        return run_windows_setup(socket_path, n, rest);
+    }
     if (n > 0) {
         fprintf(stderr, "horloge %s: unexpected '%s'\n", argv[first], rest[0]);
         return 2;

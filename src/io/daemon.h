@@ -28,6 +28,7 @@
 #include "io/leaplist.h"
 #include "io/loop.h"
 #include "io/nts_service.h"
+#include "io/notify.h"
 #include "io/privsep.h"
 #include "io/process.h"
 #include "io/refclock.h"
@@ -52,6 +53,7 @@ struct horloged {
     /* What this process created, kept apart from cfg, which a reload may change. */
     char pidfile_written[CFG_PATH_MAX];
     struct process_signals signals;
+    struct notify notify;       /* the service manager (systemd), when one supervises us */
     int8_t precision;
     double start_mono;
     /* What the serving side was last told. */

@@ -136,13 +136,28 @@ static void reload_config(struct horloged *d)
     log_info("reloaded %s", d->config_path);
 }
 
+static void describe_serving(const struct horloged *d, char *buf, size_t size)
+{
+    struct server_layout layout;
+    server_get_layout(d->srv, &layout);
+    snprintf(buf, size, "serving NTP on port %u on %u socket(s), %s, %s, precision 2^%d s%s", d->cfg.port,
+             layout.sockets, layout.threads ? "each with its own thread" : "served from the event loop (threads 0)",
+             d->cfg.n_sources + d->cfg.n_refclocks ? "with time sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
+             d->precision, !d->clock_controlled ? ", clock control off"
+             : d->sync.clock.failing ? ", clock control failed" : ", steering the system clock");
+}
+
 /* Everything else happens in the callbacks the modules registered with the loop. */
 static void run_loop(struct horloged *d)
 {
     while (!d->signals.stop) {
         if (d->signals.reload) {
             d->signals.reload = 0;
+            notify_reloading(&d->notify);
             reload_config(d);
+            char serving[200];
+            describe_serving(d, serving, sizeof serving);
+            notify_ready(&d->notify, serving);
         }
         if (loop_run_once(&d->loop, -1) < 0) {
             log_error("poll: %s", strerror(errno));
@@ -251,18 +266,19 @@ static int start(struct horloged *d)
     timekeeping_publish(d);
     if (timekeeping_start_timers(d) < 0 || upstream_start(&d->up) < 0)
         return -1;
-    struct server_layout layout;
-    server_get_layout(d->srv, &layout);
-    log_info("serving NTP on port %u on %u socket(s), %s, %s, precision 2^%d s%s", d->cfg.port, layout.sockets,
-             layout.threads ? "each with its own thread" : "served from the event loop (threads 0)",
-             d->cfg.n_sources + d->cfg.n_refclocks ? "with time sources" : d->cfg.local_enabled ? "local reference" : "unsynchronised",
-             d->precision, !d->clock_controlled ? ", clock control off"
-             : d->sync.clock.failing ? ", clock control failed" : ", steering the system clock");
+    if (notify_start(&d->notify, &d->loop) < 0)
+        return -1;
+    char serving[200];
+    describe_serving(d, serving, sizeof serving);
+    log_info("%s", serving);
+    notify_ready(&d->notify, serving);
     return 0;
 }
 
 static void stop(struct horloged *d)
 {
+    notify_stopping(&d->notify);
+    notify_stop(&d->notify);
     webserver_close(&d->web);
     control_close(&d->control);
     server_close(d->srv);
