@@ -11,7 +11,9 @@
  * every NTS client request authenticates exactly that. Random bytes and HKDF
  * come from OpenSSL. Nonces come from a per-thread buffer of OpenSSL random
  * bytes (one RAND_bytes call costs as much as a whole AES-SIV seal); that
- * buffer is the only state here, and it is the calling thread's own.
+ * buffer is the only state here, and it is the calling thread's own (a
+ * forked child would share its parent's: horloged's only child, the clock
+ * helper, does no NTS).
  */
 #ifndef HORLOGE_NTS_CRYPTO_H
 #define HORLOGE_NTS_CRYPTO_H
