@@ -121,7 +121,9 @@ def signer(kid, pad=0, cut=None, extra=b"", flip=False):
 
 def symmetric_keys():
     for kid, (kind, _) in KEYS.items():
-        yield "%s valid" % kind, header(), signer(kid)
+        # SHA256 in NTPv4: horloged takes the whole 32-byte digest, chronyd 4.3 only its first 20
+        # bytes (cut to 20 below), so neither form must be answered by both.
+        yield "%s %s" % (kind, "whole digest" if kind == "SHA256" else "valid"), header(), signer(kid)
         yield "%s wrong digest" % kind, header(), signer(kid, flip=True)
         yield "%s after 16 bytes padding" % kind, header() + bytes(16), signer(kid, pad=16)
         yield "%s + extra 4" % kind, header(), signer(kid, extra=bytes(4))
@@ -263,18 +265,19 @@ def send_all(port, src, shapes, slow):
 
 
 def auth_lines(ctx):
-    """Keyfile, MS-SNTP signer socket (none there) and NTS with a master key both servers share."""
+    """Keyfile, MS-SNTP signer socket (none there) and NTS with a master key both servers share
+    (chronyd, which has none, gets each server its own keys: the other's cookies are then forged)."""
     keyfile, secret, signd = ctx.path("keys"), ctx.path("nts.secret"), ctx.path("signd")
     with open(keyfile, "w") as f:
         f.write(keyfile_text())
     with open(secret, "wb") as f:
         f.write(os.urandom(32))
     os.makedirs(signd, exist_ok=True)
-    return ["keyfile %s" % keyfile, "ntpsigndsocket %s" % signd, "ntsmasterkey %s" % secret]
+    lines = ["keyfile %s" % keyfile, "ntpsigndsocket %s" % signd]
+    return lines + (["ntsmasterkey %s" % secret] if ctx.is_horloged() else [])
 
 
 def test(ctx):
-    ctx.need_horloged("ntsmasterkey")
     ca, cert, key = make_test_ca(ctx)
     auth = auth_lines(ctx)
     ke_plain, ke_kod = free_tcp_ports(2)
@@ -295,7 +298,8 @@ def test(ctx):
         sent, replies, bad, answered = send_all(srv.port, src, shapes, ctx.slow)
         total_sent += sent
         check(not bad, "%s: %d violations, e.g. %s" % (what, len(bad), bad[:5]))
-        check(replies > 0, "%s: no reply at all" % what)
+        # chronyd (HL_TARGET=chronyd) sends no DENY KoD: a denied client gets nothing there.
+        check(replies > 0 or (what == "denied" and not ctx.is_horloged()), "%s: no reply at all" % what)
         note("%s: %d shapes sent, %d replies, none longer than its request (%.1f s)"
              % (what, sent, replies, time.time() - t0))
         check(srv.alive(), "%s died" % srv.name)
