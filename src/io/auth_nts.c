@@ -93,7 +93,7 @@ static size_t nts_seal_reply(void *ctx, const struct auth_request_info *info, ui
     size_t plain_len = make_cookies(ctx, plan, cap - pos - fixed, plain);
     uint8_t nonce[NTS_NONCE_LEN];
     struct nts_fields f;
-    bool ok = nts_random(nonce, sizeof nonce) &&
+    bool ok = nts_random_nonce(nonce, sizeof nonce) &&
               nts_auth_put(reply, cap, &pos, nonce, sizeof nonce, NTS_TAG_LEN + plain_len, &f) &&
               nts_aead_seal(plan->keys.s2c, nonce, sizeof nonce, reply, f.auth_off, plain, plain_len,
                             reply + f.sealed_off);

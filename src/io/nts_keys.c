@@ -13,8 +13,6 @@
 #include "io/log.h"
 #include "io/nts_crypto.h"
 
-/* Derived keys are named by period; a peer a period ahead or a few behind is still understood. */
-#define DERIVED_AHEAD 1
 #define HKDF_INFO "horloge nts cookie key"
 
 static uint32_t period_of(const struct nts_keys *k, time_t now)
@@ -121,6 +119,63 @@ static bool new_key(const struct nts_keys *k, uint32_t id, struct nts_server_key
     return nts_random(key->key, sizeof key->key);
 }
 
+static void prepare_one(struct nts_prepared_keys *t, const struct nts_server_key *key)
+{
+    t->id[t->n] = key->id;
+    nts_aead_key_set(&t->aead[t->n], key->key);
+    t->n++;
+}
+
+/* Every key a cookie may open under, expanded: the ring's, then with a master secret the periods around it. */
+static void prepare_keys(const struct nts_keys *k, struct nts_prepared_keys *t)
+{
+    t->n = 0;
+    for (unsigned i = 0; i < k->ring.n; i++)
+        prepare_one(t, &k->ring.keys[i]);
+    const struct nts_server_key *cur = nts_keyring_current(&k->ring);
+    if (!k->master_len || !cur)
+        return;
+    uint32_t first = cur->id > NTS_KEYRING_MAX ? cur->id - NTS_KEYRING_MAX : 0;
+    for (uint32_t id = first; id <= cur->id + NTS_DERIVED_AHEAD && t->n < NTS_PREPARED_MAX; id++) {
+        struct nts_server_key key;
+        if (!nts_keyring_find(&k->ring, id) && derive_key(k, id, &key))
+            prepare_one(t, &key);
+        OPENSSL_cleanse(&key, sizeof key);
+    }
+}
+
+/* Expanded outside the lock (HKDF, key schedules), swapped in under it. */
+static void refresh_prepared(struct nts_keys *k)
+{
+    struct nts_prepared_keys fresh;
+    prepare_keys(k, &fresh);
+    pthread_rwlock_wrlock(&k->lock);
+    k->prepared = fresh;
+    pthread_rwlock_unlock(&k->lock);
+    OPENSSL_cleanse(&fresh, sizeof fresh);
+}
+
+/* A new current key when the period changed; true when the ring changed. */
+static bool push_period_key(struct nts_keys *k, time_t now)
+{
+    uint32_t period = period_of(k, now);
+    const struct nts_server_key *cur = nts_keyring_current(&k->ring);
+    if (cur && cur->id == period)
+        return false;
+    struct nts_server_key key;
+    if (!new_key(k, period, &key)) {
+        log_error("NTS: cannot make the cookie key of period %u; keeping the previous one", period);
+        return false;
+    }
+    pthread_rwlock_wrlock(&k->lock);
+    nts_keyring_push(&k->ring, &key);
+    pthread_rwlock_unlock(&k->lock);
+    OPENSSL_cleanse(&key, sizeof key);
+    save(k);
+    log_info("NTS: cookie key %u is current (%u kept)", period, k->ring.n);
+    return true;
+}
+
 int nts_keys_init(struct nts_keys *k, unsigned rotate, const char *master_file, const char *dump_dir,
                   time_t now)
 {
@@ -144,7 +199,8 @@ int nts_keys_init(struct nts_keys *k, unsigned rotate, const char *master_file, 
     } else {
         log_warn("NTS: no ntsdumpdir nor ntsmasterkey: clients' cookies will not survive a restart");
     }
-    nts_keys_rotate(k, now);
+    push_period_key(k, now);
+    refresh_prepared(k);
     if (!nts_keyring_current(&k->ring)) {
         log_error("NTS: cannot make a cookie key");
         return -1;
@@ -154,21 +210,8 @@ int nts_keys_init(struct nts_keys *k, unsigned rotate, const char *master_file, 
 
 void nts_keys_rotate(struct nts_keys *k, time_t now)
 {
-    uint32_t period = period_of(k, now);
-    const struct nts_server_key *cur = nts_keyring_current(&k->ring);
-    if (cur && cur->id == period)
-        return;
-    struct nts_server_key key;
-    if (!new_key(k, period, &key)) {
-        log_error("NTS: cannot make the cookie key of period %u; keeping the previous one", period);
-        return;
-    }
-    pthread_rwlock_wrlock(&k->lock);
-    nts_keyring_push(&k->ring, &key);
-    pthread_rwlock_unlock(&k->lock);
-    OPENSSL_cleanse(&key, sizeof key);
-    save(k);
-    log_info("NTS: cookie key %u is current (%u kept)", period, k->ring.n);
+    if (push_period_key(k, now))
+        refresh_prepared(k);
 }
 
 void nts_keys_fini(struct nts_keys *k)
@@ -181,50 +224,39 @@ bool nts_cookie_make(struct nts_keys *k, const struct nts_session_keys *sk, uint
 {
     uint8_t plain[NTS_COOKIE_PLAIN_LEN];
     nts_cookie_plain_encode(sk, plain);
-    bool ok = nts_random(out + NTS_COOKIE_NONCE_OFF, NTS_NONCE_LEN);
+    bool ok = nts_random_nonce(out + NTS_COOKIE_NONCE_OFF, NTS_NONCE_LEN);
     pthread_rwlock_rdlock(&k->lock);
-    const struct nts_server_key *key = nts_keyring_current(&k->ring);
-    ok = ok && key;
+    const struct nts_prepared_keys *t = &k->prepared;
+    ok = ok && t->n > 0;
     if (ok) {
-        store_be32(out, key->id);
-        ok = nts_aead_seal(key->key, out + NTS_COOKIE_NONCE_OFF, NTS_NONCE_LEN, out, 4, plain, sizeof plain,
-                           out + NTS_COOKIE_SEALED_OFF);
+        store_be32(out, t->id[0]);
+        ok = nts_aead_seal_with(&t->aead[0], out + NTS_COOKIE_NONCE_OFF, NTS_NONCE_LEN, out, 4, plain,
+                                sizeof plain, out + NTS_COOKIE_SEALED_OFF);
     }
     pthread_rwlock_unlock(&k->lock);
     OPENSSL_cleanse(plain, sizeof plain);
     return ok;
 }
 
-/* A derived key not in the ring: a peer sharing the master secret may be a period ahead or further behind. */
-static bool find_derived(struct nts_keys *k, uint32_t id, struct nts_server_key *key)
+static const struct nts_aead_key *find_prepared(const struct nts_prepared_keys *t, uint32_t id)
 {
-    const struct nts_server_key *cur = nts_keyring_current(&k->ring);
-    if (!k->master_len || !cur || id > cur->id + DERIVED_AHEAD || id + NTS_KEYRING_MAX < cur->id)
-        return false;
-    return derive_key(k, id, key);
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->id[i] == id)
+            return &t->aead[i];
+    return NULL;
 }
 
 bool nts_cookie_open(struct nts_keys *k, const uint8_t *cookie, size_t len, struct nts_session_keys *sk)
 {
     if (len != NTS_COOKIE_LEN)
         return false;
-    uint32_t id = nts_cookie_key_id(cookie);
-    struct nts_server_key key;
-    pthread_rwlock_rdlock(&k->lock);
-    const struct nts_server_key *held = nts_keyring_find(&k->ring, id);
-    bool found = held != NULL;
-    if (held)
-        key = *held;
-    else
-        found = find_derived(k, id, &key);
-    pthread_rwlock_unlock(&k->lock);
-    if (!found)
-        return false;
     uint8_t plain[NTS_COOKIE_PLAIN_LEN];
-    bool ok = nts_aead_open(key.key, cookie + NTS_COOKIE_NONCE_OFF, NTS_NONCE_LEN, cookie, 4,
-                            cookie + NTS_COOKIE_SEALED_OFF, len - NTS_COOKIE_SEALED_OFF, plain) &&
-              nts_cookie_plain_decode(plain, sk);
+    pthread_rwlock_rdlock(&k->lock);
+    const struct nts_aead_key *key = find_prepared(&k->prepared, nts_cookie_key_id(cookie));
+    bool ok = key && nts_aead_open_with(key, cookie + NTS_COOKIE_NONCE_OFF, NTS_NONCE_LEN, cookie, 4,
+                                        cookie + NTS_COOKIE_SEALED_OFF, len - NTS_COOKIE_SEALED_OFF, plain);
+    pthread_rwlock_unlock(&k->lock);
+    ok = ok && nts_cookie_plain_decode(plain, sk);
     OPENSSL_cleanse(plain, sizeof plain);
-    OPENSSL_cleanse(&key, sizeof key);
     return ok;
 }

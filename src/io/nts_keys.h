@@ -9,6 +9,9 @@
  * valid), or, with `ntsmasterkey`, derived by HKDF from the shared secret and
  * the period number, so servers sharing the secret seal and open each
  * other's cookies with no coordination and nothing to save.
+ * Every key a cookie may be opened with is expanded once, when the keys
+ * change (struct nts_prepared_keys), never per request: with a master secret
+ * that includes the derived keys of the periods just outside the ring.
  */
 #ifndef HORLOGE_NTS_KEYS_H
 #define HORLOGE_NTS_KEYS_H
@@ -20,14 +23,27 @@
 #include <time.h>
 
 #include "core/nts.h"
+#include "io/nts_crypto.h"
 
 #define NTS_DEFAULT_ROTATE 86400
 #define NTS_MASTER_MAX 256
 #define NTS_KEYS_FILE "ntskeys"
 
+/* Derived keys are named by period; a peer a period ahead or a few behind is still understood. */
+#define NTS_DERIVED_AHEAD 1
+/* The ring, plus with a master secret the window cur - NTS_KEYRING_MAX .. cur + NTS_DERIVED_AHEAD. */
+#define NTS_PREPARED_MAX (2 * NTS_KEYRING_MAX + NTS_DERIVED_AHEAD + 1)
+
+struct nts_prepared_keys {
+    unsigned n;                      /* keys[0] is the current key */
+    uint32_t id[NTS_PREPARED_MAX];
+    struct nts_aead_key aead[NTS_PREPARED_MAX];
+};
+
 struct nts_keys {
     pthread_rwlock_t lock;
-    struct nts_keyring ring;
+    struct nts_keyring ring;         /* written by the rotating thread only */
+    struct nts_prepared_keys prepared; /* read under the lock by serving threads */
     unsigned rotate;                 /* seconds per key */
     size_t master_len;               /* 0: random keys */
     uint8_t master[NTS_MASTER_MAX];

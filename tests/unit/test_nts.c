@@ -219,6 +219,36 @@ static void test_master_key_shared_by_two_servers(void **state)
     nts_keys_fini(&c);
 }
 
+/* A pool peer's cookie opens while its period is within NTS_KEYRING_MAX behind or NTS_DERIVED_AHEAD ahead. */
+static void test_master_key_window(void **state)
+{
+    (void)state;
+    char shared[128];
+    snprintf(shared, sizeof shared, "%s/shared", dir);
+    write_file(shared, "a secret of the pool, shared by every server");
+    static struct nts_keys here, peer;
+    assert_int_equal(nts_keys_init(&here, 3600, shared, "", NOW), 0);
+    struct nts_session_keys sk = some_keys(), back;
+    for (int shift = -NTS_KEYRING_MAX - 2; shift <= NTS_DERIVED_AHEAD + 2; shift++) {
+        assert_int_equal(nts_keys_init(&peer, 3600, shared, "", NOW + shift * 3600), 0);
+        uint8_t cookie[NTS_COOKIE_LEN];
+        assert_true(nts_cookie_make(&peer, &sk, cookie));
+        bool within = shift >= -NTS_KEYRING_MAX && shift <= NTS_DERIVED_AHEAD;
+        assert_int_equal(nts_cookie_open(&here, cookie, sizeof cookie, &back), within);
+        if (within)
+            assert_memory_equal(back.c2s, sk.c2s, sizeof sk.c2s);
+        nts_keys_fini(&peer);
+    }
+    /* After a rotation the window moves with the current key. */
+    nts_keys_rotate(&here, NOW + 3600);
+    assert_int_equal(nts_keys_init(&peer, 3600, shared, "", NOW + 2 * 3600), 0);
+    uint8_t ahead[NTS_COOKIE_LEN];
+    assert_true(nts_cookie_make(&peer, &sk, ahead));
+    assert_true(nts_cookie_open(&here, ahead, sizeof ahead, &back));
+    nts_keys_fini(&peer);
+    nts_keys_fini(&here);
+}
+
 /* ---- the NTP path: our client against our server strategy ---- */
 
 static const struct resp_state serving = {.stratum = 2, .precision = -20, .refid = 0x0a000001};
@@ -330,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_cookie_sealed_opened_and_tamper_refused),
         cmocka_unit_test_setup_teardown(test_saved_keys_survive_restart_and_rotation_keeps_old, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_master_key_shared_by_two_servers, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_master_key_window, make_dir, remove_dir),
         cmocka_unit_test(test_client_and_server_refill_cookies),
         cmocka_unit_test(test_forged_or_stale_gets_nak),
         cmocka_unit_test(test_no_cookies_no_request),
