@@ -10,13 +10,12 @@ static const struct key_entry *find_key(const struct symkey_ctx *ctx, uint32_t i
 }
 
 size_t symkey_append_mac(const struct symkey_ctx *ctx, const struct key_entry *key, uint8_t *pkt,
-                         size_t len, size_t cap)
+                         size_t len, size_t cap, size_t digest_len)
 {
-    size_t digest_len = key_digest_len(key->type);
-    if (len > cap || cap - len < 4 + digest_len)
+    if (len > cap || cap - len < 4 + digest_len || !key_digest_len_ok(key->type, digest_len))
         return 0;
     uint8_t digest[KEY_DIGEST_MAX];
-    if (ctx->crypto->mac(ctx->crypto->impl, key, pkt, len, digest) != digest_len)
+    if (ctx->crypto->mac(ctx->crypto->impl, key, pkt, len, digest) != key_digest_len(key->type))
         return 0;
     store_be32(pkt + len, key->id);
     for (size_t i = 0; i < digest_len; i++)
@@ -28,7 +27,7 @@ bool symkey_mac_valid(const struct symkey_ctx *ctx, const struct key_entry *key,
                       const struct ntp_layout *layout)
 {
     size_t digest_len = layout->mac_len - 4;
-    if (!layout->has_mac || layout->mac_len < 4 || digest_len != key_digest_len(key->type))
+    if (!layout->has_mac || layout->mac_len < 4 || !key_digest_len_ok(key->type, digest_len))
         return false;
     return ctx->crypto->verify(ctx->crypto->impl, key, pkt, layout->mac_offset, pkt + layout->mac_offset + 4,
                                digest_len);
@@ -38,7 +37,8 @@ static size_t symkey_build_request(void *c, uint8_t *pkt, size_t len, size_t cap
 {
     const struct symkey_ctx *ctx = c;
     const struct key_entry *key = find_key(ctx, ctx->key_id);
-    return key ? symkey_append_mac(ctx, key, pkt, len, cap) : 0;
+    unsigned version = len > 0 ? (pkt[0] >> 3) & 7 : 4;
+    return key ? symkey_append_mac(ctx, key, pkt, len, cap, key_digest_len_for(key->type, version)) : 0;
 }
 
 /* A reply must carry our key's valid MAC: a plain reply or a crypto-NAK is not authentic. */
@@ -50,17 +50,21 @@ static bool symkey_check_reply(void *c, const uint8_t *pkt, size_t len, const st
     return key && layout->has_mac && layout->key_id == ctx->key_id && symkey_mac_valid(ctx, key, pkt, layout);
 }
 
-/* Only MACs of keys we hold are ours; info->key_id (set by auth_check_request) names the key to seal with. */
+/*
+ * Only MACs of keys we hold are ours; info->key_id (set by auth_check_request) names the key to seal
+ * with, and info->data[0] the request's digest length, which the reply's MAC repeats.
+ */
 static enum auth_verdict symkey_check_request(void *c, const uint8_t *req, size_t len,
                                               const struct ntp_layout *layout, struct auth_request_info *info)
 {
-    (void)len, (void)info;
+    (void)len;
     const struct symkey_ctx *ctx = c;
     if (!layout->has_mac || layout->mac_len <= AUTH_CRYPTO_NAK_LEN)
         return AUTH_NOT_MINE;
     const struct key_entry *key = find_key(ctx, layout->key_id);
     if (!key)
         return AUTH_NOT_MINE;
+    info->data[0] = (uint8_t)(layout->mac_len - 4);
     return symkey_mac_valid(ctx, key, req, layout) ? AUTH_VALID : AUTH_INVALID;
 }
 
@@ -69,7 +73,7 @@ static size_t symkey_seal_reply(void *c, const struct auth_request_info *info, u
 {
     const struct symkey_ctx *ctx = c;
     const struct key_entry *key = find_key(ctx, info->key_id);
-    return key ? symkey_append_mac(ctx, key, reply, len, cap) : 0;
+    return key ? symkey_append_mac(ctx, key, reply, len, cap, info->data[0]) : 0;
 }
 
 const struct auth_ops auth_symkey = {

@@ -39,9 +39,10 @@ struct symkey_ctx {
 
 extern const struct auth_ops auth_symkey;
 
-/* Appends key id and MAC of pkt[0..len) under `key`; the new length, or 0 if it does not fit `cap`. */
+/* Appends key id and the first `digest_len` bytes of pkt[0..len)'s MAC under `key` (key_digest_len_ok);
+   the new length, or 0 if it does not fit `cap`. */
 size_t symkey_append_mac(const struct symkey_ctx *ctx, const struct key_entry *key, uint8_t *pkt,
-                         size_t len, size_t cap);
+                         size_t len, size_t cap, size_t digest_len);
 /* Whether the packet's MAC (at layout->mac_offset) is `key`'s over the bytes before it. */
 bool symkey_mac_valid(const struct symkey_ctx *ctx, const struct key_entry *key, const uint8_t *pkt,
                       const struct ntp_layout *layout);

@@ -37,6 +37,18 @@ size_t key_digest_len(enum key_type type)
     return type == KEY_SHA256 ? 32 : type == KEY_SHA1 ? 20 : 16;
 }
 
+bool key_digest_len_ok(enum key_type type, size_t len)
+{
+    size_t full = key_digest_len(type);
+    return len == full || (full > KEY_V4_DIGEST_MAX && len == KEY_V4_DIGEST_MAX);
+}
+
+size_t key_digest_len_for(enum key_type type, unsigned version)
+{
+    size_t full = key_digest_len(type);
+    return version >= 4 && full > KEY_V4_DIGEST_MAX ? KEY_V4_DIGEST_MAX : full;
+}
+
 __attribute__((format(printf, 3, 4))) static void note(struct key_parser *p, bool error, const char *fmt, ...)
 {
     struct keys_report *r = p->report;

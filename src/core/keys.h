@@ -54,6 +54,16 @@ struct keys_report {
 const char *key_type_name(enum key_type type);
 /* The MAC's digest length on the wire for this type (16 for MD5 and CMAC, 20 for SHA1, 32 for SHA256). */
 size_t key_digest_len(enum key_type type);
+/*
+ * NTPv4 MACs are at most 20 bytes of digest (RFC 7822: a longer MAC would read
+ * as an extension field), so chrony cuts a SHA256 digest to its first 20 bytes
+ * in v4 packets and sends it whole only in v3. Both forms are accepted.
+ */
+#define KEY_V4_DIGEST_MAX 20
+/* Whether `len` digest bytes are this type's MAC: the whole digest, or a longer one cut to 20. */
+bool key_digest_len_ok(enum key_type type, size_t len);
+/* The digest length to send in a packet of NTP version `version`. */
+size_t key_digest_len_for(enum key_type type, unsigned version);
 
 /* Parses a whole key file's text. Returns 0, or -1 when any line is bad (`table` is then unspecified). */
 int keys_parse_text(const char *text, size_t len, const char *name, struct key_table *table,

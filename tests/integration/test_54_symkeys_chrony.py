@@ -5,8 +5,9 @@
    `server 127.0.0.2 ... key 11` (SHA1); chronyd takes both as authenticated sources
    (`chronyc authdata`: mode SK, the key and its type) and selects one of them; `chronyd -Q`
    takes horloged's time with SHA256 (whole 32-byte digest, as chronyd sends), AES256 and MD5 keys.
-2. horloged as a client of chronyd: `server 127.0.0.21 ... key 10` and `server 127.0.0.22 ...
-   key 11`: both reachable with no reply refused, one selected; a third line whose key chronyd
+2. horloged as a client of chronyd: `server 127.0.0.21 ... key 10`, `server 127.0.0.24 ... key 15`
+   (SHA256, sent cut to 20 bytes in NTPv4) and `server 127.0.0.22 ...
+   key 11`: all three reachable with no reply refused, one selected; a fourth line whose key chronyd
    does not hold is never reached and gives no sample (chronyd's crypto-NAKs, if any, refused).
 3. Crafted requests: a known key gets a reply signed with that key (checked here, SHA1 with
    hashlib, AES-CMAC with python3-cryptography), an unknown key a crypto-NAK, a wrong digest
@@ -28,6 +29,7 @@ AES_KEY = bytes(range(1, 17))
 SHA1_KEY = b"horloge-sha1-secret-20"
 NEW_SHA1_KEY = b"horloge-sha1-renewed-20"
 OTHER_AES_KEY = bytes(range(101, 117))
+SHA256_KEY = bytes(range(32))
 # The other types chronyd must accept from horloged too (chronyd -Q): SHA256's whole 32-byte digest.
 OTHER_TYPES = ("12 SHA256 HEX:%s\n13 AES256 HEX:%s\n14 MD5 horloge-md5-legacy\n"
                % (bytes(range(32)).hex(), bytes(range(64, 96)).hex()))
@@ -154,7 +156,7 @@ def chronyd_client_of_horloged(ctx, port, keyfile):
 
 
 def horloged_client_of_chronyd(ctx, keyfile):
-    port = free_port(("127.0.0.21", "127.0.0.22"))
+    port = free_port(("127.0.0.21", "127.0.0.22", "127.0.0.24"))
     for addr, name in (("127.0.0.21", "up1"), ("127.0.0.22", "up2")):
         Server(ctx, ["local stratum 1", "keyfile %s" % keyfile], name=name, port=port,
                listen=(addr,), kind="chronyd").start()
@@ -162,21 +164,27 @@ def horloged_client_of_chronyd(ctx, keyfile):
     cli = Server(ctx, ["server 127.0.0.21 port %d %s key 10" % (port, poll),
                        "server 127.0.0.22 port %d %s key 11" % (port, poll),
                        "server 127.0.0.23 port %d %s key 12" % (port, poll),
+                       "server 127.0.0.24 port %d %s key 15" % (port, poll),
                        "keyfile %s" % ctx.path("client-keys"), "local stratum 10"],
                  name="cli", listen=("127.0.0.3",))
     with open(ctx.path("client-keys"), "w") as f:
-        f.write("10 AES128 HEX:%s\n11 SHA1 %s\n12 AES128 HEX:%s\n"
-                % (AES_KEY.hex(), SHA1_KEY.decode(), OTHER_AES_KEY.hex()))
+        f.write("10 AES128 HEX:%s\n11 SHA1 %s\n12 AES128 HEX:%s\n15 SHA256 HEX:%s\n"
+                % (AES_KEY.hex(), SHA1_KEY.decode(), OTHER_AES_KEY.hex(), SHA256_KEY.hex()))
     with open(ctx.path("other-keys"), "w") as f:
         f.write("13 AES128 HEX:%s\n" % OTHER_AES_KEY.hex())
     Server(ctx, ["local stratum 1", "keyfile %s" % ctx.path("other-keys")], name="up3",
            port=port, listen=("127.0.0.23",), kind="chronyd").start()
+    # SHA256 in NTPv4: chronyd answers only the digest cut to 20 bytes (RFC 7822), which horloged sends.
+    with open(ctx.path("sha256-keys"), "w") as f:
+        f.write("15 SHA256 HEX:%s\n" % SHA256_KEY.hex())
+    Server(ctx, ["local stratum 1", "keyfile %s" % ctx.path("sha256-keys")], name="up4",
+           port=port, listen=("127.0.0.24",), kind="chronyd").start()
     cli.start()
 
     def keyed_sources_used():
         srcs = sources_by_addr(ctx, cli.sock)
         a, b = srcs.get("127.0.0.21", {}), srcs.get("127.0.0.22", {})
-        if reach_of(a) < 3 or reach_of(b) < 3:
+        if reach_of(a) < 3 or reach_of(b) < 3 or reach_of(srcs.get("127.0.0.24", {})) < 3:
             return None
         if "selected" not in (a.get("state"), b.get("state")):
             return None
@@ -184,7 +192,7 @@ def horloged_client_of_chronyd(ctx, keyfile):
     srcs, secs = wait_until(ctx, 25, keyed_sources_used, "horloged selecting a keyed chronyd")
     stats = horloge_json(ctx, cli.sock, "sourcestats").get("sources", [])
     by = {str(s.get("address", "")).rsplit(":", 1)[0]: s for s in stats}
-    for addr in ("127.0.0.21", "127.0.0.22"):
+    for addr in ("127.0.0.21", "127.0.0.22", "127.0.0.24"):
         check(int(by.get(addr, {}).get("auth-failed", 0)) == 0,
               "%s: authenticated replies refused: %r" % (addr, by.get(addr)))
     nak = srcs.get("127.0.0.23", {})
