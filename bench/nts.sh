@@ -26,18 +26,8 @@ command -v chronyd >/dev/null || die "chronyd is not installed"
 [ "$(id -u)" -eq 0 ] || die "chronyd needs root here (it drops to _chrony)"
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores (server on $SCPU, load on $LCPU)"
 
-D=$(mktemp -d /tmp/horloge-nts-bench.XXXXXX) || die "mktemp failed"
-chmod 711 "$D"
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-SETPRIV="setpriv --bounding-set -sys_time"
-kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+. "$(dirname "$0")/common.sh"
+bench_tmpdir nts-bench
 next_port() {
     PORT=$((PORT + 1))
     while ss -Hln "sport = :$PORT" 2>/dev/null | grep -q .; do PORT=$((PORT + 1)); done

@@ -38,21 +38,8 @@ fi
 command -v taskset >/dev/null || die "taskset (util-linux) is needed"
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores (server on $SCPU, load on $LCPU)"
 
-D=$(mktemp -d /tmp/horloge-bench.XXXXXX) || die "mktemp failed"
-chmod 711 "$D"
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
-    for p in $PIDS; do wait "$p" 2>/dev/null; done
-    rm -rf "$D"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-SETPRIV=""
-if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-    SETPRIV="setpriv --bounding-set -sys_time"
-fi
+. "$(dirname "$0")/common.sh"
+bench_tmpdir bench
 
 now_ns() { date +%s%N; }
 # Time every thread of PID spent on a CPU and runnable but waiting for one, ns (schedstat fields 1, 2)
@@ -63,7 +50,6 @@ threads_ns() {
     done
 }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' /proc/"$1"/status; }
-kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 record() { echo "$*" >>"$D/res"; }
 
 next_port() {
