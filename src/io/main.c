@@ -84,7 +84,7 @@ static void swap_keys(void *arg)
 static int reload_keys(struct horloged *d, const struct config *fresh)
 {
     struct key_table *table = calloc(1, sizeof *table);
-    if (!table || (fresh->keyfile[0] && symkeys_read(fresh->keyfile, table) < 0)) {
+    if (!table || (fresh->keyfile[0] && (symkeys_read(fresh->keyfile, table) < 0 || symkeys_enable(&d->keys) < 0))) {
         free(table);
         return -1;
     }
@@ -100,9 +100,8 @@ static int reload_keys(struct horloged *d, const struct config *fresh)
  */
 static int start_auth(struct horloged *d)
 {
-    if (symkeys_init(&d->keys) < 0)
-        return -1;
-    if (d->cfg.keyfile[0] && symkeys_read(d->cfg.keyfile, &d->keys.table) < 0)
+    symkeys_init(&d->keys);
+    if (d->cfg.keyfile[0] && (symkeys_read(d->cfg.keyfile, &d->keys.table) < 0 || symkeys_enable(&d->keys) < 0))
         return -1;
     auth_set_init(&d->auth);
     auth_set_add(&d->auth, &auth_symkey, &d->keys.server_ctx);

@@ -71,16 +71,27 @@ static bool verify_mac(void *impl, const struct key_entry *key, const uint8_t *d
            CRYPTO_memcmp(expected, mac, mac_len) == 0;
 }
 
-int symkeys_init(struct symkeys *k)
+void symkeys_init(struct symkeys *k)
 {
     memset(k, 0, sizeof *k);
+    k->crypto = (struct symkey_crypto){.mac = compute_mac, .verify = verify_mac, .impl = NULL};
+    k->server_ctx = (struct symkey_ctx){.keys = &k->table, .crypto = &k->crypto};
+}
+
+/*
+ * Fetching CMAC loads OpenSSL's provider, megabytes of resident library pages
+ * a server without keys has no use for: done only once a keyfile is named.
+ */
+int symkeys_enable(struct symkeys *k)
+{
+    if (k->cmac)
+        return 0;
     k->cmac = EVP_MAC_fetch(NULL, "CMAC", NULL);
     if (!k->cmac) {
         log_error("keys: OpenSSL offers no CMAC");
         return -1;
     }
-    k->crypto = (struct symkey_crypto){.mac = compute_mac, .verify = verify_mac, .impl = k->cmac};
-    k->server_ctx = (struct symkey_ctx){.keys = &k->table, .crypto = &k->crypto};
+    k->crypto.impl = k->cmac;
     return 0;
 }
 

@@ -27,8 +27,13 @@ struct symkeys {
     void *cmac;                   /* the fetched EVP_MAC, shared read-only by every thread */
 };
 
-/* Empty table, crypto ready. 0, or -1 (logged) when OpenSSL has no CMAC. */
-int symkeys_init(struct symkeys *k);
+/* Empty table; the crypto comes with symkeys_enable(). */
+void symkeys_init(struct symkeys *k);
+/*
+ * Readies the crypto before the first keys are installed (a no-op after):
+ * 0, or -1 (logged) when OpenSSL has no CMAC.
+ */
+int symkeys_enable(struct symkeys *k);
 /* Reads and parses `path` into `out`, logging each problem. 0, or -1 when it cannot be used. */
 int symkeys_read(const char *path, struct key_table *out);
 /* A client context for `key N` over these keys. */
