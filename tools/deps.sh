@@ -34,6 +34,7 @@ python3-cryptography    AES-CMAC of symmetric-key requests and replies (integrat
 samba                   a throw-away AD DC whose ntp_signd signs MS-SNTP replies (integration test 55)
 samba-ad-provision      samba-tool domain provision's schema and templates (integration test 55)
 samba-dsdb-modules      the DC's directory database modules (integration test 55)
+samba-vfs-modules       acl_xattr, which samba-tool domain provision loads to set sysvol ACLs (integration test 55)
 pkgconf                 Makefile finds libsystemd (pkg-config)
 libsystemd-dev          sd_notify for horloge.service's Type=notify and watchdog (io/notify)
 scdoc                   man pages (man/*.scd -> make man, make install)
